@@ -1,0 +1,466 @@
+"""Choose the target interpreter, run the probe in it, and turn its answer into model objects.
+
+The probe (:mod:`pyenvdoctor.probe`) runs in the target; everything here runs on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyenvdoctor import probe
+from pyenvdoctor.errors import InterpreterError
+from pyenvdoctor.model import (
+    EnvironmentKind,
+    Interpreter,
+    LocationClass,
+    PathEntry,
+    PthFile,
+    PthLine,
+    Selection,
+    SelectionReason,
+)
+
+__all__ = [
+    "ENVIRONMENT_VARIABLES",
+    "PathClassifier",
+    "ProbeResult",
+    "build_interpreter",
+    "build_pth_files",
+    "build_sys_path",
+    "environment_variables",
+    "run_probe",
+    "select_interpreter",
+]
+
+#: Environment variables that change what ``import`` or pip does (PIP_* are added by prefix).
+ENVIRONMENT_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONSAFEPATH",
+    "PYTHONUSERBASE",
+    "PYTHONSTARTUP",
+    "PYTHONNOUSERSITE",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "PYENV_VERSION",
+)
+
+#: Seconds a probe may take before the target counts as hung.
+DEFAULT_TIMEOUT = 30.0
+
+
+def _venv_python(prefix: str) -> Path:
+    """The interpreter of a PEP 405 environment rooted at ``prefix``."""
+    if sys.platform == "win32":
+        return Path(prefix) / "Scripts" / "python.exe"
+    return Path(prefix) / "bin" / "python"
+
+
+def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Selection:
+    """Decide which interpreter to inspect.
+
+    Order: ``--python`` (a path, a virtual environment directory, or a command on ``PATH``),
+    then the active environment (``VIRTUAL_ENV``, then ``CONDA_PREFIX``), then the interpreter
+    running pyenvdoctor.
+
+    :raises InterpreterError: the requested interpreter does not exist.
+    """
+    if requested:
+        path = Path(requested).expanduser()
+        if path.is_dir():
+            path = _venv_python(str(path))
+        elif os.sep not in requested and not path.exists():
+            found = shutil.which(requested)
+            if found is None:
+                raise InterpreterError(f"--python {requested}: no such command on PATH")
+            path = Path(found)
+        if not path.exists():
+            raise InterpreterError(f"--python {requested}: {path} does not exist")
+        return Selection(
+            requested=requested,
+            executable=str(path.absolute()),
+            reason=SelectionReason.OPTION,
+            explanation=f"named with --python {requested}",
+        )
+    for var, reason in (
+        ("VIRTUAL_ENV", SelectionReason.VIRTUAL_ENV),
+        ("CONDA_PREFIX", SelectionReason.CONDA_PREFIX),
+    ):
+        prefix = environ.get(var)
+        if prefix:
+            exe = _venv_python(prefix)
+            if not exe.exists():
+                raise InterpreterError(
+                    f"{var}={prefix} is set but {exe} does not exist "
+                    "(deactivate the environment or pass --python)"
+                )
+            return Selection(
+                requested=prefix,
+                executable=str(exe),
+                reason=reason,
+                explanation=f"the active environment ({var}={prefix})",
+            )
+    return Selection(
+        requested=sys.executable,
+        executable=sys.executable,
+        reason=SelectionReason.HOST,
+        explanation="no --python and no active environment: the interpreter running pyenvdoctor",
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProbeResult:
+    """The probe's JSON document and what the target printed besides it.
+
+    :ivar data: the document (see :func:`pyenvdoctor.probe.collect`).
+    :ivar startup_output: anything printed on stdout before the marker (a noisy
+        ``sitecustomize`` or ``.pth``), at most 2,000 characters.
+    :ivar stderr: the target's standard error, at most 2,000 characters.
+    """
+
+    data: dict[str, Any]
+    startup_output: str
+    stderr: str
+
+
+def run_probe(executable: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
+    """Run the probe in ``executable`` from an empty working directory and parse its answer.
+
+    :param timeout: seconds before the target counts as hung.
+    :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report.
+    """
+    source = Path(probe.__file__).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-") as neutral:
+        try:
+            proc = subprocess.run(
+                [executable, "-c", probe.BOOTSTRAP],
+                input=source,
+                capture_output=True,
+                cwd=neutral,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise InterpreterError(
+                f"{executable}: no answer within {timeout:g} s (hung at start-up?)"
+            ) from None
+        except OSError as exc:
+            raise InterpreterError(f"{executable}: cannot run it ({exc.strerror})") from None
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    before, marker, document = stdout.rpartition("\n" + probe.MARKER + "\n")
+    if not marker:
+        hint = (stderr.strip() or stdout.strip()).splitlines()
+        last = hint[-1][:200] if hint else f"exit status {proc.returncode}, no output"
+        raise InterpreterError(f"{executable}: not a working Python interpreter ({last})")
+    try:
+        data = json.loads(document)
+    except json.JSONDecodeError as exc:
+        raise InterpreterError(
+            f"{executable}: the probe's answer is not valid JSON ({exc})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InterpreterError(f"{executable}: the probe's answer is not a JSON object")
+    if "unsupported" in data:
+        raise InterpreterError(
+            f"{executable}: Python {data['unsupported']} is unsupported "
+            f"(pyenvdoctor inspects Python {probe.MIN_TARGET[0]}.{probe.MIN_TARGET[1]} or newer)"
+        )
+    if data.get("probe_version") != probe.PROBE_VERSION:
+        raise InterpreterError(
+            f"{executable}: unexpected probe version {data.get('probe_version')}"
+        )
+    return ProbeResult(data=data, startup_output=before.strip()[:2000], stderr=stderr[:2000])
+
+
+def environment_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of :data:`ENVIRONMENT_VARIABLES` and every ``PIP_*`` that are set."""
+    return {
+        k: v
+        for k, v in sorted(environ.items())
+        if k in ENVIRONMENT_VARIABLES or k.startswith("PIP_")
+    }
+
+
+def _environment_kind(
+    data: Mapping[str, Any], is_venv: bool, environ: Mapping[str, str]
+) -> EnvironmentKind:
+    prefixes = data.get("prefixes", {})
+    prefix = prefixes.get("prefix", "")
+    cfg = data.get("pyvenv_cfg")
+    if prefixes.get("real_prefix"):
+        return EnvironmentKind.LEGACY_VIRTUALENV
+    if is_venv:
+        if cfg and "virtualenv" in cfg.get("values", {}):
+            return EnvironmentKind.VIRTUALENV
+        return EnvironmentKind.VENV
+    if prefix and Path(prefix, "conda-meta").is_dir():
+        return EnvironmentKind.CONDA
+    pyenv_root = environ.get("PYENV_ROOT") or str(Path("~/.pyenv").expanduser())
+    if prefix and _is_under(prefix, str(Path(pyenv_root, "versions"))):
+        return EnvironmentKind.PYENV
+    paths = data.get("imports", {}).get("path", [])
+    if prefix == "/usr" and any(p.startswith("/usr/lib/python3/dist-packages") for p in paths):
+        return EnvironmentKind.DEBIAN_SYSTEM
+    return EnvironmentKind.OTHER
+
+
+def _is_under(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath(
+            [os.path.abspath(path), os.path.abspath(root)]
+        ) == os.path.abspath(root)
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def build_interpreter(data: Mapping[str, Any], environ: Mapping[str, str]) -> Interpreter:
+    """Turn the probe's document into an :class:`~pyenvdoctor.model.Interpreter`.
+
+    Missing pieces (a probe step that failed) become empty values; the step's error is reported
+    separately as a finding.
+    """
+    it = data.get("interpreter") or {}
+    px = data.get("prefixes") or {}
+    sc = data.get("sysconfig") or {}
+    site = data.get("site") or {}
+    flags = data.get("flags") or {}
+    imports = data.get("imports") or {}
+    suffixes = imports.get("suffixes") or {}
+    cfg = data.get("pyvenv_cfg")
+    cfg_values: dict[str, str] = (cfg or {}).get("values", {})
+    prefix = px.get("prefix", "")
+    base_prefix = px.get("base_prefix", prefix)
+    # PEP 405: a venv is where sys.prefix differs from sys.base_prefix; virtualenv < 20 set
+    # sys.real_prefix instead.
+    is_venv = prefix != base_prefix or bool(px.get("real_prefix"))
+    vi = it.get("version_info") or [0, 0, 0, "final", 0]
+    impl = it.get("implementation") or {}
+    plat = it.get("platform") or {}
+    include_system = cfg_values.get("include-system-site-packages")
+    return Interpreter(
+        executable=it.get("executable") or "",
+        version=it.get("version", ""),
+        version_info=(int(vi[0]), int(vi[1]), int(vi[2]), str(vi[3]), int(vi[4])),
+        implementation=impl.get("name", ""),
+        cache_tag=impl.get("cache_tag"),
+        magic_number=it.get("magic_number", ""),
+        sys_platform=plat.get("sys_platform", ""),
+        platform=plat.get("platform", ""),
+        machine=plat.get("machine", ""),
+        prefix=prefix,
+        base_prefix=base_prefix,
+        exec_prefix=px.get("exec_prefix", prefix),
+        base_exec_prefix=px.get("base_exec_prefix", base_prefix),
+        is_virtual_environment=is_venv,
+        kind=_environment_kind(data, is_venv, environ),
+        pyvenv_cfg=(cfg or {}).get("path"),
+        base_executable_home=cfg_values.get("home"),
+        include_system_site_packages=(
+            None if include_system is None else include_system.lower() == "true"
+        ),
+        sysconfig_scheme=sc.get("scheme", ""),
+        sysconfig_paths=dict(sorted((sc.get("paths") or {}).items())),
+        site_imported=bool(site.get("imported")),
+        user_site=site.get("user_site"),
+        user_site_enabled=bool(site.get("enable_user_site")),
+        site_packages=tuple(site.get("site_packages") or ()),
+        flags={k: v for k, v in sorted(flags.items()) if k != "pycache_prefix"},
+        pycache_prefix=flags.get("pycache_prefix"),
+        check_hash_based_pycs=flags.get("check_hash_based_pycs", "default"),
+        externally_managed=data.get("externally_managed"),
+        meta_path=tuple(imports.get("meta_path") or ()),
+        source_suffixes=tuple(suffixes.get("source") or (".py",)),
+        bytecode_suffixes=tuple(suffixes.get("bytecode") or (".pyc",)),
+        extension_suffixes=tuple(suffixes.get("extension") or ()),
+        builtin_module_names=tuple(imports.get("builtin_module_names") or ()),
+        stdlib_module_names=(
+            tuple(imports["stdlib_module_names"])
+            if imports.get("stdlib_module_names") is not None
+            else None
+        ),
+        marker_environment=dict(sorted((data.get("marker_environment") or {}).items())),
+    )
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+class PathClassifier:
+    """Assign a :class:`~pyenvdoctor.model.LocationClass` to any path of the target.
+
+    A path is classified by the ``sys.path`` entry it lies in (the longest that contains it),
+    and an entry by what put it there: ``site.py`` (site directories, user site), the
+    interpreter's own layout (stdlib, lib-dynload), PYTHONPATH, a ``.pth`` line, or ``sys.path[0]``.
+    """
+
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        sys_path: Sequence[str],
+        pth_files: Sequence[PthFile],
+        environ: Mapping[str, str],
+    ) -> None:
+        self._interp = interpreter
+        paths = interpreter.sysconfig_paths
+        flags = interpreter.flags
+        ignore_env = bool(flags.get("ignore_environment")) or bool(flags.get("isolated"))
+        pythonpath = "" if ignore_env else environ.get("PYTHONPATH", "")
+        self._pythonpath = {_norm(p) for p in pythonpath.split(os.pathsep) if p}
+        stdlib = {paths.get("stdlib"), paths.get("platstdlib")}
+        self._stdlib = {_norm(p) for p in stdlib if p}
+        self._lib_dynload = {_norm(os.path.join(p, "lib-dynload")) for p in stdlib if p}
+        self._user_site = (
+            _norm(interpreter.user_site)
+            if interpreter.user_site and interpreter.user_site_enabled
+            else None
+        )
+        self._site_dirs = {
+            _norm(p)
+            for p in (*interpreter.site_packages, paths.get("purelib"), paths.get("platlib"))
+            if p
+        }
+        self._pth_added: dict[str, str] = {}
+        for pth in pth_files:
+            for line in pth.lines:
+                if line.kind == "path" and line.path and line.on_sys_path:
+                    self._pth_added.setdefault(_norm(line.path), pth.path)
+        # Longest entries first, so a path is attributed to the innermost entry holding it.
+        self._entries = sorted({_norm(p) for p in sys_path if p}, key=len, reverse=True)
+
+    def classify_entry(self, path: str, index: int) -> tuple[LocationClass, str | None]:
+        """The class of the ``sys.path`` entry at ``index``, and the ``.pth`` file that added
+        it (or ``None``)."""
+        if index == 0 and path == "":
+            return LocationClass.SCRIPT_DIR, None
+        n = _norm(path)
+        interp = self._interp
+        if n in self._pythonpath:
+            return LocationClass.PYTHONPATH, None
+        if n in self._lib_dynload or (
+            os.path.basename(n) == "lib-dynload" and self._within_stdlib(n)
+        ):
+            return LocationClass.LIB_DYNLOAD, None
+        if n in self._stdlib or self._is_stdlib_zip(n):
+            return LocationClass.STDLIB, None
+        if self._user_site is not None and n == self._user_site:
+            return LocationClass.USER_SITE, None
+        if n in self._site_dirs or self._looks_like_site_dir(n):
+            if "dist-packages" in n.split(os.sep)[-1]:
+                if _is_under(n, "/usr/local"):
+                    return LocationClass.LOCAL_DIST_PACKAGES, None
+                if _is_under(n, "/usr"):
+                    return LocationClass.DEBIAN_DIST_PACKAGES, None
+            if interp.is_virtual_environment:
+                if _is_under(n, interp.prefix):
+                    return LocationClass.VENV_SITE_PACKAGES, None
+                return LocationClass.BASE_SITE_PACKAGES, None
+            return LocationClass.SITE_PACKAGES, None
+        if n in self._pth_added:
+            return LocationClass.PTH, self._pth_added[n]
+        if index == 0:
+            return LocationClass.SCRIPT_DIR, None
+        return LocationClass.OTHER, None
+
+    def _within_stdlib(self, n: str) -> bool:
+        return any(_is_under(n, s) for s in self._stdlib)
+
+    def _is_stdlib_zip(self, n: str) -> bool:
+        # getpath: <prefix>/lib/pythonXY.zip on POSIX, <prefix>/pythonXY.zip on Windows.
+        major, minor = self._interp.version_info[:2]
+        name = os.path.basename(n)
+        return name == f"python{major}{minor}.zip" and (
+            _is_under(n, self._interp.base_prefix) or _is_under(n, self._interp.prefix)
+        )
+
+    @staticmethod
+    def _looks_like_site_dir(n: str) -> bool:
+        return os.path.basename(n) in ("site-packages", "dist-packages")
+
+    def classify_path(self, path: str) -> LocationClass:
+        """The class of the ``sys.path`` entry that contains ``path`` (``other`` if none)."""
+        n = _norm(path)
+        for entry in self._entries:
+            if _is_under(n, entry):
+                return self.classify_entry(entry, index=-1)[0]
+        return LocationClass.OTHER
+
+
+def _entry_kind(path: str) -> tuple[bool, str]:
+    if not os.path.exists(path):
+        return False, "missing"
+    if os.path.isdir(path):
+        return True, "egg" if path.endswith(".egg") else "directory"
+    if path.endswith(".egg"):
+        return True, "egg"
+    import zipfile
+
+    try:
+        return True, "zip" if zipfile.is_zipfile(path) else "file"
+    except OSError:
+        return True, "file"
+
+
+def build_pth_files(data: Mapping[str, Any]) -> tuple[PthFile, ...]:
+    """The probe's ``.pth`` analysis as model objects, in processing order."""
+    result = []
+    for item in data.get("pth_files") or ():
+        lines = tuple(
+            PthLine(
+                lineno=int(line["lineno"]),
+                kind=str(line["kind"]),
+                text=str(line["text"]),
+                path=line.get("path"),
+                exists=line.get("exists"),
+                on_sys_path=line.get("on_sys_path"),
+            )
+            for line in item.get("lines", ())
+        )
+        result.append(
+            PthFile(
+                path=item["path"], sitedir=item["sitedir"], skipped=item.get("skipped"), lines=lines
+            )
+        )
+    return tuple(result)
+
+
+def build_sys_path(
+    sys_path: Sequence[str], classifier: PathClassifier, working_directory: str
+) -> tuple[PathEntry, ...]:
+    """Every ``sys.path`` entry, in order, with its kind and location class.
+
+    ``''`` (the probe runs with ``-c``) stands for the directory of the script being run, or
+    the working directory for ``-c``, ``-m`` and the REPL: it is resolved to
+    ``working_directory``, the user's, not the probe's.
+    """
+    entries = []
+    for index, path in enumerate(sys_path):
+        resolved = working_directory if path == "" else path
+        exists, kind = _entry_kind(resolved)
+        location, pth = classifier.classify_entry(path, index)
+        entries.append(
+            PathEntry(
+                index=index,
+                path=path,
+                resolved=resolved,
+                exists=exists,
+                kind=kind,
+                location=location,
+                pth_file=pth,
+            )
+        )
+    return tuple(entries)

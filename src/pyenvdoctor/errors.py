@@ -1,0 +1,40 @@
+"""pyenvdoctor's errors: one base class, one subclass per failure kind, each with an exit code.
+
+The CLI turns any :class:`DoctorError` into a one-line message on stderr and its
+:attr:`~DoctorError.exit_code` (documented in the README); nothing else reaches the user as a
+traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DoctorError",
+    "InterpreterError",
+    "OutputError",
+    "ReportFormatError",
+]
+
+
+class DoctorError(Exception):
+    """Base class. :attr:`exit_code` is the process exit status the CLI returns for it."""
+
+    exit_code = 1
+
+
+class InterpreterError(DoctorError):
+    """The target interpreter could not be inspected: missing, not Python, unsupported (older
+    than 3.8), timed out, or its probe printed no valid report. Exit status 3."""
+
+    exit_code = 3
+
+
+class OutputError(DoctorError):
+    """The report could not be written (``--output`` not writable). Exit status 4."""
+
+    exit_code = 4
+
+
+class ReportFormatError(DoctorError):
+    """A saved JSON report does not match the schema (wrong key or type). Exit status 5."""
+
+    exit_code = 5

@@ -1,0 +1,522 @@
+"""The report's data: frozen, keyword-only, slotted dataclasses and enums.
+
+Every class converts with :func:`to_dict` and back with :func:`from_dict`, which validates types
+(like pypa/packaging ``direct_url.py``). Paths are ``str`` as :func:`os.fsdecode` gives them, so a
+path that is not valid UTF-8 keeps its bytes as surrogate escapes (PEP 383); the JSON renderer
+writes those as ``\\udcXX`` escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union
+
+from pyenvdoctor.errors import ReportFormatError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BytecodeCategory",
+    "BytecodeGroup",
+    "BytecodeSummary",
+    "CheckSkipped",
+    "DependencyProblem",
+    "DependencyProblemKind",
+    "Distribution",
+    "EnvironmentKind",
+    "Finding",
+    "Interpreter",
+    "LocationClass",
+    "ModuleCount",
+    "PathEntry",
+    "PipCache",
+    "PthFile",
+    "PthLine",
+    "Report",
+    "Selection",
+    "SelectionReason",
+    "Severity",
+    "from_dict",
+    "to_dict",
+]
+
+#: Version of the JSON report. Bump the major part when a key changes meaning or disappears.
+SCHEMA_VERSION = "1.0"
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is. ``error``: something is broken; ``warning``: likely to bite;
+    ``info``: worth knowing, nothing is broken."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for error, 1 for warning, 2 for info (sort order, most severe first)."""
+        return list(Severity).index(self)
+
+
+class SelectionReason(str, enum.Enum):
+    """Why this interpreter was inspected."""
+
+    OPTION = "--python"
+    VIRTUAL_ENV = "VIRTUAL_ENV"
+    CONDA_PREFIX = "CONDA_PREFIX"
+    HOST = "host"
+
+
+class EnvironmentKind(str, enum.Enum):
+    """What kind of installation the target interpreter belongs to."""
+
+    VENV = "venv"  # PEP 405, made by the venv module
+    VIRTUALENV = "virtualenv"  # PEP 405, made by virtualenv >= 20 (pyvenv.cfg has "virtualenv")
+    LEGACY_VIRTUALENV = "legacy-virtualenv"  # virtualenv < 20: sys.real_prefix
+    CONDA = "conda"  # conda-meta/ in sys.prefix
+    PYENV = "pyenv"  # sys.prefix under $PYENV_ROOT/versions
+    DEBIAN_SYSTEM = "debian-system"  # /usr with Debian's dist-packages layout
+    OTHER = "other"
+
+
+class LocationClass(str, enum.Enum):
+    """Where a sys.path entry (and whatever is found in it) comes from.
+
+    Order here is the order views list them in.
+    """
+
+    SCRIPT_DIR = "script-dir"  # sys.path[0]: the script's directory, or '' (cwd) for -c/-m/REPL
+    PYTHONPATH = "pythonpath"
+    STDLIB = "stdlib"
+    LIB_DYNLOAD = "lib-dynload"
+    VENV_SITE_PACKAGES = "venv-site-packages"
+    SITE_PACKAGES = "site-packages"  # the interpreter's own site dir (not a venv, not Debian)
+    BASE_SITE_PACKAGES = "base-site-packages"  # the base interpreter's, seen from a venv
+    USER_SITE = "user-site"
+    DEBIAN_DIST_PACKAGES = "debian-dist-packages"  # /usr/lib/python3/dist-packages
+    LOCAL_DIST_PACKAGES = "local-dist-packages"  # /usr/local/lib/python3.X/dist-packages (pip)
+    PTH = "pth"  # added by a line of a .pth file
+    PROJECT = "project"  # the current project's tree (bytecode only)
+    BUILTIN = "builtin"  # compiled into the interpreter (modules only)
+    OTHER = "other"
+
+
+class DependencyProblemKind(str, enum.Enum):
+    """The three kinds of problem ``pip check`` reports (pip ``operations/check.py``)."""
+
+    MISSING = "missing"
+    CONFLICT = "conflict"
+    UNSUPPORTED = "unsupported"
+
+
+class BytecodeCategory(str, enum.Enum):
+    """How the target's import system treats a bytecode file.
+
+    Rules: CPython ``Lib/importlib/_bootstrap_external.py`` (``SourceLoader.get_code``,
+    ``_classify_pyc``, ``_validate_timestamp_pyc``, ``_validate_hash_pyc``), PEP 3147, 488, 552.
+    """
+
+    FRESH = "fresh"  # header matches the source: it is what runs
+    STALE = "stale"  # header does not match: recompiled on next import, harmless
+    UNCHECKED_HASH = "unchecked-hash"  # hash-based pyc that is never checked, source changed
+    SOURCELESS = "sourceless"  # legacy .pyc outside __pycache__, no source: it is imported
+    ORPHANED = "orphaned"  # __pycache__ entry whose source is gone: never imported, debris
+    FOREIGN = "foreign"  # another cache tag, unknown magic, short header, unknown flag bits
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CheckSkipped:
+    """A check that could not run, and why (like pip-audit's ``SkippedDependency``)."""
+
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Selection:
+    """Which interpreter was inspected and why.
+
+    :ivar requested: what the user or the environment named (a path or a command name).
+    :ivar executable: the file that was run.
+    """
+
+    requested: str
+    executable: str
+    reason: SelectionReason
+    explanation: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Interpreter:
+    """Facts about the target interpreter, as its probe reported them."""
+
+    executable: str
+    version: str
+    version_info: tuple[int, int, int, str, int]
+    implementation: str
+    cache_tag: str | None
+    magic_number: str  # importlib.util.MAGIC_NUMBER, hex
+    sys_platform: str
+    platform: str
+    machine: str
+    prefix: str
+    base_prefix: str
+    exec_prefix: str
+    base_exec_prefix: str
+    is_virtual_environment: bool
+    kind: EnvironmentKind
+    pyvenv_cfg: str | None
+    base_executable_home: str | None  # pyvenv.cfg "home"
+    include_system_site_packages: bool | None
+    sysconfig_scheme: str
+    sysconfig_paths: dict[str, str]
+    site_imported: bool
+    user_site: str | None
+    user_site_enabled: bool
+    site_packages: tuple[str, ...]
+    flags: dict[str, str | int | bool | None]
+    pycache_prefix: str | None
+    check_hash_based_pycs: str
+    externally_managed: str | None
+    meta_path: tuple[str, ...]
+    source_suffixes: tuple[str, ...]
+    bytecode_suffixes: tuple[str, ...]
+    extension_suffixes: tuple[str, ...]
+    builtin_module_names: tuple[str, ...]
+    stdlib_module_names: tuple[str, ...] | None  # sys.stdlib_module_names, 3.10+
+    marker_environment: dict[str, str]
+
+    @property
+    def short_version(self) -> str:
+        """``"3.11.7"``: major.minor.micro."""
+        return ".".join(str(p) for p in self.version_info[:3])
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PathEntry:
+    """One ``sys.path`` entry of the target, in order.
+
+    :ivar index: position in ``sys.path``.
+    :ivar kind: ``directory``, ``zip``, ``egg`` (an .egg directory or file), ``file`` or
+        ``missing``.
+    :ivar resolved: the directory it stands for (``''`` stands for the working directory).
+    :ivar pth_file: the ``.pth`` file that added it, for :attr:`LocationClass.PTH`.
+    """
+
+    index: int
+    path: str
+    resolved: str
+    exists: bool
+    kind: str
+    location: LocationClass
+    pth_file: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PthLine:
+    """A line of a ``.pth`` file: ``comment``, ``blank``, ``import`` (executed) or ``path``."""
+
+    lineno: int
+    kind: str
+    text: str
+    path: str | None = None
+    exists: bool | None = None
+    on_sys_path: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PthFile:
+    """A ``.pth`` file in a site directory, as ``site.addsitedir`` processes it."""
+
+    path: str
+    sitedir: str
+    skipped: str | None
+    lines: tuple[PthLine, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Distribution:
+    """An installed distribution (a ``.dist-info`` or ``.egg-info``).
+
+    :ivar name: the ``Name`` from its metadata; :ivar canonical_name: PEP 503 normalized.
+    :ivar location: the sys.path entry it was found in (for a legacy ``.egg-link``, the site
+        directory holding the link).
+    :ivar metadata_path: the ``.dist-info``/``.egg-info`` directory or file.
+    :ivar visible: ``True`` for the first distribution of its name on ``sys.path`` (the one pip
+        and ``importlib.metadata`` report); later ones are shadowed.
+    :ivar editable_via: ``direct_url.json`` (PEP 610), ``egg-link`` or ``editable-finder``.
+    :ivar top_level: top-level import names it provides (``top_level.txt`` or its RECORD).
+    """
+
+    name: str
+    canonical_name: str
+    version: str
+    location: str
+    location_class: LocationClass
+    metadata_path: str
+    installer: str | None
+    requested: bool | None
+    editable: bool
+    editable_project: str | None
+    editable_via: str | None
+    top_level: tuple[str, ...]
+    visible: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DependencyProblem:
+    """One line of ``pip check`` output, computed with ``packaging``.
+
+    :ivar requirement: the PEP 508 requirement as ``packaging`` normalizes it, which is
+        what pip prints (``None`` for ``unsupported``).
+    :ivar installed_version: version of the dependency found (``conflict`` only).
+    """
+
+    kind: DependencyProblemKind
+    distribution: str
+    version: str
+    dependency: str | None
+    requirement: str | None
+    installed_version: str | None
+
+    def pip_line(self) -> str:
+        """The line pip prints for this problem (pip ``commands/check.py``)."""
+        if self.kind is DependencyProblemKind.MISSING:
+            return (
+                f"{self.distribution} {self.version} requires {self.dependency}, "
+                "which is not installed."
+            )
+        if self.kind is DependencyProblemKind.CONFLICT:
+            return (
+                f"{self.distribution} {self.version} has requirement {self.requirement}, "
+                f"but you have {self.dependency} {self.installed_version}."
+            )
+        return f"{self.distribution} {self.version} is not supported on this platform"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModuleCount:
+    """Top-level importable names that resolve to one location class.
+
+    :ivar modules: how many names ``import`` finds first here; :ivar shadowed: names that are
+        here too but found earlier on ``sys.path``.
+    """
+
+    location_class: LocationClass
+    modules: int
+    shadowed: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BytecodeGroup:
+    """Bytecode files of one category in one location class.
+
+    :ivar files: count; :ivar bytes: total size in bytes; :ivar examples: up to a few paths;
+    :ivar roots: the scan roots the files were found under.
+    """
+
+    category: BytecodeCategory
+    location_class: LocationClass
+    files: int
+    bytes: int
+    examples: tuple[str, ...]
+    roots: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BytecodeSummary:
+    """What a bytecode scan found.
+
+    :ivar roots: the directories scanned; :ivar unreadable: directories that could not be read.
+    """
+
+    roots: tuple[str, ...]
+    groups: tuple[BytecodeGroup, ...]
+    unreadable: tuple[str, ...]
+    scanned_files: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PipCache:
+    """pip's cache, located as pip locates it (pip ``configuration.py``, ``cmdoptions.py``).
+
+    :ivar directory: ``None`` when the cache is disabled (``no-cache-dir``).
+    :ivar source: where the setting came from (an environment variable, a config file, or
+        ``default``).
+    :ivar http_bytes, wheels_bytes: apparent sizes in bytes, split as ``pip cache info`` splits
+        them (``http`` + ``http-v2``, ``wheels``).
+    """
+
+    directory: str | None
+    source: str
+    disabled: bool
+    exists: bool
+    http_files: int
+    http_bytes: int
+    wheels_files: int
+    wheels_bytes: int
+    other_files: int
+    other_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Every file under the cache directory, in bytes."""
+        return self.http_bytes + self.wheels_bytes + self.other_bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    """A problem, with the evidence and what to do about it.
+
+    :ivar code: stable kebab-case identifier (documented in the README).
+    :ivar evidence: paths or lines that show it, most telling first.
+    :ivar commands: shell commands the user can copy to fix it.
+    """
+
+    code: str
+    severity: Severity
+    title: str
+    message: str
+    evidence: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Report:
+    """Everything ``pyenvdoctor report`` knows about one target interpreter."""
+
+    schema_version: str
+    tool_version: str
+    generated_at: str | None
+    selection: Selection
+    interpreter: Interpreter
+    environment_variables: dict[str, str]
+    working_directory: str
+    project_root: str | None
+    sys_path: tuple[PathEntry, ...]
+    pth_files: tuple[PthFile, ...]
+    distributions: tuple[Distribution, ...]
+    dependency_problems: tuple[DependencyProblem, ...]
+    modules: tuple[ModuleCount, ...]
+    bytecode: BytecodeSummary
+    pip_cache: PipCache | None
+    pip_version: str | None
+    findings: tuple[Finding, ...]
+    skipped: tuple[CheckSkipped, ...] = field(default=())
+
+    def visible_distributions(self) -> tuple[Distribution, ...]:
+        """The distributions ``pip list`` shows: first of each name on ``sys.path``."""
+        return tuple(d for d in self.distributions if d.visible)
+
+
+# --- conversion --------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value)."""
+    result: dict[str, Any] = dataclasses.asdict(
+        obj, dict_factory=lambda items: {k: _plain(v) for k, v in items}
+    )
+    return result
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, where)
+            except ReportFormatError as exc:
+                errors.append(str(exc))
+        raise ReportFormatError(f"{where}: {value!r} does not match {tp}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ReportFormatError(f"{where}: expected a list, got {type(value).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ReportFormatError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(
+            _convert(a, v, f"{where}[{i}]")
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ReportFormatError(f"{where}: expected an object, got {type(value).__name__}")
+        return {
+            _convert(args[0], k, where): _convert(args[1], v, f"{where}.{k}")
+            for k, v in value.items()
+        }
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ReportFormatError(f"{where}: {value!r} is not a {tp.__name__}") from None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return from_dict(tp, value, where=where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ReportFormatError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ReportFormatError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ReportFormatError(f"{where}: expected a string, got {value!r}")
+        return value
+    if tp is type(None):
+        if value is not None:
+            raise ReportFormatError(f"{where}: expected null, got {value!r}")
+        return None
+    raise ReportFormatError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def from_dict(cls: type[T], data: Any, *, where: str = "$") -> T:
+    """Build ``cls`` from :func:`to_dict` output, validating every field.
+
+    :raises ReportFormatError: a key is missing or unknown, or a value has the wrong type.
+    """
+    if not isinstance(data, Mapping):
+        raise ReportFormatError(f"{where}: expected an object, got {type(data).__name__}")
+    if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):  # pragma: no cover
+        raise TypeError(f"{cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    known = set()
+    for f in dataclasses.fields(cls):
+        known.add(f.name)
+        if f.name not in data:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue
+            raise ReportFormatError(f"{where}: missing key {f.name!r}")
+        kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+    unknown = set(data) - known
+    if unknown:
+        raise ReportFormatError(f"{where}: unknown keys {sorted(unknown)}")
+    return cls(**kwargs)
