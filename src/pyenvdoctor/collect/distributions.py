@@ -1,0 +1,285 @@
+"""Installed distributions of the target, found the way pip finds them.
+
+pip ``_internal/metadata/importlib/_envs.py`` (``Environment._iter_distributions``): walk
+``sys.path`` in order; in each entry take the ``.dist-info``/``.egg-info`` directories
+(``importlib.metadata.distributions(path=[entry])``), then the distributions that legacy
+``.egg-link`` files in that directory point at (``setup.py develop``); the first distribution of
+each canonical name (PEP 503) wins. Unlike pip we keep the later ones too, marked not visible:
+two installs of one project are a finding. Metadata is read on the host with
+``importlib_metadata``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+from urllib.parse import unquote, urlparse
+
+import importlib_metadata
+from packaging.utils import canonicalize_name
+
+from pyenvdoctor.collect.interpreter import PathClassifier
+from pyenvdoctor.model import Distribution
+
+__all__ = ["BrokenDistribution", "DistributionScan", "scan_distributions"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BrokenDistribution:
+    """A metadata directory that pip would skip (no METADATA, no Name, unreadable)."""
+
+    metadata_path: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DistributionScan:
+    """What :func:`scan_distributions` found.
+
+    :ivar distributions: every distribution, in ``sys.path`` order.
+    :ivar metadata: the ``importlib_metadata`` object for each, aligned with ``distributions``.
+    :ivar broken: metadata directories that could not be read as a distribution.
+    """
+
+    distributions: tuple[Distribution, ...]
+    metadata: tuple[importlib_metadata.Distribution, ...]
+    broken: tuple[BrokenDistribution, ...]
+
+
+def _info_path(dist: importlib_metadata.Distribution) -> str:
+    path = getattr(dist, "_path", None)  # PathDistribution keeps its directory here
+    return os.fsdecode(str(path)) if path is not None else "<unknown>"
+
+
+def _read(dist: importlib_metadata.Distribution, name: str) -> str | None:
+    try:
+        return dist.read_text(name)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _file_url_to_path(url: str) -> str | None:
+    parsed = urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    path = unquote(parsed.path)
+    if os.name == "nt" and path.startswith("/") and len(path) > 2 and path[2] == ":":
+        path = path[1:]
+    return path
+
+
+def _editable_from_direct_url(dist: importlib_metadata.Distribution) -> str | None:
+    """PEP 610: ``direct_url.json`` with ``dir_info.editable`` true names the project."""
+    text = _read(dist, "direct_url.json")
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("dir_info"), dict)
+        and data["dir_info"].get("editable") is True
+        and isinstance(data.get("url"), str)
+    ):
+        return _file_url_to_path(data["url"]) or data["url"]
+    return None
+
+
+def _editable_from_finder(location: str, canonical: str) -> str | None:
+    """setuptools' PEP 660 finder (``__editable___<name>_<version>_finder.py``): its
+    ``MAPPING`` maps import names to the project's source directories."""
+    prefix = "__editable___" + canonical.replace("-", "_") + "_"
+    try:
+        names = [
+            n for n in os.listdir(location) if n.startswith(prefix) and n.endswith("_finder.py")
+        ]
+    except OSError:
+        return None
+    for name in sorted(names):
+        try:
+            tree = ast.parse(Path(location, name).read_text(encoding="utf-8", errors="replace"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if not (isinstance(target, ast.Name) and target.id == "MAPPING"):
+                continue
+            try:
+                mapping = ast.literal_eval(value)
+            except ValueError:
+                continue
+            if isinstance(mapping, dict) and mapping:
+                first = str(sorted(mapping.values())[0])
+                return os.path.dirname(first) or first
+    return None
+
+
+def _top_level(dist: importlib_metadata.Distribution) -> tuple[str, ...]:
+    """Import names: ``top_level.txt`` if present, else inferred from RECORD the way
+    ``importlib_metadata.packages_distributions()`` does (``_top_level_inferred``)."""
+    text = _read(dist, "top_level.txt")
+    if text is not None:
+        return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
+    try:
+        files = dist.files or ()
+    except Exception:  # a corrupt RECORD
+        return ()
+    names: set[str] = set()
+    for f in files:
+        parts = f.parts
+        if (
+            not parts
+            or parts[0] in ("..", "")
+            or parts[0].endswith((".dist-info", ".data", ".egg-info"))
+        ):
+            continue
+        if parts[0] == "__pycache__" or parts[0].startswith("__editable__"):
+            continue
+        if len(parts) > 1:
+            if parts[0].isidentifier():
+                names.add(parts[0])
+        elif f.suffix in (".py", ".so", ".pyd") or ".cpython-" in f.name:
+            names.add(f.name.split(".", 1)[0])
+    return tuple(sorted(names))
+
+
+def _egg_link_for(name: str, site_dirs: Sequence[str]) -> str | None:
+    """pip ``utils/egg_link.py`` ``egg_link_path_from_location``: a ``<name>.egg-link`` (name
+    with runs of other characters than letters, digits and dots made ``-``) in a site directory;
+    its first line is the project path."""
+    link = re.sub("[^A-Za-z0-9.]+", "-", name) + ".egg-link"
+    for site in site_dirs:
+        path = Path(site, link)
+        if path.is_file():
+            try:
+                first = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            if first and first[0].strip():
+                return os.path.normpath(os.path.join(site, first[0].strip()))
+    return None
+
+
+def _egg_link_targets(location: str) -> Iterator[str]:
+    """pip ``_DistributionFinder.find_linked``: the first non-empty line of each
+    ``*.egg-link``, resolved against the link's directory."""
+    try:
+        names = sorted(n for n in os.listdir(location) if n.endswith(".egg-link"))
+    except OSError:
+        return
+    for name in names:
+        try:
+            text = Path(location, name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        if line:
+            yield os.path.normpath(os.path.join(location, line))
+
+
+def scan_distributions(
+    sys_path: Sequence[str], classifier: PathClassifier, site_dirs: Sequence[str] = ()
+) -> DistributionScan:
+    """Find every distribution on ``sys_path`` (the target's, ``''`` excluded: the probe's
+    working directory is empty).
+
+    :param site_dirs: the target's site directories, where legacy ``<name>.egg-link`` files
+        mark a distribution as editable (pip ``utils/egg_link.py``).
+
+    Never raises for bad metadata: it lands in :attr:`DistributionScan.broken`.
+    """
+    seen: set[str] = set()
+    visited: set[str] = set()
+    rows: list[Distribution] = []
+    metas: list[importlib_metadata.Distribution] = []
+    broken: list[BrokenDistribution] = []
+
+    recorded: set[str] = set()
+
+    def add(found_in: str, dist: importlib_metadata.Distribution, link_to: str | None) -> None:
+        info = _info_path(dist)
+        if info in recorded:  # reached twice: through an .egg-link and as a sys.path entry
+            return
+        recorded.add(info)
+        try:
+            name = dist.metadata["Name"]
+            version = dist.metadata["Version"] or ""
+        except (KeyError, importlib_metadata.MetadataNotFound):
+            broken.append(BrokenDistribution(metadata_path=info, reason="no METADATA or no Name"))
+            return
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            broken.append(BrokenDistribution(metadata_path=info, reason=f"unreadable: {exc}"))
+            return
+        if not name:
+            broken.append(BrokenDistribution(metadata_path=info, reason="empty Name"))
+            return
+        canonical = canonicalize_name(name)
+        visible = canonical not in seen
+        seen.add(canonical)
+        editable_project = (
+            link_to or _editable_from_direct_url(dist) or _egg_link_for(name, site_dirs)
+        )
+        via = None
+        if editable_project is not None:
+            via = (
+                "egg-link" if link_to or not _editable_from_direct_url(dist) else "direct_url.json"
+            )
+        if editable_project is None:
+            editable_project = _editable_from_finder(found_in, canonical)
+            via = "editable-finder" if editable_project else None
+        installer = _read(dist, "INSTALLER")
+        is_dist_info = info.endswith(".dist-info")
+        rows.append(
+            Distribution(
+                name=name,
+                canonical_name=canonical,
+                version=version,
+                location=found_in,
+                location_class=classifier.classify_path(found_in),
+                metadata_path=info,
+                installer=installer.strip() or None if installer is not None else None,
+                requested=os.path.exists(os.path.join(info, "REQUESTED")) if is_dist_info else None,
+                editable=editable_project is not None,
+                editable_project=editable_project,
+                editable_via=via,
+                top_level=_top_level(dist),
+                visible=visible,
+            )
+        )
+        metas.append(dist)
+
+    for entry in sys_path:
+        if not entry or entry.endswith(".whl"):  # pip skips wheels on sys.path
+            continue
+        key = os.path.normcase(os.path.abspath(entry))
+        if key in visited:
+            continue
+        visited.add(key)
+        for dist in _distributions_in(entry):
+            add(entry, dist, None)
+        for target in _egg_link_targets(entry):
+            for dist in _distributions_in(target):
+                add(entry, dist, target)
+    return DistributionScan(distributions=tuple(rows), metadata=tuple(metas), broken=tuple(broken))
+
+
+def _distributions_in(location: str) -> list[importlib_metadata.Distribution]:
+    try:
+        found = importlib_metadata.distributions(path=[location])
+        return sorted(cast("list[importlib_metadata.Distribution]", list(found)), key=_info_path)
+    except OSError:
+        return []
