@@ -1,0 +1,140 @@
+"""Findings about installed distributions: broken metadata, duplicates, pip check problems,
+editable installs whose project is gone."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pyenvdoctor.collect.distributions import BrokenDistribution
+from pyenvdoctor.model import (
+    DependencyProblem,
+    DependencyProblemKind,
+    Distribution,
+    Finding,
+    Severity,
+)
+
+__all__ = ["distribution_findings"]
+
+
+def distribution_findings(
+    distributions: Sequence[Distribution],
+    broken: Sequence[BrokenDistribution],
+    problems: Sequence[DependencyProblem],
+    *,
+    python: str,
+) -> list[Finding]:
+    """Findings from the distribution scan and the ``pip check`` equivalent.
+
+    :param python: the target's executable, for suggested commands.
+    """
+    py = shlex.quote(python)
+    findings: list[Finding] = []
+    for b in broken:
+        findings.append(
+            Finding(
+                code="distribution-metadata-broken",
+                severity=Severity.WARNING,
+                title=f"Unreadable distribution metadata: {os.path.basename(b.metadata_path)}",
+                message=(
+                    f"{b.reason}. pip skips it, so it is invisible to `pip list` and `pip uninstall`; "
+                    "it is usually left by an interrupted install or uninstall. Remove the directory "
+                    "and reinstall the project if you need it."
+                ),
+                evidence=(b.metadata_path,),
+                commands=(f"rm -r -- {shlex.quote(b.metadata_path)}",),
+            )
+        )
+    by_name: dict[str, list[Distribution]] = defaultdict(list)
+    for d in distributions:
+        by_name[d.canonical_name].append(d)
+    for _name, dists in sorted(by_name.items()):
+        if len({d.location for d in dists}) < 2:
+            continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
+        winner = dists[0]
+        others = ", ".join(f"{d.version} in {d.location}" for d in dists[1:])
+        findings.append(
+            Finding(
+                code="distribution-duplicate",
+                severity=Severity.WARNING,
+                title=f"{len(dists)} installs of {winner.name} are visible",
+                message=(
+                    f"{winner.name} {winner.version} in {winner.location} comes first on sys.path, so "
+                    f"pip and importlib.metadata report it; also installed: {others}. Which files "
+                    "`import` loads depends on each install's top-level names; remove the ones you do "
+                    "not want."
+                ),
+                evidence=tuple(d.metadata_path for d in dists),
+                commands=(
+                    f"{py} -m pip uninstall {shlex.quote(winner.name)}  # repeat until one is left",
+                ),
+            )
+        )
+    for d in distributions:
+        if (
+            d.visible
+            and d.editable
+            and d.editable_project
+            and not os.path.exists(d.editable_project)
+        ):
+            findings.append(
+                Finding(
+                    code="editable-project-missing",
+                    severity=Severity.ERROR,
+                    title=f"Editable install of {d.name} points at a missing directory",
+                    message=(
+                        f"{d.name} {d.version} was installed in editable mode from "
+                        f"{d.editable_project} ({d.editable_via}), which no longer exists: importing it "
+                        "fails or finds something else. Reinstall from the project's current checkout, "
+                        "or uninstall it."
+                    ),
+                    evidence=(d.metadata_path, d.editable_project),
+                    commands=(f"{py} -m pip uninstall -y {shlex.quote(d.name)}",),
+                )
+            )
+    titles = {
+        DependencyProblemKind.MISSING: (
+            "dependency-missing",
+            "A required distribution is not installed",
+        ),
+        DependencyProblemKind.CONFLICT: (
+            "dependency-conflict",
+            "An installed version does not satisfy a requirement",
+        ),
+        DependencyProblemKind.UNSUPPORTED: (
+            "distribution-unsupported",
+            "A wheel built for another platform is installed",
+        ),
+    }
+    grouped: dict[DependencyProblemKind, list[DependencyProblem]] = defaultdict(list)
+    for p in problems:
+        grouped[p.kind].append(p)
+    for kind, items in grouped.items():
+        code, title = titles[kind]
+        commands: list[str] = []
+        if kind is DependencyProblemKind.MISSING:
+            reqs = sorted({p.dependency for p in items if p.dependency})
+            commands.append(f"{py} -m pip install " + " ".join(shlex.quote(r) for r in reqs))
+        elif kind is DependencyProblemKind.CONFLICT:
+            reqs = sorted({p.requirement for p in items if p.requirement})
+            commands.append(f"{py} -m pip install " + " ".join(shlex.quote(r) for r in reqs))
+        else:
+            names = sorted({p.distribution for p in items})
+            commands.append(
+                f"{py} -m pip install --force-reinstall " + " ".join(shlex.quote(n) for n in names)
+            )
+        commands.append(f"{py} -m pip check")
+        findings.append(
+            Finding(
+                code=code,
+                severity=Severity.ERROR,
+                title=f"{title} ({len(items)})",
+                message="As `pip check` reports it: " + "; ".join(p.pip_line() for p in items),
+                evidence=tuple(p.pip_line() for p in items),
+                commands=tuple(commands),
+            )
+        )
+    return findings

@@ -1,0 +1,148 @@
+"""Findings about the interpreter, ``sys.path``, ``.pth`` files, pip and its cache."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyenvdoctor.checks.bytecode import format_bytes
+from pyenvdoctor.model import (
+    Finding,
+    Interpreter,
+    LocationClass,
+    PathEntry,
+    PipCache,
+    PthFile,
+    Severity,
+)
+
+__all__ = ["PIP_CACHE_LARGE_BYTES", "environment_findings"]
+
+#: A pip cache larger than this (bytes) is reported.
+PIP_CACHE_LARGE_BYTES = 1 << 30
+
+
+def environment_findings(
+    interpreter: Interpreter,
+    *,
+    sys_path: Sequence[PathEntry],
+    pth_files: Sequence[PthFile],
+    pip_cache: PipCache | None,
+    pip_version: str | None,
+    probe_errors: Sequence[Mapping[str, Any]],
+    startup_output: str,
+) -> list[Finding]:
+    """Findings that need only the probe's facts, the pip cache and whether pip is installed."""
+    py = shlex.quote(interpreter.executable)
+    findings: list[Finding] = []
+    for err in probe_errors:
+        findings.append(
+            Finding(
+                code="probe-step-failed",
+                severity=Severity.WARNING,
+                title=f"The interpreter could not report {err.get('step')}",
+                message=f"{err.get('message')}. The parts of the report that need it are incomplete.",
+            )
+        )
+    if startup_output:
+        findings.append(
+            Finding(
+                code="interpreter-startup-output",
+                severity=Severity.WARNING,
+                title="The interpreter prints text at start-up",
+                message=(
+                    "Something run at start-up (sitecustomize, usercustomize or a .pth import line) "
+                    "writes to stdout, which breaks tools that read a Python program's output."
+                ),
+                evidence=tuple(startup_output.splitlines()[:5]),
+            )
+        )
+    missing = [
+        e
+        for e in sys_path
+        if not e.exists
+        and e.path
+        and not (e.location is LocationClass.STDLIB and e.path.endswith(".zip"))
+    ]
+    if missing:
+        findings.append(
+            Finding(
+                code="sys-path-missing",
+                severity=Severity.INFO,
+                title=f"{len(missing)} sys.path entr{'ies do' if len(missing) != 1 else 'y does'} not exist",
+                message=(
+                    "Entries that do not exist cost a failed lookup on every import and usually point "
+                    "at an old checkout or a removed environment (from PYTHONPATH or a .pth file)."
+                ),
+                evidence=tuple(f"{e.path} ({e.location.value})" for e in missing),
+            )
+        )
+    for pth in pth_files:
+        imports = [ln for ln in pth.lines if ln.kind == "import"]
+        if imports and pth.skipped is None:
+            findings.append(
+                Finding(
+                    code="pth-executes-code",
+                    severity=Severity.INFO,
+                    title=f"{os.path.basename(pth.path)} runs code at every start-up",
+                    message=(
+                        "Lines starting with `import` in a .pth file are executed by site.py each time "
+                        "the interpreter starts (editable-install finders, distutils-precedence, "
+                        "coverage hooks use this). Check that you expect it."
+                    ),
+                    evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in imports)),
+                )
+            )
+        dead = [ln for ln in pth.lines if ln.kind == "path" and not ln.exists]
+        if dead and pth.skipped is None:
+            findings.append(
+                Finding(
+                    code="pth-missing-path",
+                    severity=Severity.INFO,
+                    title=f"{os.path.basename(pth.path)} names directories that do not exist",
+                    message="site.py skips these lines; they are left by an uninstalled or moved project.",
+                    evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in dead)),
+                )
+            )
+    if interpreter.externally_managed and not interpreter.is_virtual_environment:
+        findings.append(
+            Finding(
+                code="externally-managed",
+                severity=Severity.INFO,
+                title="This interpreter is managed by the system (PEP 668)",
+                message=(
+                    "pip refuses to install into it. Create a virtual environment for your project "
+                    "(or use pipx for applications) instead of --break-system-packages."
+                ),
+                evidence=(interpreter.externally_managed,),
+                commands=(f"{py} -m venv .venv && .venv/bin/python -m pip install -e .",),
+            )
+        )
+    if pip_version is None:
+        findings.append(
+            Finding(
+                code="pip-not-installed",
+                severity=Severity.INFO,
+                title="pip is not installed in this environment",
+                message="`python -m pip` fails here; a `pip` found on PATH belongs to another interpreter.",
+                commands=(f"{py} -m ensurepip --upgrade",),
+            )
+        )
+    if pip_cache is not None and pip_cache.total_bytes >= PIP_CACHE_LARGE_BYTES:
+        findings.append(
+            Finding(
+                code="pip-cache-large",
+                severity=Severity.INFO,
+                title=f"pip's cache holds {format_bytes(pip_cache.total_bytes)}",
+                message=(
+                    f"HTTP responses {format_bytes(pip_cache.http_bytes)} ({pip_cache.http_files} files), "
+                    f"locally built wheels {format_bytes(pip_cache.wheels_bytes)} "
+                    f"({pip_cache.wheels_files}). pip re-downloads what it needs after a purge."
+                ),
+                evidence=(pip_cache.directory or "",),
+                commands=(f"{py} -m pip cache purge",),
+            )
+        )
+    return findings

@@ -1,0 +1,205 @@
+"""The Markdown report, for a bug ticket: summary and findings first, long lists folded in
+``<details>`` blocks, valid GitHub tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pyenvdoctor.checks.bytecode import format_bytes
+from pyenvdoctor.model import Finding, Report
+from pyenvdoctor.render.summary import summarize
+
+__all__ = ["render_markdown"]
+
+_ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _code(value: object) -> str:
+    text = str(value).replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _details(summary: str, body: list[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
+def _finding(f: Finding) -> list[str]:
+    lines = [f"### {_ICON[f.severity.value]} {f.title}", "", f"`{f.code}` · {f.severity.value}", ""]
+    lines += [f.message, ""]
+    if f.evidence:
+        lines += ["Evidence:", "", "```text", *f.evidence, "```", ""]
+    if f.commands:
+        lines += ["Suggested:", "", "```sh", *f.commands, "```", ""]
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    """Render ``report`` as GitHub-flavoured Markdown."""
+    s = summarize(report)
+    it = report.interpreter
+    out = [
+        "# pyenvdoctor report",
+        "",
+        f"**{s.headline}** — {s.interpreter_line}",
+        "",
+        s.selection_line,
+        "",
+        f"Distributions: {s.distributions_total} visible"
+        + (f", {s.shadowed_total} shadowed" if s.shadowed_total else "")
+        + " · bytecode files scanned: "
+        + str(report.bytecode.scanned_files)
+        + f" · pip cache: {s.pip_cache_line}",
+        "",
+        "## Findings",
+        "",
+    ]
+    if not report.findings:
+        out += ["No problems found.", ""]
+    for f in report.findings:
+        out += _finding(f)
+    for sk in report.skipped:
+        out += [f"> Not checked: **{sk.check}**: {sk.reason}", ""]
+
+    out += ["## Interpreter", ""]
+    rows: list[tuple[str, object]] = [
+        ("executable", _code(it.executable)),
+        ("version", _code(it.version.replace("\n", " "))),
+        ("implementation / cache tag", f"{it.implementation} / {it.cache_tag}"),
+        ("platform", f"{it.sys_platform} · {it.platform} · {it.machine}"),
+        (
+            "environment",
+            f"{it.kind.value}" + (" (virtual environment)" if it.is_virtual_environment else ""),
+        ),
+        ("prefix", _code(it.prefix)),
+        ("base_prefix", _code(it.base_prefix)),
+        ("exec_prefix", _code(it.exec_prefix)),
+        (
+            "user site",
+            f"{_code(it.user_site)} ({'enabled' if it.user_site_enabled else 'disabled'})",
+        ),
+        ("pycache_prefix", _code(it.pycache_prefix) if it.pycache_prefix else "not set"),
+        ("check_hash_based_pycs", it.check_hash_based_pycs),
+        ("EXTERNALLY-MANAGED", _code(it.externally_managed) if it.externally_managed else "no"),
+        ("pip", report.pip_version or "not installed"),
+    ]
+    rows += [
+        (f"sysconfig {k}", _code(v))
+        for k, v in it.sysconfig_paths.items()
+        if k in ("stdlib", "platstdlib", "purelib", "platlib", "scripts")
+    ]
+    flag_text = ", ".join(f"{k}={v}" for k, v in it.flags.items())
+    rows.append(("flags", flag_text))
+    out += _table(["", ""], rows) + [""]
+    if report.environment_variables:
+        out += _details(
+            f"Environment variables ({len(report.environment_variables)})",
+            _table(
+                ["variable", "value"],
+                ((k, _code(v)) for k, v in report.environment_variables.items()),
+            ),
+        )
+
+    out += ["## sys.path", ""]
+    out += _table(
+        ["#", "entry", "kind", "location"],
+        (
+            (
+                e.index,
+                _code(e.path or "''") + ("" if e.path else f" → {_code(e.resolved)}"),
+                e.kind,
+                e.location.value + (f" ({_code(e.pth_file)})" if e.pth_file else ""),
+            )
+            for e in report.sys_path
+        ),
+    ) + [""]
+    pth_rows = [
+        (
+            _code(p.path),
+            ln.lineno,
+            ln.kind,
+            _code(ln.text),
+            "skipped: " + p.skipped
+            if p.skipped
+            else ("exists" if ln.exists else "missing")
+            if ln.kind == "path"
+            else "",
+        )
+        for p in report.pth_files
+        for ln in p.lines
+        if ln.kind in ("path", "import")
+    ]
+    if report.pth_files:
+        out += _details(
+            f".pth files ({len(report.pth_files)})",
+            _table(["file", "line", "kind", "text", "status"], pth_rows),
+        )
+
+    out += ["## Distributions", ""]
+    out += _table(
+        ["location", "distributions"], ((c.value, n) for c, n in s.distributions_per_class)
+    )
+    out += [""]
+    out += _details(
+        f"All distributions ({len(report.distributions)})",
+        _table(
+            ["name", "version", "location", "installer", "editable", "top-level", "visible"],
+            (
+                (
+                    d.name,
+                    d.version,
+                    d.location_class.value,
+                    d.installer or "",
+                    _code(d.editable_project) if d.editable else "",
+                    ", ".join(d.top_level),
+                    "yes" if d.visible else "shadowed",
+                )
+                for d in report.distributions
+            ),
+        ),
+    )
+    out += ["## Modules", ""]
+    out += _table(
+        ["location", "top-level names", "shadowed"],
+        ((m.location_class.value, m.modules, m.shadowed) for m in report.modules),
+    ) + [""]
+    out += ["## Bytecode", ""]
+    if report.bytecode.groups:
+        out += _table(
+            ["category", "location", "files", "size"],
+            (
+                (g.category.value, g.location_class.value, g.files, format_bytes(g.bytes))
+                for g in report.bytecode.groups
+            ),
+        ) + [""]
+    else:
+        out += ["No bytecode files found.", ""]
+    out += [
+        f"Scanned {len(report.bytecode.roots)} roots, {report.bytecode.scanned_files} files.",
+        "",
+    ]
+    out += ["## pip cache", "", s.pip_cache_line, ""]
+    c = report.pip_cache
+    if c is not None and c.exists:
+        out += _table(
+            ["part", "files", "size"],
+            [
+                ("http + http-v2", c.http_files, format_bytes(c.http_bytes)),
+                ("wheels", c.wheels_files, format_bytes(c.wheels_bytes)),
+                ("other", c.other_files, format_bytes(c.other_bytes)),
+            ],
+        ) + [""]
+    out += [f"<sub>pyenvdoctor {report.tool_version}, schema {report.schema_version}</sub>", ""]
+    return "\n".join(out)

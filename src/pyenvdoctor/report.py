@@ -1,0 +1,205 @@
+"""The pipeline: probe -> collect -> diagnose -> :class:`~pyenvdoctor.model.Report`.
+
+Pure with respect to the file system (reads only); wall-clock time enters as an argument.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pyenvdoctor import __version__
+from pyenvdoctor.checks import sort_findings
+from pyenvdoctor.checks.bytecode import bytecode_findings
+from pyenvdoctor.checks.distributions import distribution_findings
+from pyenvdoctor.checks.environment import environment_findings
+from pyenvdoctor.collect.bytecode import BytecodeTarget, ScanRoot, scan_bytecode
+from pyenvdoctor.collect.dependencies import (
+    check_dependencies,
+    check_supported,
+    read_installed,
+    target_supported_tags,
+)
+from pyenvdoctor.collect.distributions import scan_distributions
+from pyenvdoctor.collect.interpreter import (
+    DEFAULT_TIMEOUT,
+    PathClassifier,
+    build_interpreter,
+    build_pth_files,
+    build_sys_path,
+    environment_variables,
+    run_probe,
+    select_interpreter,
+)
+from pyenvdoctor.collect.modules import count_modules
+from pyenvdoctor.collect.pip_cache import measure_pip_cache
+from pyenvdoctor.model import (
+    SCHEMA_VERSION,
+    CheckSkipped,
+    Interpreter,
+    LocationClass,
+    PathEntry,
+    Report,
+)
+
+__all__ = ["PROJECT_MARKERS", "build_report", "find_project_root"]
+
+#: Files that mark the root of a Python project (PEP 518/621 pyproject, setuptools files).
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def find_project_root(start: str) -> str | None:
+    """The nearest directory at or above ``start`` holding one of :data:`PROJECT_MARKERS`."""
+    path = Path(start).absolute()
+    for candidate in (path, *path.parents):
+        if any((candidate / m).is_file() for m in PROJECT_MARKERS):
+            return str(candidate)
+    return None
+
+
+def _scan_roots(
+    interpreter: Interpreter, sys_path: tuple[PathEntry, ...], project_root: str | None
+) -> list[ScanRoot]:
+    roots: list[ScanRoot] = []
+    for entry in sys_path:
+        if entry.kind != "directory" or entry.location is LocationClass.SCRIPT_DIR:
+            continue  # the working directory is scanned only as part of a project
+        roots.append(ScanRoot(path=entry.resolved, location=entry.location))
+    if project_root is not None:
+        roots.append(ScanRoot(path=project_root, location=LocationClass.PROJECT))
+    return roots
+
+
+def build_report(
+    *,
+    python: str | None,
+    environ: Mapping[str, str],
+    working_directory: str,
+    generated_at: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Report:
+    """Inspect one interpreter and diagnose it.
+
+    :param python: ``--python`` (path, environment directory or command), or ``None`` to choose
+        as :func:`~pyenvdoctor.collect.interpreter.select_interpreter` does.
+    :param environ: the environment the user runs in (PYTHONPATH, PIP_* ...).
+    :param working_directory: the user's, for ``sys.path[0]`` and the current project.
+    :param generated_at: an ISO 8601 timestamp to record, or ``None`` for a reproducible report.
+    :param timeout: seconds the probe may take.
+    :raises InterpreterError: the target cannot be inspected.
+    """
+    selection = select_interpreter(python, environ)
+    probe = run_probe(selection.executable, timeout=timeout)
+    data = probe.data
+    interpreter = build_interpreter(data, environ)
+    pth_files = build_pth_files(data)
+    raw_path: list[str] = list((data.get("imports") or {}).get("path") or ())
+    classifier = PathClassifier(interpreter, raw_path, pth_files, environ)
+    sys_path = build_sys_path(raw_path, classifier, working_directory)
+    project_root = find_project_root(working_directory)
+    skipped: list[CheckSkipped] = []
+
+    site_dirs = [
+        *(
+            (interpreter.user_site,)
+            if interpreter.user_site and interpreter.user_site_enabled
+            else ()
+        ),
+        *interpreter.site_packages,
+    ]
+    scan = scan_distributions(raw_path, classifier, site_dirs)
+    visible = [(d, m) for d, m in zip(scan.distributions, scan.metadata, strict=True) if d.visible]
+    installed = [read_installed(m) for _, m in visible]
+    check = check_dependencies(installed, marker_environment=interpreter.marker_environment)
+    problems = check.problems
+    skipped.extend(check.skipped)
+    if interpreter.implementation and interpreter.cache_tag:
+        # pip checks only distributions under sys.prefix in a venv (local_only).
+        local = [
+            i
+            for (d, _), i in zip(visible, installed, strict=True)
+            if not interpreter.is_virtual_environment or _is_local(d.location, interpreter.prefix)
+        ]
+        tags = target_supported_tags(
+            implementation=interpreter.implementation,
+            version_info=(interpreter.version_info[0], interpreter.version_info[1]),
+            soabi=_config_var(data, "SOABI"),
+            ext_suffix=_config_var(data, "EXT_SUFFIX"),
+            sysconfig_platform=str((data.get("sysconfig") or {}).get("platform") or ""),
+        )
+        problems += check_supported(local, supported_tags=tags)
+    pip_version = next(
+        (d.version for d in scan.distributions if d.visible and d.canonical_name == "pip"), None
+    )
+
+    if interpreter.pycache_prefix:
+        skipped.append(
+            CheckSkipped(
+                check="bytecode",
+                reason=f"sys.pycache_prefix is {interpreter.pycache_prefix}: bytecode there is not "
+                "judged yet; in-tree __pycache__ directories are ignored by this interpreter",
+            )
+        )
+    target = BytecodeTarget(
+        executable=interpreter.executable,
+        version_info=(interpreter.version_info[0], interpreter.version_info[1]),
+        cache_tag=interpreter.cache_tag or "",
+        magic_number=bytes.fromhex(interpreter.magic_number),
+        check_hash_based_pycs=interpreter.check_hash_based_pycs,
+        source_suffixes=interpreter.source_suffixes,
+    )
+    bytecode = scan_bytecode(_scan_roots(interpreter, sys_path, project_root), target)
+    pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
+    modules = count_modules(interpreter, sys_path)
+
+    findings = [
+        *environment_findings(
+            interpreter,
+            sys_path=sys_path,
+            pth_files=pth_files,
+            pip_cache=pip_cache,
+            pip_version=pip_version,
+            probe_errors=data.get("errors") or (),
+            startup_output=probe.startup_output,
+        ),
+        *distribution_findings(
+            scan.distributions, scan.broken, problems, python=interpreter.executable
+        ),
+        *bytecode_findings(
+            bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
+        ),
+    ]
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        generated_at=generated_at,
+        selection=selection,
+        interpreter=interpreter,
+        environment_variables=environment_variables(environ),
+        working_directory=working_directory,
+        project_root=project_root,
+        sys_path=sys_path,
+        pth_files=pth_files,
+        distributions=scan.distributions,
+        dependency_problems=problems,
+        modules=modules,
+        bytecode=bytecode,
+        pip_cache=pip_cache,
+        pip_version=pip_version,
+        findings=sort_findings(findings),
+        skipped=tuple(skipped),
+    )
+
+
+def _is_local(path: str, prefix: str) -> bool:
+    """pip ``utils/misc.py`` ``dist_is_local``/``is_local``: under ``sys.prefix``."""
+    return os.path.abspath(path).startswith(os.path.abspath(prefix) + os.sep)
+
+
+def _config_var(data: Mapping[str, object], name: str) -> str | None:
+    """A string ``sysconfig.get_config_var(name)`` of the target, from the probe."""
+    sc = data.get("sysconfig")
+    config_vars = sc.get("config_vars") if isinstance(sc, dict) else None
+    value = config_vars.get(name) if isinstance(config_vars, dict) else None
+    return value if isinstance(value, str) else None
