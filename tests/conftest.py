@@ -1,0 +1,157 @@
+"""Shared fixtures: this machine's real interpreters, real virtual environments, real wheels.
+
+Interpreters come from pyenv (``~/.pyenv/versions``) and Debian (``/usr/bin/python3``); tests
+that need one that is absent are skipped. This machine sets ``PYTHONDONTWRITEBYTECODE=1``:
+helpers that need bytecode control it themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "versions"
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+
+
+def pyenv_python(minor: str) -> Path | None:
+    """The pyenv interpreter for ``"3.11"`` (newest patch release), or ``None``."""
+    if not PYENV_VERSIONS.is_dir():
+        return None
+    found = sorted(
+        (p for p in PYENV_VERSIONS.iterdir() if p.name.startswith(minor + ".")),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in p.name.split(".")],
+    )
+    for p in reversed(found):
+        exe = p / "bin" / "python"
+        if exe.exists():
+            return exe
+    return None
+
+
+def require_python(minor: str) -> Path:
+    """:func:`pyenv_python` or skip the test."""
+    exe = pyenv_python(minor)
+    if exe is None:
+        pytest.skip(f"no pyenv Python {minor} on this machine")
+    return exe
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """os.environ without VIRTUAL_ENV/CONDA_PREFIX/PYTHON* that would change the target."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
+    }
+    env.update(extra)
+    return env
+
+
+def run(
+    cmd: list[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing text output; raise with its output on failure."""
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else clean_env(),
+        cwd=cwd,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def make_venv(path: Path, python: Path | str = sys.executable, *args: str) -> Path:
+    """``python -m venv [args] path``; returns the venv's interpreter."""
+    run([python, "-m", "venv", *args, path])
+    return path / "bin" / "python"
+
+
+def site_packages(venv_python: Path) -> Path:
+    """The venv's purelib, asked from the interpreter itself."""
+    out = run([venv_python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    return Path(out.stdout.strip())
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    files: Mapping[str, str] | None = None,
+    requires: tuple[str, ...] = (),
+    tag: str = "py3-none-any",
+) -> Path:
+    """Build a real wheel (PEP 427) by hand: METADATA, WHEEL, RECORD and ``files``.
+
+    :param files: archive path -> text, e.g. ``{"alpha/__init__.py": "X = 1\\n"}``; default: one
+        module named after the project.
+    """
+    dist = name.replace("-", "_")
+    files = dict(files if files is not None else {f"{dist}.py": f"VERSION = {version!r}\n"})
+    info = f"{dist}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files[f"{info}/METADATA"] = metadata
+    files[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: pyenvdoctor-tests\nRoot-Is-Purelib: true\n"
+        + "".join(f"Tag: {t}\n" for t in _expand_tag(tag))
+    )
+    record = [f"{p},{_record_hash(c.encode())},{len(c.encode())}" for p, c in files.items()]
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    path = directory / f"{dist}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for arcname, text in files.items():
+            zf.writestr(arcname, text)
+    return path
+
+
+def _expand_tag(tag: str) -> list[str]:
+    py, abi, plat = tag.split("-")
+    return [f"{a}-{b}-{c}" for a in py.split(".") for b in abi.split(".") for c in plat.split(".")]
+
+
+def pip_install(venv_python: Path, *args: str | Path, env: Mapping[str, str] | None = None) -> None:
+    """A real ``pip install --no-index`` into the venv."""
+    run(
+        [
+            venv_python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--disable-pip-version-check",
+            *[str(a) for a in args],
+        ],
+        env=env,
+    )
+
+
+@pytest.fixture(scope="session")
+def host_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session-wide venv made from the interpreter running the tests (with pip)."""
+    yield make_venv(tmp_path_factory.mktemp("host-venv") / "venv")

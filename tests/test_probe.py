@@ -1,0 +1,195 @@
+"""The probe in real interpreters 3.8-3.13, and interpreters it must refuse with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DEBIAN_PYTHON, clean_env, pyenv_python, require_python, run
+from pyenvdoctor.collect.interpreter import run_probe, select_interpreter
+from pyenvdoctor.errors import InterpreterError
+from pyenvdoctor.model import SelectionReason
+
+
+def _ask(python: Path, code: str) -> str:
+    return run([python, "-c", code]).stdout.strip()
+
+
+@pytest.mark.parametrize("minor", ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"])
+def test_probe_reports_the_targets_own_facts(minor: str) -> None:
+    python = require_python(minor)
+    data = run_probe(str(python)).data
+    assert data["errors"] == []
+    expected = json.loads(
+        _ask(
+            python,
+            (
+                "import sys, json, importlib.util, sysconfig; print(json.dumps({"
+                "'v': list(sys.version_info[:3]), 'tag': sys.implementation.cache_tag,"
+                "'magic': importlib.util.MAGIC_NUMBER.hex(), 'purelib': sysconfig.get_path('purelib'),"
+                "'prefix': sys.prefix}))"
+            ),
+        )
+    )
+    assert data["interpreter"]["version_info"][:3] == expected["v"]
+    assert data["interpreter"]["implementation"]["cache_tag"] == expected["tag"]
+    assert data["interpreter"]["magic_number"] == expected["magic"]
+    assert data["sysconfig"]["paths"]["purelib"] == expected["purelib"]
+    assert data["prefixes"]["prefix"] == expected["prefix"]
+    assert data["imports"]["path"][0] == ""  # -c: the working directory
+    names = data["imports"]["stdlib_module_names"]
+    assert (names is None) == (minor in ("3.8", "3.9")) and (names is None or "json" in names)
+
+
+@pytest.mark.parametrize("minor", ["2.7", "3.6", "3.7"])
+def test_old_interpreters_are_unsupported(minor: str) -> None:
+    python = pyenv_python(minor)
+    if python is None:
+        pytest.skip(f"no Python {minor}")
+    with pytest.raises(InterpreterError, match=r"unsupported \(pyenvdoctor inspects Python 3.8"):
+        run_probe(str(python))
+
+
+def _script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run(
+        [sys.executable, "-m", "pyenvdoctor", *map(str, args)],
+        env=clean_env(),
+        cwd=cwd,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "args", "message"),
+    [
+        (None, ("--python", "/nonexistent/python3"), "does not exist"),
+        ("echo hello world\n", (), "not a working Python interpreter (hello world)"),
+        ("exit 7\n", (), "not a working Python interpreter (exit status 7, no output)"),
+        ("sleep 30\n", ("--timeout", "0.5"), "no answer within 0.5 s"),
+        ("echo '\n--pyenvdoctor-probe-v1--\n{oops'\n", (), "not valid JSON"),
+    ],
+)
+def test_bad_interpreters_give_one_line_and_exit_3(
+    tmp_path: Path, body: str | None, args: tuple[str, ...], message: str
+) -> None:
+    if body is not None:
+        args = ("--python", str(_script(tmp_path, "fakepython", body)), *args)
+    proc = _cli("report", *args, cwd=tmp_path)
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pyenvdoctor: error: ")
+    assert message in lines[0]
+
+
+def test_startup_noise_is_a_finding_not_a_failure(tmp_path: Path) -> None:
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "sitecustomize.py").write_text("print('hello from sitecustomize')\n")
+    env = clean_env(PYTHONPATH=str(custom))
+    # -I: the host ignores PYTHONPATH; the target (run by the host) inherits it.
+    proc = run(
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "pyenvdoctor",
+            "report",
+            "--python",
+            sys.executable,
+            "--format",
+            "json",
+        ],
+        env=env,
+        cwd=tmp_path,
+    )
+    data = json.loads(proc.stdout)
+    noisy = [f for f in data["findings"] if f["code"] == "interpreter-startup-output"]
+    assert noisy and noisy[0]["evidence"] == ["hello from sitecustomize"]
+
+
+def test_unwritable_output_exits_4(tmp_path: Path) -> None:
+    proc = _cli(
+        "report",
+        "--python",
+        sys.executable,
+        "--output",
+        tmp_path / "no" / "such" / "f.json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 4
+    assert (
+        proc.stderr.startswith("pyenvdoctor: error: cannot write")
+        and len(proc.stderr.splitlines()) == 1
+    )
+
+
+def test_selection_order(tmp_path: Path) -> None:
+    python3 = select_interpreter("python3", {})
+    assert python3.reason is SelectionReason.OPTION and Path(python3.executable).exists()
+    venv_dir = tmp_path / "env"
+    (venv_dir / "bin").mkdir(parents=True)
+    (venv_dir / "bin" / "python").symlink_to(sys.executable)
+    assert select_interpreter(str(venv_dir), {}).executable == str(venv_dir / "bin" / "python")
+    conda = select_interpreter(None, {"CONDA_PREFIX": str(venv_dir)})
+    assert conda.reason is SelectionReason.CONDA_PREFIX
+    both = select_interpreter(None, {"CONDA_PREFIX": "/x", "VIRTUAL_ENV": str(venv_dir)})
+    assert both.reason is SelectionReason.VIRTUAL_ENV
+    assert select_interpreter(None, {}).reason is SelectionReason.HOST
+    with pytest.raises(InterpreterError, match="VIRTUAL_ENV=/gone is set but"):
+        select_interpreter(None, {"VIRTUAL_ENV": "/gone"})
+    with pytest.raises(InterpreterError, match="no such command on PATH"):
+        select_interpreter("python-does-not-exist-9", {"PATH": os.defpath})
+
+
+def test_debian_system_python() -> None:
+    if not DEBIAN_PYTHON.exists():
+        pytest.skip("no Debian /usr/bin/python3")
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "pyenvdoctor",
+            "report",
+            "--python",
+            DEBIAN_PYTHON,
+            "--format",
+            "json",
+        ],
+        env=clean_env(),
+        cwd=Path("/"),
+    )
+    data = json.loads(proc.stdout)
+    assert data["interpreter"]["kind"] == "debian-system"
+    classes = {e["path"]: e["location"] for e in data["sys_path"]}
+    assert classes.get("/usr/lib/python3/dist-packages") == "debian-dist-packages"
+    minor = data["interpreter"]["version_info"][1]
+    assert classes.get(f"/usr/local/lib/python3.{minor}/dist-packages") == "local-dist-packages"
+    assert classes.get(f"/usr/lib/python3.{minor}/lib-dynload") == "lib-dynload"
+    pip = run(
+        [DEBIAN_PYTHON, "-m", "pip", "list", "--format=json"],
+        env=clean_env(),
+        cwd=Path("/"),
+        check=False,
+    )
+    if pip.returncode == 0:
+        expected = {
+            (d["name"].lower().replace("_", "-"), d["version"]) for d in json.loads(pip.stdout)
+        }
+        ours = {(d["canonical_name"], d["version"]) for d in data["distributions"] if d["visible"]}
+        assert {(n.replace(".", "-"), v) for n, v in expected} == ours - {
+            ("python", ""),
+        }

@@ -1,0 +1,253 @@
+"""End to end: a real venv with planted problems, inspected through the CLI, compared with
+what pip itself says about it (``pip list``, ``pip check``, ``pip cache dir``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import clean_env, make_venv, make_wheel, pip_install, run, site_packages
+from pyenvdoctor.model import Report, from_dict
+from pyenvdoctor.render import OutputFormat
+
+# pip list hides these (pip ``_internal/utils/compat.py`` stdlib_pkgs).
+PIP_LIST_SKIPS = {"python", "wsgiref", "argparse"}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A venv with: a conflict and a missing dependency, a legacy egg-link editable install
+    and one whose project was deleted, a broken .dist-info, a .pth line that runs code and
+    one naming a missing directory, and a second install of a project on PYTHONPATH."""
+    root = tmp_path_factory.mktemp("planted")
+    py = make_venv(root / "venv")
+    sp = site_packages(py)
+    wheels = root / "wheels"
+    wheels.mkdir()
+    pip_install(
+        py,
+        make_wheel(
+            wheels, "alpha", "1.0", requires=("beta>=2.0", "gamma", 'delta; python_version < "3"')
+        ),
+        make_wheel(wheels, "beta", "1.0"),
+        make_wheel(wheels, "dup-proj", "2.0"),
+    )
+    # A legacy editable install, as `setup.py develop` writes it.
+    proj = root / "legacy-checkout"
+    (proj / "legacy_pkg.egg-info").mkdir(parents=True)
+    (proj / "legacy_pkg.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 1.1\nName: legacy-pkg\nVersion: 0.3\n"
+    )
+    (proj / "legacy_pkg").mkdir()
+    (proj / "legacy_pkg" / "__init__.py").write_text("")
+    (sp / "legacy-pkg.egg-link").write_text(f"{proj}\n.\n")
+    (sp / "easy-install.pth").write_text(f"{proj}\n{root / 'gone-checkout'}\nimport sys\n")
+    # A PEP 610 editable install whose project directory no longer exists.
+    gone = make_wheel(wheels, "gone-editable", "0.1")
+    pip_install(py, gone)
+    info = next(sp.glob("gone_editable-0.1.dist-info"))
+    (info / "direct_url.json").write_text(
+        json.dumps({"url": (root / "deleted-project").as_uri(), "dir_info": {"editable": True}})
+    )
+    # Broken metadata: a .dist-info without METADATA.
+    (sp / "broken-9.9.dist-info").mkdir()
+    (sp / "broken-9.9.dist-info" / "RECORD").write_text("")
+    # A second install of dup-proj, earlier on sys.path (PYTHONPATH).
+    extra = root / "extra"
+    extra.mkdir()
+    run(
+        [
+            py,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--target",
+            extra,
+            make_wheel(wheels, "dup-proj", "1.0"),
+        ]
+    )
+    return {"python": py, "site": sp, "extra": extra, "root": root, "legacy": proj}
+
+
+def report_json(python: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Run the CLI as a user would and parse its JSON."""
+    proc = run(
+        [sys.executable, "-m", "pyenvdoctor", "report", "--python", python, "--format", "json"],
+        env=env,
+        cwd=cwd,
+    )
+    assert proc.stderr == ""
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+@pytest.fixture(scope="module")
+def env_with_extra(planted: dict[str, Path]) -> dict[str, str]:
+    return clean_env(PYTHONPATH=str(planted["extra"]))
+
+
+@pytest.fixture(scope="module")
+def report(planted: dict[str, Path], env_with_extra: dict[str, str]) -> dict[str, Any]:
+    return report_json(planted["python"], env_with_extra, planted["root"])
+
+
+def test_distributions_match_pip_list(
+    planted: dict[str, Path], env_with_extra: dict[str, str], report: dict[str, Any]
+) -> None:
+    pip = run(
+        [planted["python"], "-m", "pip", "list", "--format=json"],
+        env=env_with_extra,
+        cwd=planted["root"],
+    )
+    expected = {
+        (d["name"].lower(), d["version"], d.get("editable_project_location"))
+        for d in json.loads(pip.stdout)
+    }
+    ours = {
+        (
+            d["canonical_name"],
+            d["version"],
+            d["editable_project"] if d["editable_via"] == "egg-link" else None,
+        )
+        for d in report["distributions"]
+        if d["visible"] and d["canonical_name"] not in PIP_LIST_SKIPS
+    }
+    # pip list shows a PEP 610 editable's project location too; compare that part separately.
+    expected_plain = {
+        (n.replace("_", "-"), v, loc if loc and "legacy" in loc else None) for n, v, loc in expected
+    }
+    assert ours == expected_plain
+    assert ("dup-proj", "1.0", None) in ours  # the PYTHONPATH copy wins, as pip says
+
+
+def test_dependency_problems_match_pip_check(
+    planted: dict[str, Path], env_with_extra: dict[str, str], report: dict[str, Any]
+) -> None:
+    pip = run(
+        [planted["python"], "-m", "pip", "check"],
+        env=env_with_extra,
+        check=False,
+        cwd=planted["root"],
+    )
+    expected = [ln for ln in pip.stdout.splitlines() if ln.strip()]
+    ours = [
+        from_dict(Report, report).dependency_problems[i].pip_line()
+        for i in range(len(report["dependency_problems"]))
+    ]
+    assert sorted(ours) == sorted(expected)
+    assert any("beta>=2.0" in line for line in ours) and any("gamma" in line for line in ours)
+
+
+def test_pip_cache_dir_matches_pip(planted: dict[str, Path], tmp_path: Path) -> None:
+    env = clean_env(PIP_CACHE_DIR=str(tmp_path / "cache"))
+    pip = run([planted["python"], "-m", "pip", "cache", "dir"], env=env)
+    data = report_json(planted["python"], env, tmp_path)
+    assert data["pip_cache"]["directory"] == pip.stdout.strip()
+
+
+def test_findings_for_planted_problems(report: dict[str, Any], planted: dict[str, Path]) -> None:
+    codes = {f["code"] for f in report["findings"]}
+    assert {
+        "dependency-conflict",
+        "dependency-missing",
+        "distribution-duplicate",
+        "distribution-metadata-broken",
+        "editable-project-missing",
+        "pth-executes-code",
+        "pth-missing-path",
+    } <= codes
+    broken = next(f for f in report["findings"] if f["code"] == "distribution-metadata-broken")
+    assert broken["evidence"] == [str(planted["site"] / "broken-9.9.dist-info")]
+    for f in report["findings"]:
+        assert f["severity"] in ("error", "warning", "info") and f["message"]
+
+
+def test_locations_and_editables(report: dict[str, Any], planted: dict[str, Path]) -> None:
+    by_name = {(d["canonical_name"], d["version"]): d for d in report["distributions"]}
+    assert by_name[("beta", "1.0")]["location_class"] == "venv-site-packages"
+    assert by_name[("beta", "1.0")]["installer"] == "pip"
+    assert by_name[("dup-proj", "1.0")]["location_class"] == "pythonpath"
+    assert by_name[("dup-proj", "2.0")]["visible"] is False
+    legacy = by_name[("legacy-pkg", "0.3")]
+    assert (legacy["editable"], legacy["editable_via"]) == (True, "egg-link")
+    assert legacy["editable_project"] == str(planted["legacy"])
+    assert by_name[("alpha", "1.0")]["top_level"] == ["alpha"]
+    classes = {e["path"]: e["location"] for e in report["sys_path"]}
+    assert classes[str(planted["extra"])] == "pythonpath"
+    assert classes[str(planted["legacy"])] == "pth"
+    assert classes[""] == "script-dir"
+    assert classes[str(planted["site"])] == "venv-site-packages"
+    pth_entry = next(e for e in report["sys_path"] if e["path"] == str(planted["legacy"]))
+    assert pth_entry["pth_file"] == str(planted["site"] / "easy-install.pth")
+    assert report["selection"]["reason"] == "--python"
+    assert report["interpreter"]["is_virtual_environment"] is True
+    assert report["interpreter"]["kind"] == "venv"
+
+
+def test_json_is_deterministic_and_round_trips(
+    planted: dict[str, Path], env_with_extra: dict[str, str], report: dict[str, Any]
+) -> None:
+    again = report_json(planted["python"], env_with_extra, planted["root"])
+    assert again == report
+    rebuilt = from_dict(Report, report)
+    from pyenvdoctor.model import to_dict
+
+    assert to_dict(rebuilt) == report
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders(
+    fmt: OutputFormat, planted: dict[str, Path], env_with_extra: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / f"report.{fmt.value}"
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "pyenvdoctor",
+            "report",
+            "--python",
+            planted["python"],
+            "--format",
+            fmt.value,
+            "--output",
+            out,
+        ],
+        env=env_with_extra,
+        cwd=tmp_path,
+    )
+    assert proc.stdout == "" and proc.stderr == ""
+    text = out.read_text(encoding="utf-8")
+    assert "editable-project-missing" in text
+    assert str(planted["python"]) in text
+
+
+def test_active_virtual_env_is_the_default_target(planted: dict[str, Path], tmp_path: Path) -> None:
+    venv = planted["python"].parent.parent
+    env = clean_env(VIRTUAL_ENV=str(venv))
+    proc = run(
+        [sys.executable, "-m", "pyenvdoctor", "report", "--format", "json"], env=env, cwd=tmp_path
+    )
+    data = json.loads(proc.stdout)
+    assert data["selection"]["reason"] == "VIRTUAL_ENV"
+    assert data["interpreter"]["prefix"] == str(venv)
+
+
+def test_system_site_packages_are_base(tmp_path: Path) -> None:
+    py = make_venv(tmp_path / "venv", sys.executable, "--system-site-packages", "--without-pip")
+    data = report_json(py, clean_env(), tmp_path)
+    classes = [e["location"] for e in data["sys_path"]]
+    assert "venv-site-packages" in classes
+    base = {os.path.realpath(p) for p in (data["interpreter"]["base_prefix"],)}
+    assert any(e["location"] == "base-site-packages" for e in data["sys_path"]) or not base
+    assert data["pip_version"] is not None or "pip-not-installed" in {
+        f["code"] for f in data["findings"]
+    }
