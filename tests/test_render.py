@@ -1,0 +1,172 @@
+"""Renderers give exactly the expected output for a small, fixed report (golden files in
+``tests/golden/``; regenerate with ``PYENVDOCTOR_REGENERATE=1`` and review the diff)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pyenvdoctor.errors import ReportFormatError
+from pyenvdoctor.model import (
+    SCHEMA_VERSION,
+    BytecodeCategory,
+    BytecodeGroup,
+    BytecodeSummary,
+    DependencyProblem,
+    DependencyProblemKind,
+    Distribution,
+    EnvironmentKind,
+    Finding,
+    Interpreter,
+    LocationClass,
+    ModuleCount,
+    PathEntry,
+    PipCache,
+    Report,
+    Selection,
+    SelectionReason,
+    Severity,
+    from_dict,
+    to_dict,
+)
+from pyenvdoctor.render import OutputFormat, render
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def sample_report() -> Report:
+    """A small report with one of everything, built by hand."""
+    interp = Interpreter(
+        executable="/p/venv/bin/python",
+        version="3.11.7 (main) [GCC 12.2.0]",
+        version_info=(3, 11, 7, "final", 0),
+        implementation="cpython",
+        cache_tag="cpython-311",
+        magic_number="a70d0d0a",
+        sys_platform="linux",
+        platform="Linux-6.1-x86_64-with-glibc2.36",
+        machine="x86_64",
+        prefix="/p/venv",
+        base_prefix="/usr/local",
+        exec_prefix="/p/venv",
+        base_exec_prefix="/usr/local",
+        is_virtual_environment=True,
+        kind=EnvironmentKind.VENV,
+        pyvenv_cfg="/p/venv/pyvenv.cfg",
+        base_executable_home="/usr/local/bin",
+        include_system_site_packages=False,
+        sysconfig_scheme="venv",
+        sysconfig_paths={"purelib": "/p/venv/lib/python3.11/site-packages", "stdlib": "/usr/local/lib/python3.11"},
+        site_imported=True,
+        user_site="/home/u/.local/lib/python3.11/site-packages",
+        user_site_enabled=False,
+        site_packages=("/p/venv/lib/python3.11/site-packages",),
+        flags={"isolated": 0, "safe_path": False},
+        pycache_prefix=None,
+        check_hash_based_pycs="default",
+        externally_managed=None,
+        meta_path=("_frozen_importlib.BuiltinImporter",),
+        source_suffixes=(".py",),
+        bytecode_suffixes=(".pyc",),
+        extension_suffixes=(".so",),
+        builtin_module_names=("sys",),
+        stdlib_module_names=("json", "sys"),
+        marker_environment={"python_version": "3.11"},
+    )
+    dist = Distribution(
+        name="Alpha",
+        canonical_name="alpha",
+        version="1.0",
+        location="/p/venv/lib/python3.11/site-packages",
+        location_class=LocationClass.VENV_SITE_PACKAGES,
+        metadata_path="/p/venv/lib/python3.11/site-packages/alpha-1.0.dist-info",
+        installer="pip",
+        requested=True,
+        editable=False,
+        editable_project=None,
+        editable_via=None,
+        top_level=("alpha",),
+        visible=True,
+    )
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        tool_version="0.0.test",
+        generated_at=None,
+        selection=Selection(
+            requested="/p/venv", executable="/p/venv/bin/python",
+            reason=SelectionReason.VIRTUAL_ENV, explanation="the active environment (VIRTUAL_ENV=/p/venv)",
+        ),
+        interpreter=interp,
+        environment_variables={"VIRTUAL_ENV": "/p/venv"},
+        working_directory="/p",
+        project_root="/p",
+        sys_path=(
+            PathEntry(index=0, path="", resolved="/p", exists=True, kind="directory", location=LocationClass.SCRIPT_DIR),
+            PathEntry(index=1, path="/p/venv/lib/python3.11/site-packages", resolved="/p/venv/lib/python3.11/site-packages",
+                      exists=True, kind="directory", location=LocationClass.VENV_SITE_PACKAGES),
+        ),
+        pth_files=(),
+        distributions=(dist,),
+        dependency_problems=(
+            DependencyProblem(kind=DependencyProblemKind.MISSING, distribution="alpha", version="1.0",
+                              dependency="beta", requirement="beta>=2", installed_version=None),
+        ),
+        modules=(ModuleCount(location_class=LocationClass.VENV_SITE_PACKAGES, modules=1, shadowed=0),),
+        bytecode=BytecodeSummary(
+            roots=("/p",),
+            groups=(BytecodeGroup(category=BytecodeCategory.ORPHANED, location_class=LocationClass.PROJECT,
+                                  files=2, bytes=3072, examples=("/p/pkg/__pycache__/gone.cpython-311.pyc",),
+                                  roots=("/p",)),),
+            unreadable=(),
+            scanned_files=10,
+        ),
+        pip_cache=PipCache(directory="/home/u/.cache/pip", source="default", disabled=False, exists=True,
+                           http_files=3, http_bytes=2048, wheels_files=1, wheels_bytes=1024,
+                           other_files=0, other_bytes=0),
+        pip_version="24.0",
+        findings=(
+            Finding(code="dependency-missing", severity=Severity.ERROR, title="A required distribution is not installed (1)",
+                    message="As `pip check` reports it: alpha 1.0 requires beta, which is not installed.",
+                    evidence=("alpha 1.0 requires beta, which is not installed.",),
+                    commands=("/p/venv/bin/python -m pip install 'beta>=2'",)),
+            Finding(code="bytecode-orphaned", severity=Severity.INFO, title="Bytecode whose source is gone: 2 files, 3.0 KiB",
+                    message="Debris | safe to remove.", evidence=("/p/pkg/__pycache__/gone.cpython-311.pyc",)),
+        ),
+    )
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_golden_output(fmt: OutputFormat) -> None:
+    text = render(sample_report(), fmt)
+    golden = GOLDEN / f"report.{fmt.value}"
+    if os.environ.get("PYENVDOCTOR_REGENERATE"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_json_round_trip_and_validation() -> None:
+    report = sample_report()
+    data = json.loads(render(report, OutputFormat.JSON))
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert from_dict(Report, data) == report
+    assert to_dict(from_dict(Report, data)) == data
+    bad = dict(data, distributions=[dict(data["distributions"][0], version=1)])
+    with pytest.raises(ReportFormatError, match=r"\$\.distributions\[0\]\.version: expected a string"):
+        from_dict(Report, bad)
+    with pytest.raises(ReportFormatError, match="unknown keys"):
+        from_dict(Report, dict(data, surprise=1))
+    with pytest.raises(ReportFormatError, match="is not a Severity"):
+        from_dict(Finding, dict(data["findings"][0], severity="fatal"))
+
+
+def test_markdown_table_cells_escape_pipes() -> None:
+    text = render(sample_report(), OutputFormat.MARKDOWN)
+    assert "Debris | safe" in text  # prose is not a table cell
+    for line in text.splitlines():
+        if line.startswith("| "):
+            cells = line.replace("\\|", "").count("|")
+            assert cells >= 3, line
