@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,13 +102,16 @@ def make_wheel(
     version: str,
     *,
     files: Mapping[str, str] | None = None,
-    requires: tuple[str, ...] = (),
+    requires: Sequence[str] = (),
     tag: str = "py3-none-any",
+    wheel_tags: Sequence[str] | None = None,
 ) -> Path:
     """Build a real wheel (PEP 427) by hand: METADATA, WHEEL, RECORD and ``files``.
 
     :param files: archive path -> text, e.g. ``{"alpha/__init__.py": "X = 1\\n"}``; default: one
         module named after the project.
+    :param wheel_tags: the ``Tag`` lines of the WHEEL file when they should differ from the file
+        name's ``tag`` (pip installs by file name; ``pip check`` reads WHEEL).
     """
     dist = name.replace("-", "_")
     files = dict(files if files is not None else {f"{dist}.py": f"VERSION = {version!r}\n"})
@@ -116,7 +121,7 @@ def make_wheel(
     files[f"{info}/METADATA"] = metadata
     files[f"{info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: pyenvdoctor-tests\nRoot-Is-Purelib: true\n"
-        + "".join(f"Tag: {t}\n" for t in _expand_tag(tag))
+        + "".join(f"Tag: {t}\n" for t in (_expand_tag(tag) if wheel_tags is None else wheel_tags))
     )
     record = [f"{p},{_record_hash(c.encode())},{len(c.encode())}" for p, c in files.items()]
     record.append(f"{info}/RECORD,,")
@@ -149,6 +154,27 @@ def pip_install(venv_python: Path, *args: str | Path, env: Mapping[str, str] | N
         ],
         env=env,
     )
+
+
+def cli(
+    *args: str | Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -I -m pyenvdoctor ARGS`` as a user would. ``-I``: the host ignores the
+    PYTHON* variables a test sets for the target (the target inherits them)."""
+    return run([sys.executable, "-I", "-m", "pyenvdoctor", *args], env=env, cwd=cwd, check=check)
+
+
+def report_json(
+    python: Path | str, env: Mapping[str, str] | None = None, cwd: Path | None = None, *args: str
+) -> dict[str, Any]:
+    """``pyenvdoctor report --python PYTHON --format json`` parsed; stderr must stay empty."""
+    proc = cli("report", "--python", python, "--format", "json", *args, env=env, cwd=cwd)
+    assert proc.stderr == ""
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
 
 
 @pytest.fixture(scope="session")

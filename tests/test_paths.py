@@ -8,23 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import clean_env, require_python, run
 
+from conftest import clean_env, report_json, require_python, run
 from pyenvdoctor.collect.bytecode import BytecodeTarget, ScanRoot, scan_bytecode
 from pyenvdoctor.model import LocationClass
-
-
-def _report(python: Path | str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    proc = run(
-        [sys.executable, "-I", "-m", "pyenvdoctor", "report", "--python", python, "--format", "json"],
-        env=env,
-        cwd=cwd,
-    )
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
 
 
 def test_non_utf8_path_round_trips_through_json(tmp_path: Path) -> None:
@@ -34,8 +23,18 @@ def test_non_utf8_path_round_trips_through_json(tmp_path: Path) -> None:
     env_bytes = {k.encode(): v.encode() for k, v in env.items()}
     env_bytes[b"PYTHONPATH"] = raw
     proc = subprocess.run(
-        [sys.executable, "-I", "-m", "pyenvdoctor", "report", "--python", sys.executable, "--format", "json"],
-        env=env_bytes,
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "pyenvdoctor",
+            "report",
+            "--python",
+            sys.executable,
+            "--format",
+            "json",
+        ],
+        env=env_bytes,  # bytes: the path is not valid UTF-8
         capture_output=True,
         cwd=tmp_path,
         check=True,
@@ -58,7 +57,7 @@ def test_user_site_and_module_counts(tmp_path: Path) -> None:
     info = site / "userdist-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: userdist\nVersion: 1.0\n")
-    data = _report(python, clean_env(PYTHONUSERBASE=str(user_base)), tmp_path)
+    data = report_json(python, clean_env(PYTHONUSERBASE=str(user_base)), tmp_path)
     assert data["interpreter"]["user_site_enabled"] is True
     assert data["interpreter"]["kind"] == "pyenv"
     classes = {e["path"]: e["location"] for e in data["sys_path"]}
@@ -68,7 +67,9 @@ def test_user_site_and_module_counts(tmp_path: Path) -> None:
     modules = {m["location_class"]: m for m in data["modules"]}
     assert modules["user-site"] == {"location_class": "user-site", "modules": 1, "shadowed": 1}
     assert modules["builtin"]["modules"] == len(
-        run([python, "-c", "import sys; print('\\n'.join(sys.builtin_module_names))"]).stdout.split()
+        run(
+            [python, "-c", "import sys; print('\\n'.join(sys.builtin_module_names))"]
+        ).stdout.split()
     )
     assert modules["stdlib"]["modules"] > 150
 
@@ -84,7 +85,7 @@ def test_hidden_pth_files_follow_the_targets_rule(tmp_path: Path) -> None:
         target = tmp_path / f"added{minor}"
         target.mkdir()
         (sp / ".hidden.pth").write_text(f"{target}\n")
-        data = _report(venv / "bin" / "python", clean_env(), tmp_path)
+        data = report_json(venv / "bin" / "python", clean_env(), tmp_path)
         pth = next(p for p in data["pth_files"] if p["path"].endswith(".hidden.pth"))
         on_path = str(target) in [e["path"] for e in data["sys_path"]]
         assert on_path is not skipped
@@ -114,7 +115,7 @@ def test_unreadable_directory_is_a_finding(tmp_path: Path) -> None:  # pragma: n
     locked.mkdir()
     locked.chmod(0)
     try:
-        data = _report(sys.executable, clean_env(PYTHONPATH=str(tmp_path)), tmp_path)
+        data = report_json(sys.executable, clean_env(PYTHONPATH=str(tmp_path)), tmp_path)
     finally:
         locked.chmod(0o700)
     finding = next(f for f in data["findings"] if f["code"] == "scan-unreadable")

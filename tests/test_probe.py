@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, clean_env, pyenv_python, require_python, run
+from conftest import (
+    DEBIAN_PYTHON,
+    clean_env,
+    cli,
+    pyenv_python,
+    report_json,
+    require_python,
+    run,
+)
 from pyenvdoctor.collect.interpreter import run_probe, select_interpreter
 from pyenvdoctor.errors import InterpreterError
 from pyenvdoctor.model import SelectionReason
@@ -64,12 +72,7 @@ def _script(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run(
-        [sys.executable, "-m", "pyenvdoctor", *map(str, args)],
-        env=clean_env(),
-        cwd=cwd,
-        check=False,
-    )
+    return cli(*args, env=clean_env(), cwd=cwd, check=False)
 
 
 @pytest.mark.parametrize(
@@ -100,23 +103,7 @@ def test_startup_noise_is_a_finding_not_a_failure(tmp_path: Path) -> None:
     custom.mkdir()
     (custom / "sitecustomize.py").write_text("print('hello from sitecustomize')\n")
     env = clean_env(PYTHONPATH=str(custom))
-    # -I: the host ignores PYTHONPATH; the target (run by the host) inherits it.
-    proc = run(
-        [
-            sys.executable,
-            "-I",
-            "-m",
-            "pyenvdoctor",
-            "report",
-            "--python",
-            sys.executable,
-            "--format",
-            "json",
-        ],
-        env=env,
-        cwd=tmp_path,
-    )
-    data = json.loads(proc.stdout)
+    data = report_json(sys.executable, env, tmp_path)
     noisy = [f for f in data["findings"] if f["code"] == "interpreter-startup-output"]
     assert noisy and noisy[0]["evidence"] == ["hello from sitecustomize"]
 
@@ -158,21 +145,7 @@ def test_selection_order(tmp_path: Path) -> None:
 def test_debian_system_python() -> None:
     if not DEBIAN_PYTHON.exists():
         pytest.skip("no Debian /usr/bin/python3")
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "pyenvdoctor",
-            "report",
-            "--python",
-            DEBIAN_PYTHON,
-            "--format",
-            "json",
-        ],
-        env=clean_env(),
-        cwd=Path("/"),
-    )
-    data = json.loads(proc.stdout)
+    data = report_json(DEBIAN_PYTHON, clean_env(), Path("/"))
     assert data["interpreter"]["kind"] == "debian-system"
     classes = {e["path"]: e["location"] for e in data["sys_path"]}
     assert classes.get("/usr/lib/python3/dist-packages") == "debian-dist-packages"

@@ -59,7 +59,10 @@ def sample_report() -> Report:
         base_executable_home="/usr/local/bin",
         include_system_site_packages=False,
         sysconfig_scheme="venv",
-        sysconfig_paths={"purelib": "/p/venv/lib/python3.11/site-packages", "stdlib": "/usr/local/lib/python3.11"},
+        sysconfig_paths={
+            "purelib": "/p/venv/lib/python3.11/site-packages",
+            "stdlib": "/usr/local/lib/python3.11",
+        },
         site_imported=True,
         user_site="/home/u/.local/lib/python3.11/site-packages",
         user_site_enabled=False,
@@ -96,44 +99,92 @@ def sample_report() -> Report:
         tool_version="0.0.test",
         generated_at=None,
         selection=Selection(
-            requested="/p/venv", executable="/p/venv/bin/python",
-            reason=SelectionReason.VIRTUAL_ENV, explanation="the active environment (VIRTUAL_ENV=/p/venv)",
+            requested="/p/venv",
+            executable="/p/venv/bin/python",
+            reason=SelectionReason.VIRTUAL_ENV,
+            explanation="the active environment (VIRTUAL_ENV=/p/venv)",
         ),
         interpreter=interp,
         environment_variables={"VIRTUAL_ENV": "/p/venv"},
         working_directory="/p",
         project_root="/p",
         sys_path=(
-            PathEntry(index=0, path="", resolved="/p", exists=True, kind="directory", location=LocationClass.SCRIPT_DIR),
-            PathEntry(index=1, path="/p/venv/lib/python3.11/site-packages", resolved="/p/venv/lib/python3.11/site-packages",
-                      exists=True, kind="directory", location=LocationClass.VENV_SITE_PACKAGES),
+            PathEntry(
+                index=0,
+                path="",
+                resolved="/p",
+                exists=True,
+                kind="directory",
+                location=LocationClass.SCRIPT_DIR,
+            ),
+            PathEntry(
+                index=1,
+                path="/p/venv/lib/python3.11/site-packages",
+                resolved="/p/venv/lib/python3.11/site-packages",
+                exists=True,
+                kind="directory",
+                location=LocationClass.VENV_SITE_PACKAGES,
+            ),
         ),
         pth_files=(),
         distributions=(dist,),
         dependency_problems=(
-            DependencyProblem(kind=DependencyProblemKind.MISSING, distribution="alpha", version="1.0",
-                              dependency="beta", requirement="beta>=2", installed_version=None),
+            DependencyProblem(
+                kind=DependencyProblemKind.MISSING,
+                distribution="alpha",
+                version="1.0",
+                dependency="beta",
+                requirement="beta>=2",
+                installed_version=None,
+            ),
         ),
-        modules=(ModuleCount(location_class=LocationClass.VENV_SITE_PACKAGES, modules=1, shadowed=0),),
+        modules=(
+            ModuleCount(location_class=LocationClass.VENV_SITE_PACKAGES, modules=1, shadowed=0),
+        ),
         bytecode=BytecodeSummary(
             roots=("/p",),
-            groups=(BytecodeGroup(category=BytecodeCategory.ORPHANED, location_class=LocationClass.PROJECT,
-                                  files=2, bytes=3072, examples=("/p/pkg/__pycache__/gone.cpython-311.pyc",),
-                                  roots=("/p",)),),
+            groups=(
+                BytecodeGroup(
+                    category=BytecodeCategory.ORPHANED,
+                    location_class=LocationClass.PROJECT,
+                    files=2,
+                    bytes=3072,
+                    examples=("/p/pkg/__pycache__/gone.cpython-311.pyc",),
+                    roots=("/p",),
+                ),
+            ),
             unreadable=(),
             scanned_files=10,
         ),
-        pip_cache=PipCache(directory="/home/u/.cache/pip", source="default", disabled=False, exists=True,
-                           http_files=3, http_bytes=2048, wheels_files=1, wheels_bytes=1024,
-                           other_files=0, other_bytes=0),
+        pip_cache=PipCache(
+            directory="/home/u/.cache/pip",
+            source="default",
+            disabled=False,
+            exists=True,
+            http_files=3,
+            http_bytes=2048,
+            wheels_files=1,
+            wheels_bytes=1024,
+            other_files=0,
+            other_bytes=0,
+        ),
         pip_version="24.0",
         findings=(
-            Finding(code="dependency-missing", severity=Severity.ERROR, title="A required distribution is not installed (1)",
-                    message="As `pip check` reports it: alpha 1.0 requires beta, which is not installed.",
-                    evidence=("alpha 1.0 requires beta, which is not installed.",),
-                    commands=("/p/venv/bin/python -m pip install 'beta>=2'",)),
-            Finding(code="bytecode-orphaned", severity=Severity.INFO, title="Bytecode whose source is gone: 2 files, 3.0 KiB",
-                    message="Debris | safe to remove.", evidence=("/p/pkg/__pycache__/gone.cpython-311.pyc",)),
+            Finding(
+                code="dependency-missing",
+                severity=Severity.ERROR,
+                title="A required distribution is not installed (1)",
+                message="As `pip check` reports it: alpha 1.0 requires beta, which is not installed.",
+                evidence=("alpha 1.0 requires beta, which is not installed.",),
+                commands=("/p/venv/bin/python -m pip install 'beta>=2'",),
+            ),
+            Finding(
+                code="bytecode-orphaned",
+                severity=Severity.INFO,
+                title="Bytecode whose source is gone: 2 files, 3.0 KiB",
+                message="Debris | safe to remove.",
+                evidence=("/p/pkg/__pycache__/gone.cpython-311.pyc",),
+            ),
         ),
     )
 
@@ -155,7 +206,9 @@ def test_json_round_trip_and_validation() -> None:
     assert from_dict(Report, data) == report
     assert to_dict(from_dict(Report, data)) == data
     bad = dict(data, distributions=[dict(data["distributions"][0], version=1)])
-    with pytest.raises(ReportFormatError, match=r"\$\.distributions\[0\]\.version: expected a string"):
+    with pytest.raises(
+        ReportFormatError, match=r"\$\.distributions\[0\]\.version: expected a string"
+    ):
         from_dict(Report, bad)
     with pytest.raises(ReportFormatError, match="unknown keys"):
         from_dict(Report, dict(data, surprise=1))

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, make_venv, make_wheel, pip_install, run, site_packages
+from conftest import (
+    clean_env,
+    cli,
+    make_venv,
+    make_wheel,
+    pip_install,
+    report_json,
+    run,
+    site_packages,
+)
 from pyenvdoctor.model import Report, from_dict
 from pyenvdoctor.render import OutputFormat
 
@@ -75,18 +84,6 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ]
     )
     return {"python": py, "site": sp, "extra": extra, "root": root, "legacy": proj}
-
-
-def report_json(python: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """Run the CLI as a user would and parse its JSON."""
-    proc = run(
-        [sys.executable, "-m", "pyenvdoctor", "report", "--python", python, "--format", "json"],
-        env=env,
-        cwd=cwd,
-    )
-    assert proc.stderr == ""
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -208,19 +205,14 @@ def test_every_format_renders(
     fmt: OutputFormat, planted: dict[str, Path], env_with_extra: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / f"report.{fmt.value}"
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "pyenvdoctor",
-            "report",
-            "--python",
-            planted["python"],
-            "--format",
-            fmt.value,
-            "--output",
-            out,
-        ],
+    proc = cli(
+        "report",
+        "--python",
+        planted["python"],
+        "--format",
+        fmt.value,
+        "--output",
+        out,
         env=env_with_extra,
         cwd=tmp_path,
     )
@@ -233,10 +225,7 @@ def test_every_format_renders(
 def test_active_virtual_env_is_the_default_target(planted: dict[str, Path], tmp_path: Path) -> None:
     venv = planted["python"].parent.parent
     env = clean_env(VIRTUAL_ENV=str(venv))
-    proc = run(
-        [sys.executable, "-m", "pyenvdoctor", "report", "--format", "json"], env=env, cwd=tmp_path
-    )
-    data = json.loads(proc.stdout)
+    data = json.loads(cli("report", "--format", "json", env=env, cwd=tmp_path).stdout)
     assert data["selection"]["reason"] == "VIRTUAL_ENV"
     assert data["interpreter"]["prefix"] == str(venv)
 

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import sysconfig
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from packaging.markers import default_environment
 from packaging.version import Version
 
+from conftest import make_wheel
 from pyenvdoctor.collect.dependencies import (
     InstalledDistribution,
     check_dependencies,
@@ -84,24 +84,6 @@ WHEELS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
-def make_wheel(
-    directory: Path, name: str, version: str, requires: Sequence[str], tags: Sequence[str]
-) -> Path:
-    """Write ``name-version-py3-none-any.whl`` (the file name pip checks when installing; the
-    WHEEL file gets ``tags``) holding only its ``.dist-info``."""
-    info = f"{name}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    metadata += "".join(f"Requires-Dist: {line}\n" for line in requires)
-    wheel = "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-    wheel += "".join(f"Tag: {tag}\n" for tag in tags)
-    path = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(f"{info}/METADATA", metadata)
-        archive.writestr(f"{info}/WHEEL", wheel)
-        archive.writestr(f"{info}/RECORD", f"{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
-    return path
-
-
 @dataclass(frozen=True)
 class Target:
     facts: dict[str, Any]
@@ -145,7 +127,10 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             [venv_python, *args], check=False, cwd=work, env=env, capture_output=True, text=True
         )
 
-    wheels = [str(make_wheel(root, *spec)) for spec in WHEELS]
+    wheels = [
+        str(make_wheel(root, name, version, requires=requires, wheel_tags=tags, files={}))
+        for name, version, requires, tags in WHEELS
+    ]
     installed = run("-m", "pip", "install", "--no-deps", "--no-index", *wheels)
     assert installed.returncode == 0, installed.stderr
     facts = json.loads(run("-c", FACTS).stdout)
