@@ -4,12 +4,12 @@ what pip itself says about it (``pip list``, ``pip check``, ``pip cache dir``)."
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from conftest import (
     clean_env,
@@ -96,33 +96,31 @@ def report(planted: dict[str, Path], env_with_extra: dict[str, str]) -> dict[str
     return report_json(planted["python"], env_with_extra, planted["root"])
 
 
+def pip_list(python: Path, env: dict[str, str], cwd: Path) -> dict[str, dict[str, str]]:
+    """``pip list --format=json`` of ``python``, keyed by canonical name."""
+    proc = run([python, "-m", "pip", "list", "--format=json"], env=env, cwd=cwd)
+    return {canonicalize_name(d["name"]): d for d in json.loads(proc.stdout)}
+
+
 def test_distributions_match_pip_list(
     planted: dict[str, Path], env_with_extra: dict[str, str], report: dict[str, Any]
 ) -> None:
-    pip = run(
-        [planted["python"], "-m", "pip", "list", "--format=json"],
-        env=env_with_extra,
-        cwd=planted["root"],
-    )
-    expected = {
-        (d["name"].lower(), d["version"], d.get("editable_project_location"))
-        for d in json.loads(pip.stdout)
-    }
+    pip = pip_list(planted["python"], env_with_extra, planted["root"])
     ours = {
-        (
-            d["canonical_name"],
-            d["version"],
-            d["editable_project"] if d["editable_via"] == "egg-link" else None,
-        )
+        d["canonical_name"]: d
         for d in report["distributions"]
         if d["visible"] and d["canonical_name"] not in PIP_LIST_SKIPS
     }
-    # pip list shows a PEP 610 editable's project location too; compare that part separately.
-    expected_plain = {
-        (n.replace("_", "-"), v, loc if loc and "legacy" in loc else None) for n, v, loc in expected
+    assert {n: d["version"] for n, d in ours.items()} == {n: d["version"] for n, d in pip.items()}
+    assert ours["dup-proj"]["version"] == "1.0"  # the PYTHONPATH copy wins, as pip says
+    # pip list shows the project of every editable install, PEP 610 and legacy egg-link alike.
+    editable = {
+        n: d["editable_project_location"]
+        for n, d in pip.items()
+        if "editable_project_location" in d
     }
-    assert ours == expected_plain
-    assert ("dup-proj", "1.0", None) in ours  # the PYTHONPATH copy wins, as pip says
+    assert editable == {n: d["editable_project"] for n, d in ours.items() if d["editable"]}
+    assert set(editable) == {"legacy-pkg", "gone-editable"}
 
 
 def test_dependency_problems_match_pip_check(
@@ -233,10 +231,17 @@ def test_active_virtual_env_is_the_default_target(planted: dict[str, Path], tmp_
 def test_system_site_packages_are_base(tmp_path: Path) -> None:
     py = make_venv(tmp_path / "venv", sys.executable, "--system-site-packages", "--without-pip")
     data = report_json(py, clean_env(), tmp_path)
-    classes = [e["location"] for e in data["sys_path"]]
-    assert "venv-site-packages" in classes
-    base = {os.path.realpath(p) for p in (data["interpreter"]["base_prefix"],)}
-    assert any(e["location"] == "base-site-packages" for e in data["sys_path"]) or not base
-    assert data["pip_version"] is not None or "pip-not-installed" in {
-        f["code"] for f in data["findings"]
-    }
+    base_purelib = run(
+        [
+            data["interpreter"]["base_executable_home"] + "/python3",
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ]
+    ).stdout.strip()
+    classes = {e["path"]: e["location"] for e in data["sys_path"]}
+    assert classes[base_purelib] == "base-site-packages"
+    assert classes[str(site_packages(py))] == "venv-site-packages"
+    assert data["interpreter"]["include_system_site_packages"] is True
+    # pip comes from the base: visible, found in the base site-packages.
+    pip = next(d for d in data["distributions"] if d["canonical_name"] == "pip")
+    assert (pip["location_class"], data["pip_version"]) == ("base-site-packages", pip["version"])

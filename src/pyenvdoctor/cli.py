@@ -103,7 +103,8 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.timestamp
         else None
     )
-    print("pyenvdoctor: inspecting…", file=sys.stderr) if sys.stderr.isatty() else None
+    if sys.stderr.isatty():
+        print("pyenvdoctor: inspecting…", file=sys.stderr)
     report = build_report(
         python=args.python,
         environ=dict(os.environ),

@@ -444,14 +444,13 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _convert(arg, value, where)
-            except ReportFormatError as exc:
-                errors.append(str(exc))
+            except ReportFormatError:
+                continue
         raise ReportFormatError(f"{where}: {value!r} does not match {tp}")
     if origin is tuple:
         if not isinstance(value, list | tuple):

@@ -26,7 +26,7 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> tuple[set[str], 
     """
     regular: set[str] = set()
     namespace: set[str] = set()
-    if zipfile.is_zipfile(directory) if os.path.isfile(directory) else False:
+    if os.path.isfile(directory) and zipfile.is_zipfile(directory):  # zipimport entry
         try:
             with zipfile.ZipFile(directory) as zf:
                 for name in zf.namelist():
