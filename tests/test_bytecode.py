@@ -1,20 +1,30 @@
-"""Bytecode classification against what the target interpreter really does on import."""
+"""Bytecode classification against what the target interpreter really does on import.
+
+Every class is produced with the target's own tools (py_compile with each PycInvalidationMode,
+compileall -b, an import under PYTHONPYCACHEPREFIX, a copied pyc of another version, a built
+extension module), and each test runs the module in the target to show what really executes.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, require_python, run
+from conftest import clean_env, report_json, require_python, run
 from pyenvdoctor.collect.bytecode import BytecodeTarget, ScanRoot, scan_bytecode
 from pyenvdoctor.collect.interpreter import run_probe
-from pyenvdoctor.model import BytecodeCategory, BytecodeSummary, LocationClass
+from pyenvdoctor.model import BytecodeCategory as C
+from pyenvdoctor.model import BytecodeSummary, LocationClass
 
 
 def target_for(python: Path) -> BytecodeTarget:
+    """The target's facts, from its probe (as the report gets them)."""
     data = run_probe(str(python)).data
     it = data["interpreter"]
     return BytecodeTarget(
@@ -23,6 +33,7 @@ def target_for(python: Path) -> BytecodeTarget:
         cache_tag=it["implementation"]["cache_tag"],
         magic_number=bytes.fromhex(it["magic_number"]),
         check_hash_based_pycs=data["flags"]["check_hash_based_pycs"],
+        extension_suffixes=tuple(data["imports"]["suffixes"]["extension"]),
     )
 
 
@@ -41,16 +52,29 @@ def compile_in(python: Path, path: Path, mode: str = "TIMESTAMP") -> None:
     )
 
 
-def imports_value(python: Path, directory: Path, module: str) -> str:
-    """What ``import module`` really gives in the target (bytecode writing off)."""
-    env = clean_env(PYTHONDONTWRITEBYTECODE="1")
-    return run(
-        [python, "-c", f"import {module}; print({module}.VALUE)"], env=env, cwd=directory
-    ).stdout.strip()
+def value_in(python: Path, directory: Path, module: str, *flags: str, **env: str) -> str:
+    """What ``import module`` really gives in the target (bytecode writing off by default)."""
+    environ = clean_env(PYTHONDONTWRITEBYTECODE="1", **env)
+    code = f"import {module}; print({module}.VALUE)"
+    return run([python, *flags, "-c", code], env=environ, cwd=directory).stdout.strip()
 
 
-def categories(summary: BytecodeSummary) -> dict[str, BytecodeCategory]:
+def scan(target: BytecodeTarget, *roots: Path) -> BytecodeSummary:
+    return scan_bytecode(
+        [ScanRoot(path=str(r), location=LocationClass.PROJECT) for r in roots], target
+    )
+
+
+def categories(summary: BytecodeSummary) -> dict[str, C]:
     return {Path(e).name: g.category for g in summary.groups for e in g.examples}
+
+
+def edit_keeping_mtime(path: Path, text: str) -> None:
+    """Replace ``path``'s text by one of the same length and restore its mtime (``touch -r``)."""
+    st = path.stat()
+    assert len(text.encode()) == st.st_size
+    path.write_text(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 @pytest.mark.parametrize("minor", ["3.8", "3.11", "3.13"])
@@ -60,18 +84,25 @@ def test_each_category_matches_the_import_system(tmp_path: Path, minor: str) -> 
     tag = target.cache_tag
     d = tmp_path / "tree"
     d.mkdir()
-    # fresh
     (d / "fresh.py").write_text("VALUE = 'fresh'\n")
     compile_in(python, d / "fresh.py")
-    # stale (size changed): recompiled, the new code runs
+    # timestamp pyc, source edited to another size: rejected, the new code runs
     (d / "edited.py").write_text("VALUE = 'old'\n")
     compile_in(python, d / "edited.py")
     (d / "edited.py").write_text("VALUE = 'newer'\n")
-    # unchecked hash, source changed: the OLD code runs
+    # timestamp pyc, same-size edit with the mtime restored: ACCEPTED, the old code runs
+    (d / "restored.py").write_text("VALUE = 'old'\n")
+    compile_in(python, d / "restored.py")
+    edit_keeping_mtime(d / "restored.py", "VALUE = 'new'\n")
+    # the same, but the edit does not change the code: a candidate, confirmed fresh
+    (d / "comment.py").write_text("VALUE = 'x'  # a\n")
+    compile_in(python, d / "comment.py")
+    edit_keeping_mtime(d / "comment.py", "VALUE = 'x'  # b\n")
+    # unchecked hash, source changed: ACCEPTED, the old code runs
     (d / "unchecked.py").write_text("VALUE = 'old'\n")
     compile_in(python, d / "unchecked.py", "UNCHECKED_HASH")
     (d / "unchecked.py").write_text("VALUE = 'new'\n")
-    # checked hash, source changed: recompiled
+    # checked hash, source changed: rejected
     (d / "checked.py").write_text("VALUE = 'old'\n")
     compile_in(python, d / "checked.py", "CHECKED_HASH")
     (d / "checked.py").write_text("VALUE = 'new'\n")
@@ -79,84 +110,200 @@ def test_each_category_matches_the_import_system(tmp_path: Path, minor: str) -> 
     (d / "deleted.py").write_text("VALUE = 'x'\n")
     compile_in(python, d / "deleted.py")
     (d / "deleted.py").unlink()
-    # sourceless legacy pyc: imported
+    # sourceless legacy pyc (compileall -b), and a package whose only __init__ is one
     (d / "legacy.py").write_text("VALUE = 'legacy'\n")
-    compile_in(python, d / "legacy.py")
-    os.replace(d / "__pycache__" / f"legacy.{tag}.pyc", d / "legacy.pyc")
+    (d / "oldpkg").mkdir()
+    (d / "oldpkg" / "__init__.py").write_text("VALUE = 'oldpkg'\n")
+    run([python, "-m", "compileall", "-q", "-b", d / "legacy.py", d / "oldpkg"])
     (d / "legacy.py").unlink()
-    # foreign: another tag, and a truncated header
-    (d / "__pycache__" / "fresh.cpython-27.pyc").write_bytes(b"\x03\xf3\r\n" + b"\0" * 12)
+    (d / "oldpkg" / "__init__.py").unlink()
+    # foreign: a truncated header
     (d / "short.py").write_text("VALUE = 1\n")
     (d / "__pycache__" / f"short.{tag}.pyc").write_bytes(b"\x00\x01")
 
-    summary = scan_bytecode([ScanRoot(path=str(d), location=LocationClass.PROJECT)], target)
-    got = categories(summary)
-    assert got == {
-        f"fresh.{tag}.pyc": BytecodeCategory.FRESH,
-        f"edited.{tag}.pyc": BytecodeCategory.STALE,
-        f"unchecked.{tag}.pyc": BytecodeCategory.UNCHECKED_HASH,
-        f"checked.{tag}.pyc": BytecodeCategory.STALE,
-        f"deleted.{tag}.pyc": BytecodeCategory.ORPHANED,
-        "legacy.pyc": BytecodeCategory.SOURCELESS,
-        "fresh.cpython-27.pyc": BytecodeCategory.FOREIGN,
-        f"short.{tag}.pyc": BytecodeCategory.FOREIGN,
+    summary = scan(target, d)
+    assert categories(summary) == {
+        f"fresh.{tag}.pyc": C.FRESH,
+        f"comment.{tag}.pyc": C.FRESH,
+        f"edited.{tag}.pyc": C.STALE,
+        f"checked.{tag}.pyc": C.STALE,
+        f"restored.{tag}.pyc": C.STALE_ACCEPTED,
+        f"unchecked.{tag}.pyc": C.STALE_ACCEPTED,
+        f"deleted.{tag}.pyc": C.ORPHANED,
+        "legacy.pyc": C.SOURCELESS,
+        "__init__.pyc": C.SOURCELESS,
+        f"short.{tag}.pyc": C.FOREIGN,
     }
-    assert summary.scanned_files == 8
-    # The interpreter agrees: stale is recompiled, unchecked-hash runs the old code,
-    # sourceless is imported.
-    assert imports_value(python, d, "edited") == "newer"
-    assert imports_value(python, d, "unchecked") == "old"
-    assert imports_value(python, d, "checked") == "new"
-    assert imports_value(python, d, "legacy") == "legacy"
+    assert summary.scanned_files == 10
+    # The interpreter agrees.
+    assert value_in(python, d, "edited") == "newer"
+    assert value_in(python, d, "checked") == "new"
+    assert value_in(python, d, "restored") == "old"
+    assert value_in(python, d, "unchecked") == "old"
+    assert value_in(python, d, "legacy") == "legacy"
+    assert value_in(python, d, "oldpkg") == "oldpkg"
 
 
 def test_never_mode_accepts_checked_hash(tmp_path: Path) -> None:
     python = Path(sys.executable)
-    target = target_for(python)
     (tmp_path / "m.py").write_text("VALUE = 'old'\n")
     compile_in(python, tmp_path / "m.py", "CHECKED_HASH")
     (tmp_path / "m.py").write_text("VALUE = 'new'\n")
-    never = BytecodeTarget(
-        executable=target.executable,
-        version_info=target.version_info,
-        cache_tag=target.cache_tag,
-        magic_number=target.magic_number,
-        check_hash_based_pycs="never",
+    target = target_for(python)
+    assert [g.category for g in scan(target, tmp_path).groups] == [C.STALE]
+    never = replace(target, check_hash_based_pycs="never")
+    assert [g.category for g in scan(never, tmp_path).groups] == [C.STALE_ACCEPTED]
+    assert value_in(python, tmp_path, "m", "--check-hash-based-pycs", "never") == "old"
+    assert value_in(python, tmp_path, "m") == "new"
+
+
+def test_foreign_version_bytecode(tmp_path: Path) -> None:
+    old, new = require_python("3.10"), require_python("3.11")
+    (tmp_path / "m.py").write_text("VALUE = 1\n")
+    compile_in(old, tmp_path / "m.py")  # a real cpython-310 file
+    compile_in(new, tmp_path / "m.py")
+    # and a 3.10 pyc renamed to the 3.11 tag: right name, unknown magic number
+    shutil.copy(
+        tmp_path / "__pycache__" / "m.cpython-310.pyc",
+        tmp_path / "__pycache__" / "m.cpython-311.opt-1.pyc",
     )
-    summary = scan_bytecode([ScanRoot(path=str(tmp_path), location=LocationClass.OTHER)], never)
-    assert [g.category for g in summary.groups] == [BytecodeCategory.UNCHECKED_HASH]
-    env = clean_env(PYTHONDONTWRITEBYTECODE="1")
-    out = run(
-        [python, "--check-hash-based-pycs", "never", "-c", "import m; print(m.VALUE)"],
-        env=env,
-        cwd=tmp_path,
-    ).stdout.strip()
-    assert out == "old"
+    got = categories(scan(target_for(new), tmp_path))
+    assert got == {
+        "m.cpython-310.pyc": C.FOREIGN,
+        "m.cpython-311.pyc": C.FRESH,
+        "m.cpython-311.opt-1.pyc": C.FOREIGN,
+    }
+
+
+def test_stale_bytecode_not_rewritten_when_writing_is_off(tmp_path: Path) -> None:
+    python = Path(sys.executable)
+    (tmp_path / "m.py").write_text("VALUE = 'old'\n")
+    compile_in(python, tmp_path / "m.py")
+    (tmp_path / "m.py").write_text("VALUE = 'newer'\n")
+    pyc = tmp_path / "__pycache__" / f"m.{sys.implementation.cache_tag}.pyc"
+    target = target_for(python)
+    assert categories(scan(replace(target, dont_write_bytecode=True), tmp_path)) == {
+        pyc.name: C.STALE_NOT_REWRITTEN
+    }
+    assert categories(scan(replace(target, dont_write_bytecode=False), tmp_path)) == {
+        pyc.name: C.STALE
+    }
+    before = pyc.read_bytes()
+    assert value_in(python, tmp_path, "m") == "newer"  # with PYTHONDONTWRITEBYTECODE=1
+    assert pyc.read_bytes() == before  # ... and the stale pyc stays: recompiled next time too
+
+
+def test_pycache_prefix_tree(tmp_path: Path) -> None:
+    python = Path(sys.executable)
+    prefix = tmp_path / "prefix"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "m.py").write_text("VALUE = 'old'\n")
+    compile_in(python, src / "m.py")  # an in-tree pyc, which the prefix run ignores
+    env = clean_env(PYTHONPYCACHEPREFIX=str(prefix))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # this machine sets it
+    run([python, "-c", "import m"], env=env, cwd=src)  # writes the pyc under the prefix
+    mirrored = prefix / str(src).lstrip(os.sep) / f"m.{sys.implementation.cache_tag}.pyc"
+    assert mirrored.is_file()
+    edit_keeping_mtime(src / "m.py", "VALUE = 'new'\n")
+    target = replace(target_for(python), pycache_prefix=str(prefix))
+    summary = scan_bytecode(
+        [ScanRoot(path=str(src), location=LocationClass.PROJECT)],
+        target,
+        classify=lambda p: LocationClass.PROJECT,
+    )
+    got = {e: g.category for g in summary.groups for e in g.examples}
+    assert {e: c for e, c in got.items() if c is not C.FRESH} == {
+        str(src / "__pycache__" / mirrored.name): C.IGNORED,
+        str(mirrored): C.STALE_ACCEPTED,
+    }
+    # the stdlib modules that run imported were cached under the prefix too, and are fresh
+    assert any("encodings" in e for e, c in got.items() if c is C.FRESH)
+    runs = run([python, "-c", "import m; print(m.VALUE)"], env=env, cwd=src).stdout.strip()
+    assert runs == "old"
+    # Through the CLI: the probe reports the prefix, and the findings say it.
+    data = report_json(python, env, src, "--path", str(src))
+    assert data["interpreter"]["pycache_prefix"] == str(prefix)
+    codes = {f["code"]: f for f in data["findings"]}
+    assert str(mirrored) in codes["bytecode-stale-accepted"]["evidence"]
+    assert codes["bytecode-stale-accepted"]["commands"] == [f"rm -f -- {mirrored}"]
+    assert "bytecode-ignored-pycache-prefix" in codes
+
+
+def test_extension_module_beside_its_source(tmp_path: Path) -> None:
+    python = require_python("3.11")
+    config = python.parent / "python3.11-config"
+    if shutil.which("gcc") is None or not config.exists():
+        pytest.skip("no gcc or python3.11-config")
+    target = target_for(python)
+    (tmp_path / "fast.py").write_text("VALUE = 'python'\n")
+    (tmp_path / "fast.c").write_text(
+        "#include <Python.h>\n"
+        'static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "fast", NULL, -1, NULL};\n'
+        "PyMODINIT_FUNC PyInit_fast(void) { PyObject *mod = PyModule_Create(&m);\n"
+        '  PyModule_AddStringConstant(mod, "VALUE", "extension"); return mod; }\n'
+    )
+    includes = run([config, "--includes"]).stdout.split()
+    ext = tmp_path / ("fast" + target.extension_suffixes[0])
+    run(["gcc", "-shared", "-fPIC", *includes, tmp_path / "fast.c", "-o", ext])
+    got = categories(scan(target, tmp_path))
+    assert got == {ext.name: C.EXTENSION_BESIDE_SOURCE}
+    assert value_in(python, tmp_path, "fast") == "extension"
 
 
 def test_walk_scans_each_directory_once_and_skips_foreign_site_dirs(tmp_path: Path) -> None:
-    python = Path(sys.executable)
-    target = target_for(python)
+    target = target_for(Path(sys.executable))
+    tag = target.cache_tag
     root = tmp_path / "root"
     (root / "pkg" / "__pycache__").mkdir(parents=True)
-    (root / "pkg" / "__pycache__" / f"gone.{target.cache_tag}.pyc").write_bytes(b"x" * 20)
+    (root / "pkg" / "__pycache__" / f"gone.{tag}.pyc").write_bytes(b"x" * 20)
     # a symlink to a directory outside the root is not followed
     outside = tmp_path / "outside"
     (outside / "__pycache__").mkdir(parents=True)
-    (outside / "__pycache__" / f"o.{target.cache_tag}.pyc").write_bytes(b"x" * 20)
+    (outside / "__pycache__" / f"o.{tag}.pyc").write_bytes(b"x" * 20)
     (root / "link").symlink_to(outside)
-    # a site-packages directory that is not a root is not entered
-    (root / "lib" / "site-packages" / "__pycache__").mkdir(parents=True)
-    (root / "lib" / "site-packages" / "__pycache__" / f"s.{target.cache_tag}.pyc").write_bytes(
-        b"x" * 20
-    )
+    # a site-packages directory that is not a root, and another venv, are not entered
+    for sub in ("lib/site-packages", "venv2"):
+        (root / sub / "__pycache__").mkdir(parents=True)
+        (root / sub / "__pycache__" / f"s.{tag}.pyc").write_bytes(b"x" * 20)
+    (root / "venv2" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     summary = scan_bytecode(
         [
             ScanRoot(path=str(root), location=LocationClass.PROJECT),
             ScanRoot(path=str(root / "pkg"), location=LocationClass.OTHER),
+            ScanRoot(path=str(root), location=LocationClass.PROJECT),
         ],
         target,
     )
     assert summary.scanned_files == 1
     (group,) = summary.groups
-    assert (group.category, group.files, group.bytes) == (BytecodeCategory.ORPHANED, 1, 20)
+    assert (group.category, group.files, group.bytes) == (C.ORPHANED, 1, 20)
+
+
+def test_suggested_commands_remove_only_what_needs_removing(tmp_path: Path) -> None:
+    """Run each finding's command as printed; afterwards only fresh bytecode and every source
+    remain, and the import runs the current code."""
+    python = Path(sys.executable)
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
+    (d / "keep.py").write_text("VALUE = 'keep'\n")
+    compile_in(python, d / "keep.py")
+    (d / "restored.py").write_text("VALUE = 'old'\n")
+    compile_in(python, d / "restored.py")
+    edit_keeping_mtime(d / "restored.py", "VALUE = 'new'\n")
+    (d / "gone.py").write_text("X = 1\n")
+    compile_in(python, d / "gone.py")
+    (d / "gone.py").unlink()
+    (d / "__pycache__" / "keep.cpython-27.pyc").write_bytes(b"\x03\xf3\r\n" + b"\0" * 12)
+    data = report_json(python, clean_env(), d)
+    by_code = {f["code"]: f for f in data["findings"] if f["code"].startswith("bytecode-")}
+    assert {"bytecode-stale-accepted", "bytecode-orphaned", "bytecode-foreign"} <= set(by_code)
+    for code in ("bytecode-stale-accepted", "bytecode-orphaned", "bytecode-foreign"):
+        for command in by_code[code]["commands"]:
+            run(["sh", "-c", command], cwd=d)
+    left = sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file())
+    tag = sys.implementation.cache_tag
+    assert left == [f"__pycache__/keep.{tag}.pyc", "keep.py", "pyproject.toml", "restored.py"]
+    assert value_in(python, d, "restored") == "new"
+    assert json.loads(json.dumps(data))["bytecode"]["scanned_files"] >= 4

@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     report.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also scan DIR for bytecode (repeatable); sys.path directories and the current "
+        "project are always scanned",
+    )
+    report.add_argument(
         "--timeout",
         type=float,
         default=30.0,
@@ -103,15 +111,24 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.timestamp
         else None
     )
+    progress = None
     if sys.stderr.isatty():
-        print("pyenvdoctor: inspecting…", file=sys.stderr)
-    report = build_report(
-        python=args.python,
-        environ=dict(os.environ),
-        working_directory=os.getcwd(),
-        generated_at=now,
-        timeout=args.timeout,
-    )
+        from pyenvdoctor.render.console import ScanProgress
+
+        progress = ScanProgress()
+    try:
+        report = build_report(
+            python=args.python,
+            environ=dict(os.environ),
+            working_directory=os.getcwd(),
+            generated_at=now,
+            timeout=args.timeout,
+            paths=args.path,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     color = (
         fmt is OutputFormat.TEXT
         and args.output is None

@@ -114,17 +114,21 @@ class DependencyProblemKind(str, enum.Enum):
 
 
 class BytecodeCategory(str, enum.Enum):
-    """How the target's import system treats a bytecode file.
+    """How the target's import system treats a bytecode file (or an extension module).
 
     Rules: CPython ``Lib/importlib/_bootstrap_external.py`` (``SourceLoader.get_code``,
-    ``_classify_pyc``, ``_validate_timestamp_pyc``, ``_validate_hash_pyc``), PEP 3147, 488, 552.
+    ``_classify_pyc``, ``_validate_timestamp_pyc``, ``_validate_hash_pyc``,
+    ``cache_from_source``, ``FileFinder``), PEP 3147, 488, 552.
     """
 
     FRESH = "fresh"  # header matches the source: it is what runs
-    STALE = "stale"  # header does not match: recompiled on next import, harmless
-    UNCHECKED_HASH = "unchecked-hash"  # hash-based pyc that is never checked, source changed
+    STALE_ACCEPTED = "stale-accepted"  # source changed, yet this bytecode runs: the old code
+    STALE_NOT_REWRITTEN = "stale-not-rewritten"  # recompiled on every start, never rewritten
+    STALE = "stale"  # header does not match: recompiled (and rewritten) on next import
     SOURCELESS = "sourceless"  # legacy .pyc outside __pycache__, no source: it is imported
+    EXTENSION_BESIDE_SOURCE = "extension-beside-source"  # foo.<ext suffix> wins over foo.py
     ORPHANED = "orphaned"  # __pycache__ entry whose source is gone: never imported, debris
+    IGNORED = "ignored"  # in-tree __pycache__ while sys.pycache_prefix is set: never read
     FOREIGN = "foreign"  # another cache tag, unknown magic, short header, unknown flag bits
 
 

@@ -6,7 +6,7 @@ Pure with respect to the file system (reads only); wall-clock time enters as an 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pyenvdoctor import __version__
@@ -37,7 +37,6 @@ from pyenvdoctor.collect.pip_cache import measure_pip_cache
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
     CheckSkipped,
-    Interpreter,
     LocationClass,
     PathEntry,
     Report,
@@ -58,9 +57,8 @@ def find_project_root(start: str) -> str | None:
     return None
 
 
-def _scan_roots(
-    interpreter: Interpreter, sys_path: tuple[PathEntry, ...], project_root: str | None
-) -> list[ScanRoot]:
+def _scan_roots(sys_path: tuple[PathEntry, ...], project_root: str | None) -> list[ScanRoot]:
+    """The target's sys.path directories (not the working directory) and the project tree."""
     roots: list[ScanRoot] = []
     for entry in sys_path:
         if entry.kind != "directory" or entry.location is LocationClass.SCRIPT_DIR:
@@ -78,6 +76,8 @@ def build_report(
     working_directory: str,
     generated_at: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    paths: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Inspect one interpreter and diagnose it.
 
@@ -87,6 +87,8 @@ def build_report(
     :param working_directory: the user's, for ``sys.path[0]`` and the current project.
     :param generated_at: an ISO 8601 timestamp to record, or ``None`` for a reproducible report.
     :param timeout: seconds the probe may take.
+    :param paths: more directories to scan for bytecode (``--path``).
+    :param progress: called with the number of bytecode files judged so far.
     :raises InterpreterError: the target cannot be inspected.
     """
     selection = select_interpreter(python, environ)
@@ -133,14 +135,6 @@ def build_report(
         (d.version for d in scan.distributions if d.visible and d.canonical_name == "pip"), None
     )
 
-    if interpreter.pycache_prefix:
-        skipped.append(
-            CheckSkipped(
-                check="bytecode",
-                reason=f"sys.pycache_prefix is {interpreter.pycache_prefix}: bytecode there is not "
-                "judged yet; in-tree __pycache__ directories are ignored by this interpreter",
-            )
-        )
     target = BytecodeTarget(
         executable=interpreter.executable,
         version_info=(interpreter.version_info[0], interpreter.version_info[1]),
@@ -148,8 +142,15 @@ def build_report(
         magic_number=bytes.fromhex(interpreter.magic_number),
         check_hash_based_pycs=interpreter.check_hash_based_pycs,
         source_suffixes=interpreter.source_suffixes,
+        extension_suffixes=interpreter.extension_suffixes,
+        pycache_prefix=interpreter.pycache_prefix,
+        dont_write_bytecode=bool(interpreter.flags.get("dont_write_bytecode")),
     )
-    bytecode = scan_bytecode(_scan_roots(interpreter, sys_path, project_root), target)
+    roots = _scan_roots(sys_path, project_root)
+    roots += [
+        ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
+    ]
+    bytecode = scan_bytecode(roots, target, classify=classifier.classify_path, progress=progress)
     pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
     modules = count_modules(interpreter, sys_path)
 

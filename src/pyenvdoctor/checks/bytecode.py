@@ -1,11 +1,12 @@
-"""Findings about bytecode (rules in :mod:`pyenvdoctor.collect.bytecode`)."""
+"""Findings about bytecode (rules in :mod:`pyenvdoctor.collect.bytecode`): one per category
+that needs attention, with counts, bytes, examples and a command that touches only those files."""
 
 from __future__ import annotations
 
 import shlex
 from collections import defaultdict
+from dataclasses import dataclass
 
-from pyenvdoctor.collect.bytecode import MAX_EXAMPLES
 from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, Finding, Severity
 
 __all__ = ["bytecode_findings", "format_bytes"]
@@ -21,45 +22,82 @@ def format_bytes(n: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-_TEXT: dict[BytecodeCategory, tuple[str, Severity, str, str]] = {
-    BytecodeCategory.UNCHECKED_HASH: (
-        "bytecode-unchecked-hash-stale",
+@dataclass(frozen=True, slots=True)
+class _Text:
+    code: str
+    severity: Severity
+    title: str
+    explanation: str
+
+
+_TEXT: dict[BytecodeCategory, _Text] = {
+    BytecodeCategory.STALE_ACCEPTED: _Text(
+        "bytecode-stale-accepted",
         Severity.ERROR,
         "Old bytecode runs although its source changed",
-        "These are hash-based .pyc files (PEP 552) that the interpreter does not check against "
-        "their source, and the source has changed since they were written: `import` runs the "
-        "old code. Recompiling rewrites them from the current source.",
+        "The interpreter accepts these .pyc files although their source was edited afterwards, so "
+        "`import` runs the OLD code: a timestamp pyc whose recorded mtime and size still match "
+        "(an edit of the same size within the same second, or an mtime restored by an editor, "
+        "`touch -r`, a checkout or `rsync -t`; confirmed by compiling the current source), or a "
+        "hash-based pyc (PEP 552) that this interpreter does not check. Deleting them makes the "
+        "interpreter compile the current source.",
     ),
-    BytecodeCategory.SOURCELESS: (
+    BytecodeCategory.SOURCELESS: _Text(
         "bytecode-sourceless",
         Severity.WARNING,
         "Legacy .pyc files without source are importable",
-        "A .pyc outside __pycache__ with no .py beside it is imported by the sourceless loader: "
-        "a module that was moved or deleted keeps running from its old bytecode. Remove them "
-        "unless the project ships bytecode on purpose.",
+        "A .pyc outside __pycache__ with no .py beside it is imported by the sourceless loader: a "
+        "module that was moved or deleted keeps running from its old bytecode (a package whose "
+        "only __init__ is __init__.pyc too). Remove them unless the project ships bytecode on "
+        "purpose.",
     ),
-    BytecodeCategory.STALE: (
+    BytecodeCategory.EXTENSION_BESIDE_SOURCE: _Text(
+        "extension-shadows-source",
+        Severity.WARNING,
+        "Compiled extension modules shadow their .py source",
+        "The import system tries extension modules before source files, so this .so/.pyd is "
+        "imported and the .py beside it never runs; edits to the .py have no effect. Often a "
+        "leftover of `setup.py build_ext --inplace`. Remove the extension (or rebuild it) if the "
+        ".py is what you work on.",
+    ),
+    BytecodeCategory.STALE_NOT_REWRITTEN: _Text(
+        "bytecode-stale-slow-imports",
+        Severity.WARNING,
+        "Stale bytecode is recompiled on every start",
+        "These .pyc files no longer match their source, and the interpreter cannot replace them "
+        "(the directory is not writable, or bytecode writing is off: -B or "
+        "PYTHONDONTWRITEBYTECODE), so every start compiles the source again: slow imports. "
+        "Recompiling once, as the directory's owner, fixes it.",
+    ),
+    BytecodeCategory.STALE: _Text(
         "bytecode-stale",
         Severity.INFO,
         "Bytecode out of date (will be recompiled)",
         "The recorded source mtime/size or hash no longer matches, so the interpreter ignores "
-        "these files and recompiles on import. Harmless unless the directory is not writable, "
-        "in which case every start pays the compile.",
+        "these files and rewrites them on the next import. Harmless.",
     ),
-    BytecodeCategory.ORPHANED: (
+    BytecodeCategory.ORPHANED: _Text(
         "bytecode-orphaned",
         Severity.INFO,
         "Bytecode whose source is gone",
         "__pycache__ entries (or legacy .pyc beside a .py) that are never imported: their source "
         "was deleted or renamed. Debris; safe to remove.",
     ),
-    BytecodeCategory.FOREIGN: (
+    BytecodeCategory.IGNORED: _Text(
+        "bytecode-ignored-pycache-prefix",
+        Severity.INFO,
+        "In-tree __pycache__ is ignored (sys.pycache_prefix is set)",
+        "With PYTHONPYCACHEPREFIX / -X pycache_prefix this interpreter reads and writes bytecode "
+        "only under the prefix tree; these in-tree files are never used by it (another "
+        "interpreter without the prefix may still use them).",
+    ),
+    BytecodeCategory.FOREIGN: _Text(
         "bytecode-foreign",
         Severity.INFO,
         "Bytecode of another interpreter",
         "Files with another cache tag, an unknown magic number or a malformed header: this "
-        "interpreter never runs them. They belong to another Python version that shares the "
-        "tree, or are leftovers.",
+        "interpreter never runs them. They belong to another Python version that shares the tree, "
+        "or are leftovers.",
     ),
 }
 
@@ -72,18 +110,23 @@ def _command(
     roots: tuple[str, ...],
 ) -> tuple[str, ...]:
     files = sum(g.files for g in groups)
-    examples = [e for g in groups for e in g.examples]
-    if category in (BytecodeCategory.SOURCELESS, BytecodeCategory.UNCHECKED_HASH) and (
-        files <= MAX_EXAMPLES
-    ):
-        return ("rm -f -- " + " ".join(shlex.quote(p) for p in sorted(examples)),)
+    listed = sorted(e for g in groups for e in g.examples)
     quoted = " ".join(shlex.quote(r) for r in roots)
-    if category is BytecodeCategory.UNCHECKED_HASH:
-        return (f"{python} -m compileall -q -f --invalidation-mode unchecked-hash {quoted}",)
-    if category is BytecodeCategory.STALE:
-        return (f"{python} -m compileall -q {quoted}",)
+    if (
+        category in (BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS)
+        and len(listed) == files
+    ):
+        return ("rm -f -- " + " ".join(shlex.quote(p) for p in listed),)
+    if category is BytecodeCategory.STALE_ACCEPTED:  # more than we list: recompile everything
+        return (f"{python} -m compileall -q -f {quoted}",)
     if category is BytecodeCategory.SOURCELESS:
         return (f"find {quoted} -name '*.pyc' -not -path '*/__pycache__/*'  # review, then delete",)
+    if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+        return ()
+    if category in (BytecodeCategory.STALE, BytecodeCategory.STALE_NOT_REWRITTEN):
+        return (f"{python} -m compileall -q {quoted}",)
+    if category is BytecodeCategory.IGNORED:
+        return (f"find {quoted} -path '*/__pycache__/*.pyc' -type f -delete",)
     if category is BytecodeCategory.FOREIGN:
         return (
             f"find {quoted} -path '*/__pycache__/*.pyc' -not -name '*.{cache_tag}.pyc' "
@@ -98,7 +141,7 @@ def _command(
 
 
 def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) -> list[Finding]:
-    """One finding per non-fresh category, with counts and bytes per location class.
+    """One finding per category other than fresh, with counts and bytes per location class.
 
     :param python: the target's executable, for suggested commands.
     """
@@ -109,28 +152,29 @@ def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) 
     findings = []
     py = shlex.quote(python)
     for category, groups in by_category.items():
-        code, severity, title, explanation = _TEXT[category]
+        text = _TEXT[category]
         files = sum(g.files for g in groups)
         size = sum(g.bytes for g in groups)
         per_class = ", ".join(f"{g.location_class.value}: {g.files}" for g in groups)
         roots = tuple(sorted({r for g in groups for r in g.roots}))
         findings.append(
             Finding(
-                code=code,
-                severity=severity,
-                title=f"{title}: {files} file{'s' if files != 1 else ''}, {format_bytes(size)}",
-                message=f"{explanation} ({per_class}).",
+                code=text.code,
+                severity=text.severity,
+                title=f"{text.title}: {files} file{'s' if files != 1 else ''}, {format_bytes(size)}",
+                message=f"{text.explanation} ({per_class}).",
                 evidence=tuple(e for g in groups for e in g.examples),
                 commands=_command(category, groups, py, cache_tag, roots),
             )
         )
     if summary.unreadable:
+        n = len(summary.unreadable)
         findings.append(
             Finding(
                 code="scan-unreadable",
                 severity=Severity.WARNING,
-                title=f"{len(summary.unreadable)} director{'ies' if len(summary.unreadable) != 1 else 'y'} could not be read",
-                message="The bytecode scan could not list these; their contents were not checked.",
+                title=f"{n} director{'ies' if n != 1 else 'y'} or files could not be read",
+                message="The bytecode scan could not read these; their contents were not checked.",
                 evidence=summary.unreadable[:20],
             )
         )

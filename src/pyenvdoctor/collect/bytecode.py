@@ -1,49 +1,62 @@
-"""Bytecode files judged the way the *target's* import system judges them.
+"""Bytecode files judged the way the *target's* import system judges them, in one pass.
 
 Rules, from CPython ``Lib/importlib/_bootstrap_external.py``:
 
 * ``cache_from_source``: PEP 3147 ``<dir>/__pycache__/<stem>.<cache_tag>[.opt-N].pyc``
-  (PEP 488 ``opt-N``); a file with another cache tag belongs to another interpreter.
-* ``_classify_pyc``: a 16-byte header (PEP 552): magic number (must equal the target's
-  ``MAGIC_NUMBER``), 32-bit little-endian flags (only bits 0 and 1 may be set), then either
-  source mtime and size (timestamp pyc) or an 8-byte source hash (bit 0 set).
-* ``_validate_timestamp_pyc``: fresh when the recorded mtime equals ``int(st_mtime)`` and
-  the recorded size equals ``st_size``, both mod 2**32; else it is recompiled.
-* ``_validate_hash_pyc`` / ``SourceLoader.get_code``: a hash-based pyc is checked against
-  ``importlib.util.source_hash(source)`` when bit 1 (check_source) is set and the interpreter's
-  ``--check-hash-based-pycs`` is ``default``, always with ``always``, never with ``never``. An
-  unchecked hash pyc whose source changed still runs: the old code is executed.
-* ``FileFinder``: a legacy ``<stem>.pyc`` beside the source (not in ``__pycache__``) is
-  ignored when ``<stem>.py`` exists and imported when it does not (``SourcelessFileLoader``).
-* A ``__pycache__`` entry whose source is gone is never imported: debris.
+  (PEP 488 ``opt-N``); with ``sys.pycache_prefix`` (PYTHONPYCACHEPREFIX, 3.8+) the file is
+  ``<prefix>/<absolute source dir without its root>/<stem>.<cache_tag>[.opt-N].pyc`` and in-tree
+  ``__pycache__`` directories are neither read nor written.
+* ``_classify_pyc``: a 16-byte header (PEP 552): the target's ``MAGIC_NUMBER``, 32-bit
+  little-endian flags (only bits 0 and 1 may be set), then source mtime and size (timestamp
+  pyc) or an 8-byte source hash (bit 0). Anything else is rejected and recompiled.
+* ``_validate_timestamp_pyc``: valid when the recorded mtime equals ``int(st_mtime)`` and the
+  recorded size equals ``st_size``, both mod 2**32. So an edit that keeps the size within the
+  same second, or restores the mtime (``touch -r``, ``rsync -t``, checkouts, editors), leaves
+  the old bytecode *accepted*. Candidates are cheap to find (the source's ``st_ctime`` is later
+  than the pyc was written: ``utime`` moves ctime too) and are confirmed by comparing the
+  pyc's code object with a compile of the current source in the target.
+* ``SourceLoader.get_code``: a hash-based pyc is checked against ``importlib.util.source_hash``
+  when bit 1 (check_source) is set and ``--check-hash-based-pycs`` is ``default``, always with
+  ``always``, never with ``never``; an unchecked one runs even though its source changed.
+  When the bytecode is rejected, the new one is written back unless ``sys.dont_write_bytecode``
+  or the directory is not writable: then it is recompiled on every start.
+* ``FileFinder`` tries extension modules, then source, then bytecode suffixes: a legacy
+  ``<stem>.pyc`` beside ``<stem>.py`` is ignored, without it it is imported
+  (``SourcelessFileLoader``), and ``<stem>.<extension suffix>`` beside ``<stem>.py`` wins.
 
-Source hashes use the target's key (its magic number) *and* its algorithm:
-``_Py_KeyedHash`` is SipHash-2-4 up to 3.10 and SipHash-1-3 from 3.11 (``Python/pyhash.c``),
-so when the host and target differ there the hashes are computed by the target itself.
+Source hashes use the target's key (its magic number) *and* its algorithm: ``_Py_KeyedHash``
+is SipHash-2-4 up to 3.10 and SipHash-1-3 from 3.11 (``Python/pyhash.c``); when host and
+target differ there, and always for code comparison, the target itself does the work (one
+subprocess for all files).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, LocationClass
 
 __all__ = [
+    "HEADER_SIZE",
     "MAX_EXAMPLES",
+    "MAX_LISTED",
     "BytecodeTarget",
     "ScanRoot",
     "classify_header",
     "scan_bytecode",
 ]
 
-#: Paths kept per (category, location class); counts and bytes cover all files.
+#: Paths kept per (category, location class) for harmless categories.
 MAX_EXAMPLES = 5
+#: Paths kept for the categories whose every file needs removing, so a command can name them.
+MAX_LISTED = 1000
+_LISTED = frozenset({BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS})
 
 #: Directory names never descended into: version control and tool caches.
 _SKIP_DIRS = frozenset(
@@ -57,10 +70,13 @@ _SKIP_DIRS = frozenset(
         "node_modules",
         ".nox",
         ".tox",
+        "__pycache__",
     }
 )
+_SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 HEADER_SIZE = 16
+_O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,7 +85,9 @@ class BytecodeTarget:
 
     :ivar magic_number: ``importlib.util.MAGIC_NUMBER`` as 4 bytes.
     :ivar check_hash_based_pycs: ``default``, ``always`` or ``never``.
-    :ivar executable: used to hash sources when the host's hash algorithm differs.
+    :ivar executable: runs the source hashing and code comparison the host cannot do.
+    :ivar pycache_prefix: ``sys.pycache_prefix`` or ``None``.
+    :ivar dont_write_bytecode: ``sys.dont_write_bytecode``: stale bytecode is never rewritten.
     """
 
     executable: str
@@ -78,6 +96,9 @@ class BytecodeTarget:
     magic_number: bytes
     check_hash_based_pycs: str
     source_suffixes: tuple[str, ...] = (".py",)
+    extension_suffixes: tuple[str, ...] = ()
+    pycache_prefix: str | None = None
+    dont_write_bytecode: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,12 +112,14 @@ class ScanRoot:
 def classify_header(
     header: bytes, source: os.stat_result, target: BytecodeTarget, source_hash: bytes | None
 ) -> BytecodeCategory:
-    """Classify a ``__pycache__`` pyc of the target's cache tag whose source exists.
+    """Classify a pyc of the target's cache tag whose source exists, by its header alone.
 
     :param header: the first 16 bytes of the pyc (fewer if the file is shorter).
     :param source: ``os.stat`` of the source.
-    :param source_hash: ``importlib.util.source_hash`` of the source with the target's key, or
-        ``None`` when the pyc is timestamp-based.
+    :param source_hash: ``importlib.util.source_hash`` of the source with the target's key and
+        algorithm; ``None`` for a timestamp pyc, or when it could not be computed.
+    :returns: FRESH (header valid), STALE (rejected, recompiled), STALE_ACCEPTED (a hash pyc
+        whose source changed but that is not checked), or FOREIGN (malformed header).
     """
     if len(header) < HEADER_SIZE or header[:4] != target.magic_number:
         return BytecodeCategory.FOREIGN
@@ -106,30 +129,63 @@ def classify_header(
     if not flags & 0b01:
         mtime = int.from_bytes(header[8:12], "little")
         size = int.from_bytes(header[12:16], "little")
-        fresh = mtime == int(source.st_mtime) & 0xFFFFFFFF and size == source.st_size & 0xFFFFFFFF
-        return BytecodeCategory.FRESH if fresh else BytecodeCategory.STALE
-    check_source = bool(flags & 0b10)
+        valid = mtime == int(source.st_mtime) & 0xFFFFFFFF and size == source.st_size & 0xFFFFFFFF
+        return BytecodeCategory.FRESH if valid else BytecodeCategory.STALE
     mode = target.check_hash_based_pycs
-    checked = mode == "always" or (mode == "default" and check_source)
+    checked = mode == "always" or (mode == "default" and bool(flags & 0b10))
     if source_hash is not None and header[8:16] == source_hash:
         return BytecodeCategory.FRESH
-    return BytecodeCategory.STALE if checked else BytecodeCategory.UNCHECKED_HASH
+    return BytecodeCategory.STALE if checked else BytecodeCategory.STALE_ACCEPTED
 
 
-@dataclass
-class _Tally:
-    files: int = 0
-    bytes: int = 0
-    examples: list[str] = field(default_factory=list)
-    roots: set[str] = field(default_factory=set)
+def _run_in_target(executable: str, code: str, payload: object) -> Any:
+    """Run ``code`` in the target with ``payload`` as JSON on stdin; its last stdout line is
+    JSON. Returns ``None`` when it fails (the caller then cannot confirm, and says so)."""
+    try:
+        proc = subprocess.run(
+            [executable, "-c", code],
+            input=json.dumps(payload).encode(),
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+        return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
 
 
-def _hasher(target: BytecodeTarget) -> Callable[[Sequence[str]], dict[str, bytes]]:
-    """Source hashing with the target's key and algorithm (see the module docstring)."""
+_HASH_CODE = """\
+import _imp, json, sys
+key, paths = json.load(sys.stdin)
+out = {}
+for p in paths:
+    try:
+        with open(p, 'rb') as f:
+            out[p] = _imp.source_hash(key, f.read()).hex()
+    except OSError:
+        pass
+print(json.dumps(out))
+"""
+
+_COMPARE_CODE = """\
+import json, marshal, sys
+out = {}
+for pyc, src, opt in json.load(sys.stdin):
+    try:
+        with open(pyc, 'rb') as f:
+            old = marshal.loads(f.read()[16:])
+        with open(src, 'rb') as f:
+            new = compile(f.read(), src, 'exec', dont_inherit=True, optimize=opt)
+        out[pyc] = old == new
+    except Exception:
+        out[pyc] = None
+print(json.dumps(out))
+"""
+
+
+def _source_hashes(target: BytecodeTarget, paths: Sequence[str]) -> dict[str, bytes]:
     key = int.from_bytes(target.magic_number, "little")
-    same_algorithm = (sys.version_info[:2] >= (3, 11)) == (tuple(target.version_info) >= (3, 11))
-
-    def on_host(paths: Sequence[str]) -> dict[str, bytes]:
+    if (sys.version_info[:2] >= (3, 11)) == (tuple(target.version_info) >= (3, 11)):
         import _imp
 
         result = {}
@@ -140,53 +196,164 @@ def _hasher(target: BytecodeTarget) -> Callable[[Sequence[str]], dict[str, bytes
             except OSError:
                 continue
         return result
-
-    def in_target(paths: Sequence[str]) -> dict[str, bytes]:
-        code = (
-            "import _imp, json, sys\n"
-            "out = {}\n"
-            "for p in json.load(sys.stdin):\n"
-            "    try:\n"
-            f"        out[p] = _imp.source_hash({key}, open(p, 'rb').read()).hex()\n"
-            "    except OSError:\n"
-            "        pass\n"
-            "print(json.dumps(out))\n"
-        )
-        try:
-            proc = subprocess.run(
-                [target.executable, "-c", code],
-                input=json.dumps(list(paths)).encode(),
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-            data = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-        except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-            return {}
-        return {p: bytes.fromhex(h) for p, h in data.items()}
-
-    return on_host if same_algorithm else in_target
+    data = _run_in_target(target.executable, _HASH_CODE, [key, list(paths)]) or {}
+    return {p: bytes.fromhex(h) for p, h in data.items()}
 
 
-def _parse_cache_name(name: str) -> tuple[str, str] | None:
-    """``stem.tag[.opt-N].pyc`` -> (stem, tag); ``None`` for a name without a tag."""
-    parts = name[: -len(".pyc")].split(".")
+def _same_code(
+    target: BytecodeTarget, items: Sequence[tuple[str, str, int]]
+) -> dict[str, bool | None]:
+    """For each ``(pyc, source, optimize)``: does the pyc hold what the target compiles from the
+    current source (code objects compared with ``==``: bytecode, constants, names, line table)?"""
+    if not items:
+        return {}
+    data = _run_in_target(target.executable, _COMPARE_CODE, [list(i) for i in items])
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def _parse_cache_name(name: str) -> tuple[str, str, int] | None:
+    """``stem.tag[.opt-N].pyc`` -> (stem, tag, N); ``None`` for a name without a tag."""
+    parts = name[:-4].split(".")
+    optimize = 0
     if len(parts) >= 3 and parts[-1].startswith("opt-"):
+        optimize = int(parts[-1][4:]) if parts[-1][4:].isdigit() else -1
         parts = parts[:-1]
-    if len(parts) < 2:
+    if len(parts) < 2 or optimize < 0:
         return None
-    return ".".join(parts[:-1]), parts[-1]
+    return ".".join(parts[:-1]), parts[-1], optimize
+
+
+@dataclass
+class _Tally:
+    files: int = 0
+    bytes: int = 0
+    examples: list[str] = field(default_factory=list)
+    roots: set[str] = field(default_factory=set)
+
+
+class _Scan:
+    """One scan's state: tallies per (category, location) and the files awaiting a second
+    look in the target (hash-based pycs, timestamp candidates)."""
+
+    def __init__(self, target: BytecodeTarget, progress: Callable[[int], None] | None) -> None:
+        self.target = target
+        self.tallies: dict[tuple[BytecodeCategory, LocationClass], _Tally] = {}
+        self.unreadable: list[str] = []
+        self.scanned = 0
+        self.hash_pending: list[tuple[str, str, bytes, int, str, LocationClass]] = []
+        self.candidates: list[tuple[str, str, int, int, str, LocationClass]] = []
+        self.progress = progress
+        self.writable: dict[str, bool] = {}
+
+    def record(
+        self, category: BytecodeCategory, location: LocationClass, root: str, path: str, size: int
+    ) -> None:
+        t = self.tallies.get((category, location))
+        if t is None:
+            t = self.tallies[(category, location)] = _Tally()
+        t.roots.add(root)
+        t.files += 1
+        t.bytes += size
+        if len(t.examples) < (MAX_LISTED if category in _LISTED else MAX_EXAMPLES):
+            t.examples.append(path)
+
+    def stale(self, cache_dir: str) -> BytecodeCategory:
+        """STALE, or STALE_NOT_REWRITTEN where the target will not write the new bytecode."""
+        if self.target.dont_write_bytecode:
+            return BytecodeCategory.STALE_NOT_REWRITTEN
+        w = self.writable.get(cache_dir)
+        if w is None:
+            w = self.writable[cache_dir] = os.access(cache_dir, os.W_OK)
+        return BytecodeCategory.STALE if w else BytecodeCategory.STALE_NOT_REWRITTEN
+
+    def judge(
+        self, pyc: str, source: str, optimize: int, location: LocationClass, root: str
+    ) -> None:
+        """Judge one pyc of the target's tag whose source is known to exist by name."""
+        self.scanned += 1
+        try:
+            fd = os.open(pyc, _O_RDONLY)
+        except OSError:
+            self.unreadable.append(pyc)
+            return
+        try:
+            pst = os.fstat(fd)
+            header = os.read(fd, HEADER_SIZE)
+        except OSError:
+            self.unreadable.append(pyc)
+            return
+        finally:
+            os.close(fd)
+        try:
+            sst = os.stat(source)
+        except OSError:
+            self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst.st_size)
+            return
+        if (
+            len(header) == HEADER_SIZE
+            and header[:4] == self.target.magic_number
+            and (header[4] & 0b01)
+            and not (int.from_bytes(header[4:8], "little") & ~0b11)
+        ):
+            self.hash_pending.append((pyc, source, header, pst.st_size, root, location))
+            return
+        category = classify_header(header, sst, self.target, None)
+        if category is BytecodeCategory.FRESH and sst.st_ctime_ns > max(
+            pst.st_mtime_ns, pst.st_ctime_ns
+        ):
+            # Valid header, but the source changed after the pyc was written: confirm later.
+            self.candidates.append((pyc, source, optimize, pst.st_size, root, location))
+            return
+        if category is BytecodeCategory.STALE:
+            category = self.stale(os.path.dirname(pyc))
+        self.record(category, location, root, pyc, pst.st_size)
+
+    def finish(self) -> None:
+        """Hash-based pycs and timestamp candidates: one batch each, in the target if needed."""
+        t = self.target
+        if self.hash_pending:
+            hashes = _source_hashes(t, sorted({p[1] for p in self.hash_pending}))
+            for pyc, src, header, size, root, loc in self.hash_pending:
+                try:
+                    sst = os.stat(src)
+                except OSError:
+                    self.record(BytecodeCategory.ORPHANED, loc, root, pyc, size)
+                    continue
+                category = classify_header(header, sst, t, hashes.get(src))
+                if category is BytecodeCategory.STALE:
+                    category = self.stale(os.path.dirname(pyc))
+                self.record(category, loc, root, pyc, size)
+        if self.candidates:
+            same = _same_code(t, [(c[0], c[1], c[2]) for c in self.candidates])
+            for pyc, _src, _opt, size, root, loc in self.candidates:
+                # Unconfirmable (the target failed to compile it): the header is valid, so
+                # the interpreter runs it; report it as it stands, fresh.
+                ok = same.get(pyc)
+                category = (
+                    BytecodeCategory.STALE_ACCEPTED if ok is False else BytecodeCategory.FRESH
+                )
+                self.record(category, loc, root, pyc, size)
 
 
 def _walk(
-    root: str, skip: frozenset[str], unreadable: list[str]
+    root: str,
+    skip: frozenset[str],
+    unreadable: list[str],
+    seen: set[tuple[int, int]],
+    *,
+    skip_site_dirs: bool = True,
 ) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
-    """Yield ``(directory, entries)`` below ``root``; symlinked directories are not followed,
-    other roots and site directories not on ``sys.path`` (in ``skip``) not entered."""
+    """Yield ``(directory, entries)`` below ``root``, each directory once (by device and
+    inode). Symlinked directories are not followed; directories in ``skip`` (other roots),
+    site directories that are not roots, and other virtual environments are not entered."""
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
+            st = os.stat(directory)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError:
@@ -194,124 +361,109 @@ def _walk(
             continue
         yield directory, entries
         for e in entries:
-            if e.name in _SKIP_DIRS or e.name == "__pycache__":
+            if e.name in _SKIP_DIRS or (skip_site_dirs and e.name in _SITE_DIR_NAMES):
                 continue
             try:
                 if not e.is_dir(follow_symlinks=False):
                     continue
             except OSError:
                 continue
-            child = e.path
-            if os.path.normcase(child) in skip or e.name in ("site-packages", "dist-packages"):
-                continue  # another root, or a site directory not on sys.path
-            if os.path.exists(os.path.join(child, "pyvenv.cfg")):
-                continue  # another virtual environment
-            stack.append(child)
+            if os.path.normcase(e.path) in skip or os.path.exists(
+                os.path.join(e.path, "pyvenv.cfg")
+            ):
+                continue
+            stack.append(e.path)
 
 
 def scan_bytecode(
     roots: Iterable[ScanRoot],
     target: BytecodeTarget,
     *,
-    skip_dirs: Iterable[str] = (),
+    classify: Callable[[str], LocationClass] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BytecodeSummary:
-    """Classify every ``.pyc`` under ``roots``.
+    """Classify every ``.pyc`` under ``roots`` (and under ``target.pycache_prefix``).
 
     A directory reached from two roots (or twice through one) is scanned once; symlinks are
-    not followed; unreadable directories are listed in the result, never raised.
+    not followed; unreadable directories are listed in the result, never raised. Memory holds
+    only counts and a few example paths per group, whatever the number of files.
 
-    :param skip_dirs: directories not to descend into (site directories that are not on the
-        target's ``sys.path``, e.g. the base interpreter's site-packages inside its stdlib).
+    :param classify: location class of a source directory, for bytecode under the
+        ``pycache_prefix`` tree (default: ``other``).
+    :param progress: called with the number of files judged so far, every 256 directories.
     """
-    tallies: dict[tuple[BytecodeCategory, LocationClass], _Tally] = {}
-    unreadable: list[str] = []
-    scanned = 0
-    seen_dirs: set[tuple[int, int]] = set()
-    pending_hash: list[tuple[str, str, int, ScanRoot, bytes]] = []
+    state = _Scan(target, progress)
     roots = list(roots)
-    skip = frozenset(os.path.normcase(os.path.abspath(p)) for p in skip_dirs) | frozenset(
-        os.path.normcase(os.path.abspath(r.path)) for r in roots
-    )
+    skip = frozenset(os.path.normcase(os.path.abspath(r.path)) for r in roots)
+    seen: set[tuple[int, int]] = set()
     source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
-
-    def record(category: BytecodeCategory, root: ScanRoot, path: str, size: int) -> None:
-        t = tallies.setdefault((category, root.location), _Tally())
-        t.roots.add(root.path)
-        t.files += 1
-        t.bytes += size
-        if len(t.examples) < MAX_EXAMPLES:
-            t.examples.append(path)
-
-    def source_stat(path: str) -> os.stat_result | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return st if stat.S_ISREG(st.st_mode) else None
-
+    ext_suffixes = tuple(sorted(target.extension_suffixes, key=len, reverse=True))
+    tag_marker = "." + target.cache_tag + "."
+    prefix = target.pycache_prefix
+    dirs = 0
     for root in roots:
         own_skip = skip - {os.path.normcase(os.path.abspath(root.path))}
-        for directory, entries in _walk(root.path, own_skip, unreadable):
-            try:
-                st = os.stat(directory)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
+        loc, rp = root.location, root.path
+        for directory, entries in _walk(rp, own_skip, state.unreadable, seen):
+            dirs += 1
+            if progress is not None and dirs % 256 == 0:
+                progress(state.scanned)
             names = {e.name for e in entries}
+            has_cache = False
             for e in entries:
-                if e.name.endswith(".pyc") and _is_file(e):
-                    scanned += 1
-                    stem = e.name[:-4]
-                    size = _size(e)
-                    has_source = any(stem + s in names for s in target.source_suffixes)
-                    category = (
-                        BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
-                    )
-                    record(category, root, e.path, size)
-            if "__pycache__" not in names:
+                name = e.name
+                if name == "__pycache__":
+                    has_cache = True
+                elif name.endswith(".pyc"):
+                    if not _is_file(e):
+                        continue
+                    state.scanned += 1
+                    has_source = name[:-4] + source_suffix in names
+                    cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
+                    state.record(cat, loc, rp, e.path, _size(e))
+                elif ext_suffixes and name.endswith(ext_suffixes):
+                    stem = next(name[: -len(s)] for s in ext_suffixes if name.endswith(s))
+                    if stem + source_suffix in names and _is_file(e):
+                        state.record(
+                            BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _size(e)
+                        )
+            if not has_cache:
                 continue
             cache_dir = os.path.join(directory, "__pycache__")
             try:
                 with os.scandir(cache_dir) as it:
-                    cache_entries = [c for c in it if c.name.endswith(".pyc") and _is_file(c)]
+                    cache_entries = [c for c in it if c.name.endswith(".pyc")]
             except OSError:
-                unreadable.append(cache_dir)
+                state.unreadable.append(cache_dir)
                 continue
             for c in cache_entries:
-                scanned += 1
-                size = _size(c)
+                if not _is_file(c):
+                    continue
+                if prefix is not None:
+                    state.scanned += 1
+                    state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _size(c))
+                    continue
+                if tag_marker not in c.name:
+                    state.scanned += 1
+                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
+                    continue
                 parsed = _parse_cache_name(c.name)
                 if parsed is None or parsed[1] != target.cache_tag:
-                    record(BytecodeCategory.FOREIGN, root, c.path, size)
+                    state.scanned += 1
+                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
                     continue
-                src = os.path.join(directory, parsed[0] + source_suffix)
-                sst = source_stat(src) if parsed[0] + source_suffix in names else None
-                if sst is None:
-                    record(BytecodeCategory.ORPHANED, root, c.path, size)
+                if parsed[0] + source_suffix not in names:
+                    state.scanned += 1
+                    state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _size(c))
                     continue
-                try:
-                    with open(c.path, "rb") as f:
-                        header = f.read(HEADER_SIZE)
-                except OSError:
-                    unreadable.append(c.path)
-                    continue
-                is_hash = len(header) >= 8 and bool(int.from_bytes(header[4:8], "little") & 1)
-                if is_hash and header[:4] == target.magic_number:
-                    pending_hash.append((c.path, src, size, root, header))
-                    continue
-                record(classify_header(header, sst, target, None), root, c.path, size)
-
-    if pending_hash:
-        hashes = _hasher(target)(sorted({p[1] for p in pending_hash}))
-        for pyc, src, size, root, header in pending_hash:
-            sst = source_stat(src)
-            if sst is None:
-                record(BytecodeCategory.ORPHANED, root, pyc, size)
-                continue
-            record(classify_header(header, sst, target, hashes.get(src)), root, pyc, size)
-
+                state.judge(
+                    c.path, os.path.join(directory, parsed[0] + source_suffix), parsed[2], loc, rp
+                )
+    if prefix is not None:
+        _scan_prefix_tree(state, prefix, source_suffix, classify, seen)
+    state.finish()
+    order = {m: i for i, m in enumerate(BytecodeCategory)}
+    lorder = {m: i for i, m in enumerate(LocationClass)}
     groups = tuple(
         BytecodeGroup(
             category=cat,
@@ -322,19 +474,46 @@ def scan_bytecode(
             roots=tuple(sorted(t.roots)),
         )
         for (cat, loc), t in sorted(
-            tallies.items(), key=lambda kv: (_order(kv[0][0]), _order(kv[0][1]))
+            state.tallies.items(), key=lambda kv: (order[kv[0][0]], lorder[kv[0][1]])
         )
     )
+    all_roots = tuple(r.path for r in roots) + ((prefix,) if prefix is not None else ())
     return BytecodeSummary(
-        roots=tuple(r.path for r in roots),
+        roots=all_roots,
         groups=groups,
-        unreadable=tuple(sorted(set(unreadable))),
-        scanned_files=scanned,
+        unreadable=tuple(sorted(set(state.unreadable))),
+        scanned_files=state.scanned,
     )
 
 
-def _order(member: BytecodeCategory | LocationClass) -> int:
-    return list(type(member)).index(member)
+def _scan_prefix_tree(
+    state: _Scan,
+    prefix: str,
+    source_suffix: str,
+    classify: Callable[[str], LocationClass] | None,
+    seen: set[tuple[int, int]],
+) -> None:
+    """Bytecode under ``sys.pycache_prefix``: ``<prefix>/<source dir>/<stem>.<tag>.pyc``
+    mirrors the absolute source directory (POSIX: without its leading ``/``)."""
+    target = state.target
+    prefix_abs = os.path.abspath(prefix)
+    # The prefix mirrors absolute paths: site directories in it are entered.
+    for directory, entries in _walk(
+        prefix_abs, frozenset(), state.unreadable, seen, skip_site_dirs=False
+    ):
+        rel = os.path.relpath(directory, prefix_abs)
+        source_dir = os.sep + ("" if rel == "." else rel)
+        loc = classify(source_dir) if classify is not None else LocationClass.OTHER
+        for e in entries:
+            if not e.name.endswith(".pyc") or not _is_file(e):
+                continue
+            parsed = _parse_cache_name(e.name)
+            if parsed is None or parsed[1] != target.cache_tag:
+                state.scanned += 1
+                state.record(BytecodeCategory.FOREIGN, loc, prefix, e.path, _size(e))
+                continue
+            source = os.path.join(source_dir, parsed[0] + source_suffix)
+            state.judge(e.path, source, parsed[2], loc, prefix)
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:

@@ -7,6 +7,7 @@ import io
 
 from rich.console import Console, Group
 from rich.panel import Panel
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -14,7 +15,44 @@ from pyenvdoctor.checks.bytecode import format_bytes
 from pyenvdoctor.model import Finding, Report
 from pyenvdoctor.render.summary import summarize
 
-__all__ = ["render_console"]
+__all__ = ["ScanProgress", "render_console"]
+
+
+class ScanProgress:
+    """A transient progress line on a terminal's stderr, shown only once the scan has taken
+    more than ``delay`` seconds. Call the instance with the number of files judged so far;
+    :meth:`close` removes the line."""
+
+    def __init__(self, *, delay: float = 1.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._delay = delay
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, files: int) -> None:
+        if self._progress is None:
+            if self._clock() - self._start < self._delay:
+                return
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("checking bytecode: {task.completed:,} files"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("scan", total=None)
+        assert self._task is not None
+        self._progress.update(self._task, completed=files)
+
+    def close(self) -> None:
+        """Remove the progress line, if it was shown."""
+        if self._progress is not None:
+            self._progress.stop()
+
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
