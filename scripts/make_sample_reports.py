@@ -100,15 +100,27 @@ def _planted(root: Path) -> tuple[Path, dict[str, str]]:
     (project / "pkg" / "old.py").write_text("Y = 1\n")
     py_compile.compile(str(project / "pkg" / "old.py"))
     (project / "pkg" / "old.py").unlink()  # now orphaned
-    env = {**os.environ, "PYTHONPATH": str(extra)}
-    env.pop("VIRTUAL_ENV", None)
+    edited = project / "pkg" / "edited.py"
+    edited.write_text("VALUE = 'old'\n")
+    py_compile.compile(str(edited))
+    st = edited.stat()
+    edited.write_text("VALUE = 'new'\n")  # same size ...
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... mtime restored: stale-accepted
+    env = {**_user_env(), "PYTHONPATH": str(extra)}
     return py, env
+
+
+def _user_env() -> dict[str, str]:
+    """This environment without what would not be on a typical developer's machine: an active
+    venv, PYTHONPATH, and this build machine's PYTHONDONTWRITEBYTECODE=1."""
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if k not in drop}
 
 
 def main() -> int:
     """Write every sample report; return 0."""
     OUT.mkdir(exist_ok=True)
-    base_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    base_env = _user_env()
     # Reproducible paths: build everything under one fixed directory.
     root = Path(tempfile.gettempdir()) / "pyenvdoctor-samples"
     shutil.rmtree(root, ignore_errors=True)

@@ -32,9 +32,8 @@ subprocess for all files).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
+import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +75,7 @@ _SKIP_DIRS = frozenset(
 _SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 HEADER_SIZE = 16
+_FIELDS = struct.Struct("<III")  # flags, then mtime and size (or the first half of a hash)
 _O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -141,6 +141,9 @@ def classify_header(
 def _run_in_target(executable: str, code: str, payload: object) -> Any:
     """Run ``code`` in the target with ``payload`` as JSON on stdin; its last stdout line is
     JSON. Returns ``None`` when it fails (the caller then cannot confirm, and says so)."""
+    import json  # only when needed: the common scan never starts a subprocess
+    import subprocess
+
     try:
         proc = subprocess.run(
             [executable, "-c", code],
@@ -267,12 +270,30 @@ class _Scan:
         return BytecodeCategory.STALE if w else BytecodeCategory.STALE_NOT_REWRITTEN
 
     def judge(
-        self, pyc: str, source: str, optimize: int, location: LocationClass, root: str
+        self,
+        pyc: str,
+        source: str,
+        optimize: int,
+        location: LocationClass,
+        root: str,
+        *,
+        names: tuple[str, str] | None = None,
+        cache_fd: int | None = None,
+        source_fd: int | None = None,
     ) -> None:
-        """Judge one pyc of the target's tag whose source is known to exist by name."""
+        """Judge one pyc of the target's tag whose source exists by name.
+
+        With ``cache_fd``/``source_fd`` (open directories) and ``names`` (the pyc's and the
+        source's file names), the files are opened relative to the directories, which spares
+        the kernel a full path walk per file; the full paths are then only used in the report.
+        """
         self.scanned += 1
+        if names is not None and cache_fd is not None and source_fd is not None:
+            pyc_name, source_name = names
+        else:
+            pyc_name, source_name, cache_fd, source_fd = pyc, source, None, None
         try:
-            fd = os.open(pyc, _O_RDONLY)
+            fd = os.open(pyc_name, _O_RDONLY, dir_fd=cache_fd)
         except OSError:
             self.unreadable.append(pyc)
             return
@@ -285,28 +306,27 @@ class _Scan:
         finally:
             os.close(fd)
         try:
-            sst = os.stat(source)
+            sst = os.stat(source_name, dir_fd=source_fd)
         except OSError:
             self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst.st_size)
             return
-        if (
-            len(header) == HEADER_SIZE
-            and header[:4] == self.target.magic_number
-            and (header[4] & 0b01)
-            and not (int.from_bytes(header[4:8], "little") & ~0b11)
-        ):
-            self.hash_pending.append((pyc, source, header, pst.st_size, root, location))
-            return
-        category = classify_header(header, sst, self.target, None)
-        if category is BytecodeCategory.FRESH and sst.st_ctime_ns > max(
-            pst.st_mtime_ns, pst.st_ctime_ns
-        ):
-            # Valid header, but the source changed after the pyc was written: confirm later.
-            self.candidates.append((pyc, source, optimize, pst.st_size, root, location))
-            return
-        if category is BytecodeCategory.STALE:
-            category = self.stale(os.path.dirname(pyc))
-        self.record(category, location, root, pyc, pst.st_size)
+        if len(header) == HEADER_SIZE and header[:4] == self.target.magic_number:
+            flags, mtime, size = _FIELDS.unpack_from(header, 4)
+            if not flags:  # timestamp pyc: _validate_timestamp_pyc
+                if mtime != int(sst.st_mtime) & 0xFFFFFFFF or size != sst.st_size & 0xFFFFFFFF:
+                    category = self.stale(os.path.dirname(pyc))
+                elif sst.st_ctime_ns > max(pst.st_mtime_ns, pst.st_ctime_ns):
+                    # Valid header, but the source changed after the pyc was written.
+                    self.candidates.append((pyc, source, optimize, pst.st_size, root, location))
+                    return
+                else:
+                    category = BytecodeCategory.FRESH
+                self.record(category, location, root, pyc, pst.st_size)
+                return
+            if flags & 0b01 and not flags & ~0b11:  # hash-based: one batch later
+                self.hash_pending.append((pyc, source, header, pst.st_size, root, location))
+                return
+        self.record(BytecodeCategory.FOREIGN, location, root, pyc, pst.st_size)
 
     def finish(self) -> None:
         """Hash-based pycs and timestamp candidates: one batch each, in the target if needed."""
@@ -339,40 +359,60 @@ def _walk(
     root: str,
     skip: frozenset[str],
     unreadable: list[str],
-    seen: set[tuple[int, int]],
+    interesting: tuple[str, ...],
     *,
     skip_site_dirs: bool = True,
-) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
-    """Yield ``(directory, entries)`` below ``root``, each directory once (by device and
-    inode). Symlinked directories are not followed; directories in ``skip`` (other roots),
-    site directories that are not roots, and other virtual environments are not entered."""
+) -> Iterator[tuple[str, set[str], list[os.DirEntry[str]]]]:
+    """Yield ``(directory, names, entries whose name ends with one of interesting)`` for every
+    directory below ``root``, in one pass over each listing.
+
+    Symlinked directories are not followed, so within one root no directory is reached twice;
+    ``skip`` (other roots), site directories that are not roots, tool caches, ``__pycache__``
+    (the caller reads it) and other virtual environments (a ``pyvenv.cfg``) are not entered.
+    """
+    skip_names = _SKIP_DIRS | frozenset(_SITE_DIR_NAMES) if skip_site_dirs else _SKIP_DIRS
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
-            st = os.stat(directory)
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError:
             unreadable.append(directory)
             continue
-        yield directory, entries
+        names = {e.name for e in entries}
+        if "pyvenv.cfg" in names and directory != root:
+            continue  # another virtual environment
+        picked = []
         for e in entries:
-            if e.name in _SKIP_DIRS or (skip_site_dirs and e.name in _SITE_DIR_NAMES):
-                continue
-            try:
-                if not e.is_dir(follow_symlinks=False):
+            name = e.name
+            if name.endswith(interesting):
+                picked.append(e)
+            elif name not in skip_names:
+                try:
+                    is_dir = e.is_dir(follow_symlinks=False)
+                except OSError:
                     continue
-            except OSError:
-                continue
-            if os.path.normcase(e.path) in skip or os.path.exists(
-                os.path.join(e.path, "pyvenv.cfg")
-            ):
-                continue
-            stack.append(e.path)
+                if is_dir and os.path.normcase(e.path) not in skip:
+                    stack.append(e.path)
+        yield directory, names, picked
+
+
+def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[ScanRoot]:
+    """Roots by real path, each directory once (by device and inode), in the given order."""
+    seen: set[tuple[int, int]] = set()
+    result = []
+    for r in roots:
+        real = os.path.realpath(r.path)
+        try:
+            st = os.stat(real)
+        except OSError:
+            unreadable.append(r.path)
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            result.append(ScanRoot(path=real, location=r.location))
+    return result
 
 
 def scan_bytecode(
@@ -393,74 +433,79 @@ def scan_bytecode(
     :param progress: called with the number of files judged so far, every 256 directories.
     """
     state = _Scan(target, progress)
-    roots = list(roots)
-    skip = frozenset(os.path.normcase(os.path.abspath(r.path)) for r in roots)
-    seen: set[tuple[int, int]] = set()
+    roots = _unique_roots(roots, state.unreadable)
+    skip = frozenset(os.path.normcase(r.path) for r in roots)
     source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
     ext_suffixes = tuple(sorted(target.extension_suffixes, key=len, reverse=True))
-    tag_marker = "." + target.cache_tag + "."
+    interesting = (".pyc", *ext_suffixes)
+    plain_suffix = "." + target.cache_tag + ".pyc"
     prefix = target.pycache_prefix
     dirs = 0
     for root in roots:
-        own_skip = skip - {os.path.normcase(os.path.abspath(root.path))}
+        own_skip = skip - {os.path.normcase(root.path)}
         loc, rp = root.location, root.path
-        for directory, entries in _walk(rp, own_skip, state.unreadable, seen):
+        for directory, names, picked in _walk(rp, own_skip, state.unreadable, interesting):
             dirs += 1
             if progress is not None and dirs % 256 == 0:
                 progress(state.scanned)
-            names = {e.name for e in entries}
-            has_cache = False
-            for e in entries:
+            for e in picked:
                 name = e.name
-                if name == "__pycache__":
-                    has_cache = True
-                elif name.endswith(".pyc"):
+                if name.endswith(".pyc"):
                     if not _is_file(e):
                         continue
                     state.scanned += 1
                     has_source = name[:-4] + source_suffix in names
                     cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
                     state.record(cat, loc, rp, e.path, _size(e))
-                elif ext_suffixes and name.endswith(ext_suffixes):
+                else:
                     stem = next(name[: -len(s)] for s in ext_suffixes if name.endswith(s))
                     if stem + source_suffix in names and _is_file(e):
                         state.record(
                             BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _size(e)
                         )
-            if not has_cache:
+            if "__pycache__" not in names:
                 continue
             cache_dir = os.path.join(directory, "__pycache__")
             try:
                 with os.scandir(cache_dir) as it:
-                    cache_entries = [c for c in it if c.name.endswith(".pyc")]
+                    cache_entries = [c for c in it if c.name.endswith(".pyc") and _is_file(c)]
             except OSError:
                 state.unreadable.append(cache_dir)
                 continue
-            for c in cache_entries:
-                if not _is_file(c):
-                    continue
-                if prefix is not None:
+            if prefix is not None:
+                for c in cache_entries:
                     state.scanned += 1
                     state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _size(c))
-                    continue
-                if tag_marker not in c.name:
-                    state.scanned += 1
-                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
-                    continue
-                parsed = _parse_cache_name(c.name)
-                if parsed is None or parsed[1] != target.cache_tag:
-                    state.scanned += 1
-                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
-                    continue
-                if parsed[0] + source_suffix not in names:
-                    state.scanned += 1
-                    state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _size(c))
-                    continue
-                state.judge(
-                    c.path, os.path.join(directory, parsed[0] + source_suffix), parsed[2], loc, rp
-                )
+                continue
+            with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
+                for c in cache_entries:
+                    name = c.name
+                    if name.endswith(plain_suffix):
+                        stem, optimize = name[: -len(plain_suffix)], 0
+                    else:
+                        parsed = _parse_cache_name(name)
+                        if parsed is None or parsed[1] != target.cache_tag:
+                            state.scanned += 1
+                            state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
+                            continue
+                        stem, _, optimize = parsed
+                    source_name = stem + source_suffix
+                    if source_name not in names:
+                        state.scanned += 1
+                        state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _size(c))
+                        continue
+                    state.judge(
+                        c.path,
+                        directory + os.sep + source_name,
+                        optimize,
+                        loc,
+                        rp,
+                        names=(name, source_name),
+                        cache_fd=cache_fd,
+                        source_fd=source_fd,
+                    )
     if prefix is not None:
-        _scan_prefix_tree(state, prefix, source_suffix, classify, seen)
+        _scan_prefix_tree(state, prefix, source_suffix, classify)
     state.finish()
     order = {m: i for i, m in enumerate(BytecodeCategory)}
     lorder = {m: i for i, m in enumerate(LocationClass)}
@@ -491,15 +536,14 @@ def _scan_prefix_tree(
     prefix: str,
     source_suffix: str,
     classify: Callable[[str], LocationClass] | None,
-    seen: set[tuple[int, int]],
 ) -> None:
     """Bytecode under ``sys.pycache_prefix``: ``<prefix>/<source dir>/<stem>.<tag>.pyc``
     mirrors the absolute source directory (POSIX: without its leading ``/``)."""
     target = state.target
     prefix_abs = os.path.abspath(prefix)
     # The prefix mirrors absolute paths: site directories in it are entered.
-    for directory, entries in _walk(
-        prefix_abs, frozenset(), state.unreadable, seen, skip_site_dirs=False
+    for directory, _names, entries in _walk(
+        prefix_abs, frozenset(), state.unreadable, (".pyc",), skip_site_dirs=False
     ):
         rel = os.path.relpath(directory, prefix_abs)
         source_dir = os.sep + ("" if rel == "." else rel)
@@ -514,6 +558,33 @@ def _scan_prefix_tree(
                 continue
             source = os.path.join(source_dir, parsed[0] + source_suffix)
             state.judge(e.path, source, parsed[2], loc, prefix)
+
+
+class _DirFds:
+    """Open two directories for ``*at`` calls; yields ``(None, None)`` where the platform has
+    no ``dir_fd`` support or a directory cannot be opened (then full paths are used)."""
+
+    _supported = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
+
+    def __init__(self, *directories: str) -> None:
+        self._dirs = directories
+        self._fds: list[int] = []
+
+    def __enter__(self) -> tuple[int | None, ...]:
+        if not self._supported:
+            return (None,) * len(self._dirs)
+        try:
+            for d in self._dirs:
+                self._fds.append(os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
+        except OSError:
+            self.__exit__()
+            return (None,) * len(self._dirs)
+        return tuple(self._fds)
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:
