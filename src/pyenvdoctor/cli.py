@@ -1,8 +1,8 @@
 """Command line: ``build_parser()`` and ``main(argv=None) -> int``; wiring only.
 
-Exit status (README "Exit status"): 0 report written; 1 ``--fail-on`` matched a finding, or an
-unexpected error; 2 usage error; 3 target interpreter cannot be inspected; 4 output cannot be
-written. stdout carries only the report; errors go to stderr as one line.
+Exit status (README "Exit status"): 0 report written (or fix complete); 1 ``--fail-on``
+matched a finding, or an unexpected error; 2 usage error; 3 target interpreter cannot be
+inspected; 4 output cannot be written; 6 ``--fix`` not confirmed; 7 ``--fix`` incomplete. stdout carries only the report; errors go to stderr as one line.
 """
 
 from __future__ import annotations
@@ -13,15 +13,22 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyenvdoctor import __version__
-from pyenvdoctor.errors import DoctorError, OutputError
+from pyenvdoctor.errors import DoctorError, NotConfirmedError, OutputError
+
+if TYPE_CHECKING:
+    from pyenvdoctor.collect.bytecode import FileSink
+    from pyenvdoctor.model import BytecodeCategory, Report
+    from pyenvdoctor.render import OutputFormat
 
 __all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_FIX_INCOMPLETE = 7
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="exit with status 1 when a finding of this severity or worse is present",
     )
+    fix = report.add_argument_group('fixing (see README "--fix")')
+    fix.add_argument(
+        "--fix",
+        action="append",
+        nargs="?",
+        const="all",
+        metavar="CODE",
+        help="apply the suggested cleanups: all that do not change what is installed, or only "
+        "the findings named (repeatable)",
+    )
+    fix.add_argument(
+        "--dry-run", action="store_true", help="with --fix: show the plan, change nothing"
+    )
+    fix.add_argument("--yes", "-y", action="store_true", help="with --fix: do not ask")
+    fix.add_argument(
+        "--include-system",
+        action="store_true",
+        help="with --fix: also touch the interpreter's stdlib, system locations and other users' files",
+    )
+    fix.add_argument(
+        "--log", metavar="FILE", help="with --fix: write a JSON log of what was removed"
+    )
     report.add_argument(
         "--timestamp",
         action="store_true",
@@ -95,10 +124,119 @@ def _write(text: str, output: str | None) -> None:
         raise OutputError(f"cannot write {output}: {exc.strerror}") from None
 
 
+def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
+    """Run the pipeline for ``args``, with a progress line on a terminal."""
+    from pyenvdoctor.report import build_report
+
+    progress = None
+    if sys.stderr.isatty():
+        from pyenvdoctor.render.console import ScanProgress
+
+        progress = ScanProgress()
+    try:
+        return build_report(
+            python=args.python,
+            environ=dict(os.environ),
+            working_directory=os.getcwd(),
+            generated_at=now,
+            timeout=args.timeout,
+            paths=args.path,
+            progress=progress,
+            on_file=on_file,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _confirm(question: str) -> bool:
+    print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    except (OSError, KeyboardInterrupt):
+        return False
+
+
+def _run_fix(
+    args: argparse.Namespace,
+    fmt: OutputFormat,
+    report: Report,
+    files: list[tuple[BytecodeCategory, str, os.stat_result]],
+) -> int:
+    """Plan, confirm, apply, check again (README "--fix")."""
+    from pyenvdoctor import fix
+    from pyenvdoctor.collect.pip_cache import measure_pip_cache
+    from pyenvdoctor.render.fix import FixResult, render_fix, render_plan
+
+    selected = [c for c in args.fix if c != "all"]
+    plan = fix.plan(report, files, selected=selected, include_system=args.include_system)
+    before = tuple(sorted({f.code for f in report.findings}))
+    if args.dry_run:
+        outcome = fix.apply(plan, remove=fix.dry_run_remover(), run=lambda _c: (0, "dry run"))
+        _write(
+            render_fix(
+                FixResult(plan=plan, outcome=outcome, dry_run=True, before=before, after=None), fmt
+            ),
+            args.output,
+        )
+        return EXIT_OK
+    if not plan:
+        _write(
+            render_fix(
+                FixResult(plan=plan, outcome=None, dry_run=False, before=before, after=before), fmt
+            ),
+            args.output,
+        )
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise NotConfirmedError(
+                "--fix changes files: run it on a terminal to confirm, or pass --yes "
+                "(--dry-run shows the plan)"
+            )
+        sys.stderr.write(render_plan(plan))
+        n = sum(len(a.files) for a in plan)
+        if not _confirm(f"Apply {len(plan)} action(s), removing {n} file(s)?"):
+            raise NotConfirmedError("nothing changed")
+        unselected = [a for a in plan if a.changes_installation and a.finding not in selected]
+        if unselected and not _confirm(
+            "These actions change what is installed: "
+            + ", ".join(a.description for a in unselected)
+            + ". Apply them too?"
+        ):
+            plan = tuple(a for a in plan if a not in unselected)
+    else:
+        plan = tuple(a for a in plan if not a.changes_installation or a.finding in selected)
+    interp = report.interpreter
+    outcome = fix.apply(
+        plan,
+        measure=lambda: (
+            measure_pip_cache(target_prefix=interp.prefix, environ=os.environ).total_bytes
+        ),
+    )
+    after_report = _build(args, None)
+    after = tuple(sorted({f.code for f in after_report.findings}))
+    result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
+    if args.log:
+        from pyenvdoctor.render.json import dumps
+
+        removed = [
+            {"path": f.path, "bytes": f.bytes} for f in outcome.files if f.status == "removed"
+        ]
+        try:
+            Path(args.log).write_text(
+                dumps({"removed": removed, "directories_removed": outcome.directories_removed}),
+                encoding="utf-8",
+            )
+        except OSError as exc:
+            raise OutputError(f"cannot write {args.log}: {exc.strerror}") from None
+    _write(render_fix(result, fmt), args.output)
+    return EXIT_OK if outcome.complete and not result.remaining else EXIT_FIX_INCOMPLETE
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from pyenvdoctor.model import Severity
     from pyenvdoctor.render import OutputFormat, render
-    from pyenvdoctor.report import build_report
 
     if args.format is not None:
         fmt = OutputFormat(args.format)
@@ -111,24 +249,10 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.timestamp
         else None
     )
-    progress = None
-    if sys.stderr.isatty():
-        from pyenvdoctor.render.console import ScanProgress
-
-        progress = ScanProgress()
-    try:
-        report = build_report(
-            python=args.python,
-            environ=dict(os.environ),
-            working_directory=os.getcwd(),
-            generated_at=now,
-            timeout=args.timeout,
-            paths=args.path,
-            progress=progress,
-        )
-    finally:
-        if progress is not None:
-            progress.close()
+    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
+    report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
+    if args.fix:
+        return _run_fix(args, fmt, report, files)
     color = (
         fmt is OutputFormat.TEXT
         and args.output is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DoctorError",
     "InterpreterError",
+    "NotConfirmedError",
     "OutputError",
     "ReportFormatError",
 ]
@@ -38,3 +39,10 @@ class ReportFormatError(DoctorError):
     """A saved JSON report does not match the schema (wrong key or type). Exit status 5."""
 
     exit_code = 5
+
+
+class NotConfirmedError(DoctorError):
+    """``--fix`` was not confirmed: no terminal and no ``--yes``, or the user said no. Nothing
+    was changed. Exit status 6."""
+
+    exit_code = 6

@@ -14,7 +14,7 @@ from pyenvdoctor.checks import sort_findings
 from pyenvdoctor.checks.bytecode import bytecode_findings
 from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
-from pyenvdoctor.collect.bytecode import BytecodeTarget, ScanRoot, scan_bytecode
+from pyenvdoctor.collect.bytecode import BytecodeTarget, FileSink, ScanRoot, scan_bytecode
 from pyenvdoctor.collect.dependencies import (
     check_dependencies,
     check_supported,
@@ -78,6 +78,7 @@ def build_report(
     timeout: float = DEFAULT_TIMEOUT,
     paths: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    on_file: FileSink | None = None,
 ) -> Report:
     """Inspect one interpreter and diagnose it.
 
@@ -89,6 +90,7 @@ def build_report(
     :param timeout: seconds the probe may take.
     :param paths: more directories to scan for bytecode (``--path``).
     :param progress: called with the number of bytecode files judged so far.
+    :param on_file: receives every judged bytecode file (``--fix`` plans from these).
     :raises InterpreterError: the target cannot be inspected.
     """
     selection = select_interpreter(python, environ)
@@ -150,7 +152,9 @@ def build_report(
     roots += [
         ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
     ]
-    bytecode = scan_bytecode(roots, target, classify=classifier.classify_path, progress=progress)
+    bytecode = scan_bytecode(
+        roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
+    )
     pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
     modules = count_modules(interpreter, sys_path)
 

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_EXAMPLES",
     "MAX_LISTED",
     "BytecodeTarget",
+    "FileSink",
     "ScanRoot",
     "classify_header",
     "scan_bytecode",
@@ -75,6 +76,9 @@ _SKIP_DIRS = frozenset(
 _SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 HEADER_SIZE = 16
+
+#: Receives every judged file: ``(category, path, its stat at judging time)``.
+FileSink = Callable[[BytecodeCategory, str, os.stat_result], None]
 _FIELDS = struct.Struct("<III")  # flags, then mtime and size (or the first half of a hash)
 _O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -238,19 +242,34 @@ class _Scan:
     """One scan's state: tallies per (category, location) and the files awaiting a second
     look in the target (hash-based pycs, timestamp candidates)."""
 
-    def __init__(self, target: BytecodeTarget, progress: Callable[[int], None] | None) -> None:
+    def __init__(
+        self,
+        target: BytecodeTarget,
+        progress: Callable[[int], None] | None,
+        on_file: FileSink | None = None,
+    ) -> None:
         self.target = target
+        self.on_file = on_file
         self.tallies: dict[tuple[BytecodeCategory, LocationClass], _Tally] = {}
         self.unreadable: list[str] = []
         self.scanned = 0
-        self.hash_pending: list[tuple[str, str, bytes, int, str, LocationClass]] = []
-        self.candidates: list[tuple[str, str, int, int, str, LocationClass]] = []
+        self.hash_pending: list[tuple[str, str, bytes, os.stat_result, str, LocationClass]] = []
+        self.candidates: list[tuple[str, str, int, os.stat_result, str, LocationClass]] = []
         self.progress = progress
         self.writable: dict[str, bool] = {}
 
     def record(
-        self, category: BytecodeCategory, location: LocationClass, root: str, path: str, size: int
+        self,
+        category: BytecodeCategory,
+        location: LocationClass,
+        root: str,
+        path: str,
+        st: os.stat_result | None,
     ) -> None:
+        """Count ``path`` (``st``: its lstat, ``None`` if it vanished) and pass it to the sink."""
+        size = st.st_size if st is not None else 0
+        if self.on_file is not None and st is not None:
+            self.on_file(category, path, st)
         t = self.tallies.get((category, location))
         if t is None:
             t = self.tallies[(category, location)] = _Tally()
@@ -308,7 +327,7 @@ class _Scan:
         try:
             sst = os.stat(source_name, dir_fd=source_fd)
         except OSError:
-            self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst.st_size)
+            self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst)
             return
         if len(header) == HEADER_SIZE and header[:4] == self.target.magic_number:
             flags, mtime, size = _FIELDS.unpack_from(header, 4)
@@ -317,42 +336,42 @@ class _Scan:
                     category = self.stale(os.path.dirname(pyc))
                 elif sst.st_ctime_ns > max(pst.st_mtime_ns, pst.st_ctime_ns):
                     # Valid header, but the source changed after the pyc was written.
-                    self.candidates.append((pyc, source, optimize, pst.st_size, root, location))
+                    self.candidates.append((pyc, source, optimize, pst, root, location))
                     return
                 else:
                     category = BytecodeCategory.FRESH
-                self.record(category, location, root, pyc, pst.st_size)
+                self.record(category, location, root, pyc, pst)
                 return
             if flags & 0b01 and not flags & ~0b11:  # hash-based: one batch later
-                self.hash_pending.append((pyc, source, header, pst.st_size, root, location))
+                self.hash_pending.append((pyc, source, header, pst, root, location))
                 return
-        self.record(BytecodeCategory.FOREIGN, location, root, pyc, pst.st_size)
+        self.record(BytecodeCategory.FOREIGN, location, root, pyc, pst)
 
     def finish(self) -> None:
         """Hash-based pycs and timestamp candidates: one batch each, in the target if needed."""
         t = self.target
         if self.hash_pending:
             hashes = _source_hashes(t, sorted({p[1] for p in self.hash_pending}))
-            for pyc, src, header, size, root, loc in self.hash_pending:
+            for pyc, src, header, pst, root, loc in self.hash_pending:
                 try:
                     sst = os.stat(src)
                 except OSError:
-                    self.record(BytecodeCategory.ORPHANED, loc, root, pyc, size)
+                    self.record(BytecodeCategory.ORPHANED, loc, root, pyc, pst)
                     continue
                 category = classify_header(header, sst, t, hashes.get(src))
                 if category is BytecodeCategory.STALE:
                     category = self.stale(os.path.dirname(pyc))
-                self.record(category, loc, root, pyc, size)
+                self.record(category, loc, root, pyc, pst)
         if self.candidates:
             same = _same_code(t, [(c[0], c[1], c[2]) for c in self.candidates])
-            for pyc, _src, _opt, size, root, loc in self.candidates:
+            for pyc, _src, _opt, pst, root, loc in self.candidates:
                 # Unconfirmable (the target failed to compile it): the header is valid, so
                 # the interpreter runs it; report it as it stands, fresh.
                 ok = same.get(pyc)
                 category = (
                     BytecodeCategory.STALE_ACCEPTED if ok is False else BytecodeCategory.FRESH
                 )
-                self.record(category, loc, root, pyc, size)
+                self.record(category, loc, root, pyc, pst)
 
 
 def _walk(
@@ -421,6 +440,7 @@ def scan_bytecode(
     *,
     classify: Callable[[str], LocationClass] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_file: FileSink | None = None,
 ) -> BytecodeSummary:
     """Classify every ``.pyc`` under ``roots`` (and under ``target.pycache_prefix``).
 
@@ -431,8 +451,10 @@ def scan_bytecode(
     :param classify: location class of a source directory, for bytecode under the
         ``pycache_prefix`` tree (default: ``other``).
     :param progress: called with the number of files judged so far, every 256 directories.
+    :param on_file: called with ``(category, path, lstat)`` for every file judged, so that
+        ``--fix`` can list all of them (the summary itself keeps only examples).
     """
-    state = _Scan(target, progress)
+    state = _Scan(target, progress, on_file)
     roots = _unique_roots(roots, state.unreadable)
     skip = frozenset(os.path.normcase(r.path) for r in roots)
     source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
@@ -456,12 +478,12 @@ def scan_bytecode(
                     state.scanned += 1
                     has_source = name[:-4] + source_suffix in names
                     cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
-                    state.record(cat, loc, rp, e.path, _size(e))
+                    state.record(cat, loc, rp, e.path, _stat(e))
                 else:
                     stem = next(name[: -len(s)] for s in ext_suffixes if name.endswith(s))
                     if stem + source_suffix in names and _is_file(e):
                         state.record(
-                            BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _size(e)
+                            BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _stat(e)
                         )
             if "__pycache__" not in names:
                 continue
@@ -475,7 +497,7 @@ def scan_bytecode(
             if prefix is not None:
                 for c in cache_entries:
                     state.scanned += 1
-                    state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _size(c))
+                    state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
                 continue
             with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
                 for c in cache_entries:
@@ -486,13 +508,13 @@ def scan_bytecode(
                         parsed = _parse_cache_name(name)
                         if parsed is None or parsed[1] != target.cache_tag:
                             state.scanned += 1
-                            state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _size(c))
+                            state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
                             continue
                         stem, _, optimize = parsed
                     source_name = stem + source_suffix
                     if source_name not in names:
                         state.scanned += 1
-                        state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _size(c))
+                        state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
                         continue
                     state.judge(
                         c.path,
@@ -554,7 +576,7 @@ def _scan_prefix_tree(
             parsed = _parse_cache_name(e.name)
             if parsed is None or parsed[1] != target.cache_tag:
                 state.scanned += 1
-                state.record(BytecodeCategory.FOREIGN, loc, prefix, e.path, _size(e))
+                state.record(BytecodeCategory.FOREIGN, loc, prefix, e.path, _stat(e))
                 continue
             source = os.path.join(source_dir, parsed[0] + source_suffix)
             state.judge(e.path, source, parsed[2], loc, prefix)
@@ -594,8 +616,8 @@ def _is_file(e: os.DirEntry[str]) -> bool:
         return False
 
 
-def _size(e: os.DirEntry[str]) -> int:
+def _stat(e: os.DirEntry[str]) -> os.stat_result | None:
     try:
-        return e.stat(follow_symlinks=False).st_size
+        return e.stat(follow_symlinks=False)
     except OSError:
-        return 0
+        return None
