@@ -322,3 +322,42 @@ def test_pip_cache_without_pip_removes_only_inside_the_cache(tmp_path: Path) -> 
     assert [f["path"] for f in action["files"]] == [str(cache / "http-v2" / "big")]
     assert (elsewhere / "precious").exists() and (cache / "link").is_symlink()
     assert shutil.disk_usage(tmp_path).free > 0
+
+
+def _on_terminal(argv: list[str], answer: bytes, cwd: Path) -> tuple[int, bytes]:
+    """Run ``argv`` on a pseudo-terminal, answering the first ``[y/N]`` prompt."""
+    pty = pytest.importorskip("pty")
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        os.execve(argv[0], argv, clean_env())
+    out, answered = b"", False
+    while select.select([fd], [], [], 30)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if b"[y/N]" in out and not answered:
+            os.write(fd, answer)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+@pytest.mark.parametrize(("answer", "status", "removed"), [(b"y\n", 0, True), (b"n\n", 6, False)])
+def test_asks_once_on_a_terminal(
+    project: dict[str, Path], answer: bytes, status: int, removed: bool
+) -> None:
+    d = project["root"]
+    exe = str(Path(sys.executable).parent / "pyenvdoctor")
+    code, out = _on_terminal(
+        [exe, "report", "--python", sys.executable, "--fix", "--format", "text"], answer, d
+    )
+    assert code == status
+    assert out.count(b"[y/N]") == 1
+    assert (d / "__pycache__" / f"gone.{TAG}.pyc").exists() is not removed
