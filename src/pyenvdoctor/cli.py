@@ -2,7 +2,8 @@
 
 Exit status (README "Exit status"): 0 report written (or fix complete); 1 ``--fail-on``
 matched a finding, or an unexpected error; 2 usage error; 3 target interpreter cannot be
-inspected; 4 output cannot be written; 6 ``--fix`` not confirmed; 7 ``--fix`` incomplete. stdout carries only the report; errors go to stderr as one line.
+inspected; 4 output cannot be written; 6 ``--fix`` not confirmed; 7 ``--fix`` incomplete;
+8 ``which``: the name cannot be imported. stdout carries only the report; errors go to stderr as one line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_FIX_INCOMPLETE = 7
+EXIT_NOT_FOUND = 8
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +112,42 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record the current time in the report (off by default: reports are reproducible)",
     )
+    which = sub.add_parser(
+        "which",
+        help="where `import NAME` loads from in the target, and why",
+        description="Resolve a module or dotted name in the target interpreter without running "
+        "its code: the finder that answers, every candidate it shadows, the owning distribution "
+        "and the bytecode that would run.",
+    )
+    which.add_argument(
+        "name", metavar="NAME", help="a module or dotted name, e.g. requests.adapters"
+    )
+    which.add_argument("--python", metavar="PATH", help="interpreter to inspect (as for report)")
+    which.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        default="text",
+        help="text (default), json or markdown",
+    )
+    which.add_argument("--output", "-o", metavar="FILE", help="write to FILE")
+    which.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     return parser
+
+
+def _run_which(args: argparse.Namespace) -> int:
+    from pyenvdoctor.collect.which import build_which
+    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.render.which import render_which
+
+    result = build_which(
+        args.name,
+        python=args.python,
+        environ=dict(os.environ),
+        working_directory=os.getcwd(),
+        timeout=args.timeout,
+    )
+    _write(render_which(result, OutputFormat(args.format)), args.output)
+    return EXIT_OK if result.found else EXIT_NOT_FOUND
 
 
 def _write(text: str, output: str | None) -> None:
@@ -275,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _run_report(args)
+        if args.command == "which":
+            return _run_which(args)
     except DoctorError as exc:
         print(f"pyenvdoctor: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -29,6 +29,8 @@ __all__ = [
     "Distribution",
     "EnvironmentKind",
     "Finding",
+    "ImportCandidate",
+    "ImportLevel",
     "Interpreter",
     "LocationClass",
     "ModuleCount",
@@ -40,6 +42,7 @@ __all__ = [
     "Selection",
     "SelectionReason",
     "Severity",
+    "WhichReport",
     "from_dict",
     "to_dict",
 ]
@@ -415,6 +418,62 @@ class Report:
     def visible_distributions(self) -> tuple[Distribution, ...]:
         """The distributions ``pip list`` shows: first of each name on ``sys.path``."""
         return tuple(d for d in self.distributions if d.visible)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImportCandidate:
+    """A place on the search path that provides a name (the winner, or one it shadows).
+
+    :ivar kind: ``package``, ``module``, ``namespace`` (a PEP 420 portion), ``built-in`` or
+        ``frozen``.
+    """
+
+    index: int
+    entry: str
+    location: LocationClass
+    origin: str | None
+    kind: str
+    wins: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImportLevel:
+    """One level of a dotted name (``a``, ``a.b``, ...) and who answers for it.
+
+    :ivar finder: the ``sys.meta_path`` finder that returned the spec (``None``: not found).
+    :ivar cached: the bytecode path the loader would use (``spec.cached``).
+    """
+
+    name: str
+    finder: str | None
+    origin: str | None
+    kind: str | None
+    loader: str | None
+    cached: str | None
+    candidates: tuple[ImportCandidate, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WhichReport:
+    """``pyenvdoctor which NAME``: what ``import NAME`` loads in the target, and why.
+
+    :ivar owner: the distribution whose RECORD lists the file (or whose editable project holds
+        it), ``None`` when no distribution owns it.
+    :ivar bytecode: the category of the bytecode that would run (``None``: no bytecode file).
+    """
+
+    schema_version: str
+    tool_version: str
+    selection: Selection
+    executable: str
+    version: str
+    name: str
+    found: bool
+    levels: tuple[ImportLevel, ...]
+    owner: Distribution | None
+    bytecode: BytecodeCategory | None
+    bytecode_path: str | None
+    notes: tuple[str, ...]
 
 
 # --- conversion --------------------------------------------------------------------------------

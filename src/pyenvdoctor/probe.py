@@ -309,6 +309,101 @@ def _pyvenv_cfg() -> Optional[Dict[str, Any]]:
     return None
 
 
+def _spec_info(spec: Any) -> Dict[str, Any]:
+    """The parts of a ModuleSpec the host needs (no module code runs to get them)."""
+    locations = spec.submodule_search_locations
+    origin = spec.origin
+    if locations is not None and origin in (None, "namespace"):
+        kind = "namespace"
+    elif origin in ("built-in", "frozen"):
+        kind = origin
+    elif locations is not None:
+        kind = "package"
+    else:
+        kind = "module"
+    return {
+        "origin": origin if origin not in (None, "namespace") else None,
+        "kind": kind,
+        "loader": _describe(spec.loader) if spec.loader is not None else None,
+        "cached": getattr(spec, "cached", None) if spec.has_location else None,
+        "submodule_search_locations": list(locations) if locations is not None else None,
+    }
+
+
+def resolve(name: str) -> Dict[str, Any]:
+    """Where ``import name`` would load from, without executing any module's code.
+
+    Each level of a dotted name is found as ``importlib._bootstrap._find_spec`` does: every
+    finder of ``sys.meta_path`` in order, with the parent's ``submodule_search_locations`` as
+    the path. The parent's ``__init__`` is not run, so a package that changes its
+    ``__path__`` at import time (pkgutil/pkg_resources namespace helpers) is noted. Candidates
+    that lose are found by asking ``PathFinder`` one path entry at a time.
+    """
+    from importlib import machinery
+
+    result: Dict[str, Any] = {"name": name, "levels": [], "notes": []}
+    path: Optional[List[str]] = None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        sub = ".".join(parts[: i + 1])
+        level: Dict[str, Any] = {"name": sub, "finder": None, "spec": None, "candidates": []}
+        result["levels"].append(level)
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            try:
+                spec = find_spec(sub, path)
+            except Exception as exc:  # a broken finder is data
+                result["notes"].append(
+                    "%s raised %s: %s" % (_describe(finder), type(exc).__name__, exc)
+                )
+                continue
+            if spec is not None:
+                level["finder"] = _describe(finder)
+                level["spec"] = _spec_info(spec)
+                break
+        entries = sys.path if path is None else path
+        for index, entry in enumerate(entries):
+            try:
+                spec = machinery.PathFinder.find_spec(sub, [entry])
+            except Exception:
+                spec = None
+            if spec is not None:
+                info = _spec_info(spec)
+                info["entry"] = entry
+                info["index"] = index
+                level["candidates"].append(info)
+        found = level["spec"]
+        if found is None:
+            result["notes"].append("%s: no finder found it" % sub)
+            break
+        if i < len(parts) - 1:
+            path = found["submodule_search_locations"]
+            if path is None:
+                result["notes"].append(
+                    "%s is a module, not a package: no submodule %s" % (sub, parts[i + 1])
+                )
+                break
+            origin = found["origin"] or ""
+            if origin.endswith("__init__.py"):
+                try:
+                    with open(origin, "rb") as f:
+                        text = f.read(65536)
+                    if (
+                        b"extend_path" in text
+                        or b"declare_namespace" in text
+                        or b"__path__" in text
+                    ):
+                        result["notes"].append(
+                            "%s changes its __path__ when imported; resolved without running it"
+                            % sub
+                        )
+                except OSError:
+                    pass
+    return result
+
+
 def collect() -> Dict[str, Any]:
     """Gather every fact as a JSON-serialisable dict (see the host's ``collect.interpreter``)."""
     errors: List[Dict[str, str]] = []
@@ -335,7 +430,15 @@ def collect() -> Dict[str, Any]:
 def main() -> None:
     """Print :data:`MARKER` and the JSON document on standard output."""
     # ensure_ascii keeps undecodable paths (surrogate escapes) as valid JSON escapes.
-    document = json.dumps(collect(), ensure_ascii=True, sort_keys=True)
+    # ``python -c BOOTSTRAP which NAME`` resolves NAME instead of collecting facts.
+    if len(sys.argv) >= 3 and sys.argv[1] == "which":
+        facts = collect()
+        if len(sys.argv) >= 4:  # the user's working directory stands for '' (finders only look)
+            sys.path[:] = [sys.argv[3] if p == "" else p for p in sys.path]
+        answer = {"probe_version": PROBE_VERSION, "which": resolve(sys.argv[2]), "facts": facts}
+    else:
+        answer = collect()
+    document = json.dumps(answer, ensure_ascii=True, sort_keys=True)
     sys.stdout.write("\n" + MARKER + "\n" + document + "\n")
     sys.stdout.flush()
 

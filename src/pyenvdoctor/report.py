@@ -137,17 +137,7 @@ def build_report(
         (d.version for d in scan.distributions if d.visible and d.canonical_name == "pip"), None
     )
 
-    target = BytecodeTarget(
-        executable=interpreter.executable,
-        version_info=(interpreter.version_info[0], interpreter.version_info[1]),
-        cache_tag=interpreter.cache_tag or "",
-        magic_number=bytes.fromhex(interpreter.magic_number),
-        check_hash_based_pycs=interpreter.check_hash_based_pycs,
-        source_suffixes=interpreter.source_suffixes,
-        extension_suffixes=interpreter.extension_suffixes,
-        pycache_prefix=interpreter.pycache_prefix,
-        dont_write_bytecode=bool(interpreter.flags.get("dont_write_bytecode")),
-    )
+    target = BytecodeTarget.for_interpreter(interpreter)
     roots = _scan_roots(sys_path, project_root)
     roots += [
         ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths

@@ -39,7 +39,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, LocationClass
+from pyenvdoctor.model import (
+    BytecodeCategory,
+    BytecodeGroup,
+    BytecodeSummary,
+    Interpreter,
+    LocationClass,
+)
 
 __all__ = [
     "HEADER_SIZE",
@@ -49,6 +55,7 @@ __all__ = [
     "FileSink",
     "ScanRoot",
     "classify_header",
+    "judge_file",
     "scan_bytecode",
 ]
 
@@ -103,6 +110,21 @@ class BytecodeTarget:
     extension_suffixes: tuple[str, ...] = ()
     pycache_prefix: str | None = None
     dont_write_bytecode: bool = False
+
+    @classmethod
+    def for_interpreter(cls, interpreter: Interpreter) -> BytecodeTarget:
+        """The rules' inputs from a probed interpreter."""
+        return cls(
+            executable=interpreter.executable,
+            version_info=(interpreter.version_info[0], interpreter.version_info[1]),
+            cache_tag=interpreter.cache_tag or "",
+            magic_number=bytes.fromhex(interpreter.magic_number),
+            check_hash_based_pycs=interpreter.check_hash_based_pycs,
+            source_suffixes=interpreter.source_suffixes,
+            extension_suffixes=interpreter.extension_suffixes,
+            pycache_prefix=interpreter.pycache_prefix,
+            dont_write_bytecode=bool(interpreter.flags.get("dont_write_bytecode")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -372,6 +394,25 @@ class _Scan:
                     BytecodeCategory.STALE_ACCEPTED if ok is False else BytecodeCategory.FRESH
                 )
                 self.record(category, loc, root, pyc, pst)
+
+
+def judge_file(pyc: str, source: str | None, target: BytecodeTarget) -> BytecodeCategory | None:
+    """The category of one bytecode file by the same rules as :func:`scan_bytecode`
+    (``None`` when ``pyc`` does not exist). ``source`` ``None``: a legacy sourceless pyc."""
+    try:
+        st = os.lstat(pyc)
+    except OSError:
+        return None
+    if source is None:
+        return BytecodeCategory.SOURCELESS
+    state = _Scan(target, None)
+    parsed = _parse_cache_name(os.path.basename(pyc))
+    if parsed is None or parsed[1] != target.cache_tag:
+        state.record(BytecodeCategory.FOREIGN, LocationClass.OTHER, "", pyc, st)
+    else:
+        state.judge(pyc, source, parsed[2], LocationClass.OTHER, "")
+    state.finish()
+    return next(iter(state.tallies))[0] if state.tallies else None
 
 
 def _walk(

@@ -135,17 +135,30 @@ class ProbeResult:
     stderr: str
 
 
-def run_probe(executable: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
+def run_probe(
+    executable: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    which: str | None = None,
+    working_directory: str | None = None,
+) -> ProbeResult:
     """Run the probe in ``executable`` from an empty working directory and parse its answer.
 
     :param timeout: seconds before the target counts as hung.
+    :param which: a module name to resolve as well (the answer then has ``which`` and
+        ``facts`` keys), searching ``working_directory`` where ``sys.path`` has ``''``.
     :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report.
     """
     source = Path(probe.__file__).read_bytes()
     with tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-") as neutral:
         try:
             proc = subprocess.run(
-                [executable, "-c", probe.BOOTSTRAP],
+                [
+                    executable,
+                    "-c",
+                    probe.BOOTSTRAP,
+                    *(("which", which, working_directory or "") if which else ()),
+                ],
                 input=source,
                 capture_output=True,
                 cwd=neutral,

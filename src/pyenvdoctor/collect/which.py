@@ -1,0 +1,177 @@
+"""``pyenvdoctor which NAME``: resolve a module in the target without running its code, then
+add what only the host reads: location classes, the owning distribution, the bytecode verdict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyenvdoctor import __version__
+from pyenvdoctor.collect.bytecode import BytecodeTarget, judge_file
+from pyenvdoctor.collect.distributions import scan_distributions
+from pyenvdoctor.collect.interpreter import (
+    DEFAULT_TIMEOUT,
+    PathClassifier,
+    build_interpreter,
+    build_pth_files,
+    run_probe,
+    select_interpreter,
+)
+from pyenvdoctor.model import (
+    SCHEMA_VERSION,
+    Distribution,
+    ImportCandidate,
+    ImportLevel,
+    LocationClass,
+    WhichReport,
+)
+
+__all__ = ["build_which", "owning_distribution"]
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def owning_distribution(
+    origin: str, top_level: str, distributions: Sequence[Distribution]
+) -> Distribution | None:
+    """The visible distribution that owns ``origin``: its RECORD lists the file, or it is an
+    editable install whose project directory holds it. Only distributions that declare
+    ``top_level`` (or are editable) are read, so this stays cheap."""
+    import importlib_metadata
+
+    target = _real(origin)
+    for d in distributions:
+        if not d.visible:
+            continue
+        if (
+            d.editable
+            and d.editable_project
+            and target.startswith(_real(d.editable_project) + os.sep)
+        ):
+            return d
+        if top_level not in d.top_level:
+            continue
+        for dist in importlib_metadata.distributions(path=[d.location]):
+            if str(getattr(dist, "_path", "")) != d.metadata_path:
+                continue
+            try:
+                files = dist.files or ()
+            except Exception:
+                files = ()
+            if any(_real(str(f.locate())) == target for f in files):
+                return d
+    return None
+
+
+def _level(
+    raw: Mapping[str, Any], classifier: PathClassifier, working_directory: str
+) -> ImportLevel:
+    spec = raw.get("spec") or {}
+    winner_origin = spec.get("origin")
+    raw_candidates = list(raw.get("candidates", ()))
+    # PEP 420 / PathFinder: the first regular candidate wins; namespace portions win only
+    # when there is none. A meta path finder other than PathFinder shadows them all.
+    by_path = str(raw.get("finder") or "").endswith("PathFinder")
+    regular = [c for c in raw_candidates if c["kind"] != "namespace"]
+    winners = [regular[0]] if regular else raw_candidates
+    candidates = []
+    for c in raw_candidates:
+        entry = c["entry"]
+        location = (
+            LocationClass.SCRIPT_DIR
+            if entry in ("", working_directory) and c["index"] == 0
+            else classifier.classify_path(entry)
+        )
+        candidates.append(
+            ImportCandidate(
+                index=int(c["index"]),
+                entry=entry,
+                location=location,
+                origin=c["origin"],
+                kind=c["kind"],
+                wins=by_path and any(c is w for w in winners),
+            )
+        )
+    return ImportLevel(
+        name=raw["name"],
+        finder=raw.get("finder"),
+        origin=winner_origin,
+        kind=spec.get("kind"),
+        loader=spec.get("loader"),
+        cached=spec.get("cached"),
+        candidates=tuple(candidates),
+    )
+
+
+def build_which(
+    name: str,
+    *,
+    python: str | None,
+    environ: Mapping[str, str],
+    working_directory: str,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> WhichReport:
+    """Where ``import name`` loads from in the target interpreter, and why.
+
+    :raises InterpreterError: the target cannot be inspected.
+    """
+    selection = select_interpreter(python, environ)
+    probe = run_probe(
+        selection.executable, timeout=timeout, which=name, working_directory=working_directory
+    )
+    facts = probe.data.get("facts") or {}
+    raw = probe.data.get("which") or {}
+    interpreter = build_interpreter(facts, environ)
+    sys_path = list((facts.get("imports") or {}).get("path") or ())
+    classifier = PathClassifier(interpreter, sys_path, build_pth_files(facts), environ)
+    levels = tuple(_level(lv, classifier, working_directory) for lv in raw.get("levels", ()))
+    found = (
+        bool(levels)
+        and all(lv.finder is not None for lv in levels)
+        and len(levels) == len(name.split("."))
+    )
+    notes = list(raw.get("notes", ()))
+    owner = None
+    bytecode = None
+    bytecode_path = None
+    if found:
+        last = levels[-1]
+        if last.origin and os.path.isabs(last.origin):
+            scan = scan_distributions(sys_path, classifier)
+            owner = owning_distribution(
+                last.origin, name.split(".", maxsplit=1)[0], scan.distributions
+            )
+            if last.origin.endswith(".pyc"):
+                bytecode_path = last.origin
+                bytecode = judge_file(
+                    last.origin, None, BytecodeTarget.for_interpreter(interpreter)
+                )
+            elif last.cached:
+                bytecode_path = last.cached
+                bytecode = judge_file(
+                    last.cached, last.origin, BytecodeTarget.for_interpreter(interpreter)
+                )
+                if bytecode is None:
+                    notes.append("no bytecode yet: it is compiled from source on import")
+        elif last.kind == "frozen":
+            notes.append(
+                "frozen into the interpreter: its .py file is not what runs "
+                "(unless -X frozen_modules=off)"
+            )
+    return WhichReport(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        selection=selection,
+        executable=interpreter.executable,
+        version=interpreter.short_version,
+        name=name,
+        found=found,
+        levels=levels,
+        owner=owner,
+        bytecode=bytecode,
+        bytecode_path=bytecode_path,
+        notes=tuple(notes),
+    )
