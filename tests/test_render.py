@@ -76,6 +76,7 @@ def sample_report() -> Report:
         bytecode_suffixes=(".pyc",),
         extension_suffixes=(".so",),
         builtin_module_names=("sys",),
+        frozen_module_names=("os",),
         stdlib_module_names=("json", "sys"),
         marker_environment={"python_version": "3.11"},
     )
@@ -141,6 +142,7 @@ def sample_report() -> Report:
         modules=(
             ModuleCount(location_class=LocationClass.VENV_SITE_PACKAGES, modules=1, shadowed=0),
         ),
+        contested_names=(),
         bytecode=BytecodeSummary(
             roots=("/p",),
             groups=(

@@ -92,6 +92,7 @@ class Action:
     bytes: int = 0
     changes_installation: bool = False
     skipped: tuple[tuple[str, str], ...] = ()
+    directories: tuple[str, ...] = ()  # rmdir'ed after the files, deepest first, when empty
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -220,6 +221,7 @@ def plan(
                 skipped=tuple(skipped),
             )
         )
+    actions.extend(_leftover_actions(report, wanted))
     cache = report.pip_cache
     if "pip-cache-large" in codes and "pip-cache-large" in wanted and cache and cache.directory:
         if report.pip_version is not None:
@@ -235,6 +237,50 @@ def plan(
         else:
             actions.append(_cache_files_action(cache.directory, cache.total_bytes))
     return tuple(actions)
+
+
+def _leftover_actions(report: Report, wanted: set[str]) -> list[Action]:
+    """A directory that holds only bytecode and hides an editable install: its files and
+    directories (``namespace-hides-editable`` with a suggested ``rm -r``)."""
+    from pyenvdoctor.checks.shadowing import leftover_files
+
+    actions = []
+    for finding in report.findings:
+        if (
+            finding.code != "namespace-hides-editable"
+            or finding.code not in wanted
+            or not finding.commands
+        ):
+            continue
+        directory = finding.evidence[0]
+        found = leftover_files(directory)
+        if found is None:
+            continue
+        files, dirs = found
+        planned = []
+        for path in files:
+            st = os.lstat(path)
+            planned.append(
+                PlannedFile(
+                    path=path,
+                    category=None,
+                    dev=st.st_dev,
+                    ino=st.st_ino,
+                    size=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                )
+            )
+        actions.append(
+            Action(
+                kind=ActionKind.REMOVE_FILES,
+                finding=finding.code,
+                description=f"remove the leftover directory {directory} ({len(files)} bytecode files)",
+                files=tuple(planned),
+                bytes=sum(f.size for f in planned),
+                directories=tuple(sorted(dirs, key=len, reverse=True)),
+            )
+        )
+    return actions
 
 
 def _cache_files_action(directory: str, expected: int) -> Action:
@@ -349,7 +395,8 @@ def apply(
             if os.path.basename(parent) == "__pycache__":
                 emptied.add(parent)
     if remove is not _dry_run:
-        for directory in sorted(emptied, reverse=True):
+        emptied.update(d for a in actions for d in a.directories)
+        for directory in sorted(emptied, key=len, reverse=True):
             try:
                 os.rmdir(directory)  # only succeeds when empty
             except OSError:

@@ -24,6 +24,7 @@ __all__ = [
     "BytecodeGroup",
     "BytecodeSummary",
     "CheckSkipped",
+    "ContestedName",
     "DependencyProblem",
     "DependencyProblemKind",
     "Distribution",
@@ -34,6 +35,7 @@ __all__ = [
     "Interpreter",
     "LocationClass",
     "ModuleCount",
+    "NameProvider",
     "PathEntry",
     "PipCache",
     "PthFile",
@@ -194,6 +196,7 @@ class Interpreter:
     bytecode_suffixes: tuple[str, ...]
     extension_suffixes: tuple[str, ...]
     builtin_module_names: tuple[str, ...]
+    frozen_module_names: tuple[str, ...]  # answered by FrozenImporter before any path entry
     stdlib_module_names: tuple[str, ...] | None  # sys.stdlib_module_names, 3.10+
     marker_environment: dict[str, str]
 
@@ -319,6 +322,33 @@ class ModuleCount:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class NameProvider:
+    """A ``sys.path`` entry that provides a top-level name.
+
+    :ivar kind: ``package``, ``module`` (source, bytecode or extension), or ``namespace``.
+    :ivar path: the file or directory that provides it.
+    """
+
+    index: int
+    location: LocationClass
+    path: str
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ContestedName:
+    """A top-level name provided in more than one place, or only by a namespace portion.
+
+    :ivar winner: what ``import`` takes (builtin and frozen modules come first; then the first
+        regular package or module on ``sys.path``; namespace portions only when there is none).
+    """
+
+    name: str
+    winner: NameProvider
+    others: tuple[NameProvider, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BytecodeGroup:
     """Bytecode files of one category in one location class.
 
@@ -409,6 +439,7 @@ class Report:
     distributions: tuple[Distribution, ...]
     dependency_problems: tuple[DependencyProblem, ...]
     modules: tuple[ModuleCount, ...]
+    contested_names: tuple[ContestedName, ...]
     bytecode: BytecodeSummary
     pip_cache: PipCache | None
     pip_version: str | None

@@ -157,7 +157,18 @@ def _imports() -> Dict[str, Any]:
     from importlib import machinery
 
     stdlib_names = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    frozen = []  # type: List[str]
+    imp = sys.modules.get("_imp")
+    names_of_frozen = getattr(imp, "_frozen_module_names", None)  # 3.11+
+    if names_of_frozen is not None:
+        for n in names_of_frozen():
+            try:  # FrozenImporter answers only while frozen modules are in use (-X frozen_modules)
+                if "." not in n and machinery.FrozenImporter.find_spec(n) is not None:
+                    frozen.append(n)
+            except Exception:
+                pass
     return {
+        "frozen_module_names": sorted(frozen),
         "path": list(sys.path),
         "meta_path": [_describe(f) for f in sys.meta_path],
         "path_hooks": [_describe(h) for h in sys.path_hooks],

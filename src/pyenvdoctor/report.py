@@ -14,6 +14,7 @@ from pyenvdoctor.checks import sort_findings
 from pyenvdoctor.checks.bytecode import bytecode_findings
 from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
+from pyenvdoctor.checks.shadowing import shadowing_findings
 from pyenvdoctor.collect.bytecode import BytecodeTarget, FileSink, ScanRoot, scan_bytecode
 from pyenvdoctor.collect.dependencies import (
     check_dependencies,
@@ -32,7 +33,7 @@ from pyenvdoctor.collect.interpreter import (
     run_probe,
     select_interpreter,
 )
-from pyenvdoctor.collect.modules import count_modules
+from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
@@ -146,7 +147,7 @@ def build_report(
         roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
     )
     pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
-    modules = count_modules(interpreter, sys_path)
+    modules, contested = resolve_names(interpreter, sys_path)
 
     findings = [
         *environment_findings(
@@ -161,6 +162,7 @@ def build_report(
         *distribution_findings(
             scan.distributions, scan.broken, problems, python=interpreter.executable
         ),
+        *shadowing_findings(contested, interpreter, scan.distributions),
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),
@@ -179,6 +181,7 @@ def build_report(
         distributions=scan.distributions,
         dependency_problems=problems,
         modules=modules,
+        contested_names=contested,
         bytecode=bytecode,
         pip_cache=pip_cache,
         pip_version=pip_version,

@@ -299,6 +299,7 @@ def build_interpreter(data: Mapping[str, Any], environ: Mapping[str, str]) -> In
         bytecode_suffixes=tuple(suffixes.get("bytecode") or (".pyc",)),
         extension_suffixes=tuple(suffixes.get("extension") or ()),
         builtin_module_names=tuple(imports.get("builtin_module_names") or ()),
+        frozen_module_names=tuple(imports.get("frozen_module_names") or ()),
         stdlib_module_names=(
             tuple(imports["stdlib_module_names"])
             if imports.get("stdlib_module_names") is not None

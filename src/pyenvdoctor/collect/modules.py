@@ -1,10 +1,12 @@
-"""Top-level importable names per location class, resolved in ``sys.path`` order.
+"""Top-level importable names, resolved in ``sys.path`` order: counts per location class and
+the names that more than one place provides.
 
 Rules: ``sys.meta_path`` asks ``BuiltinImporter`` and ``FrozenImporter`` before ``PathFinder``;
 ``PathFinder`` asks each ``sys.path`` entry in order; in a directory ``FileFinder`` takes a
-package (``name/__init__`` + a loader suffix) or a module (``name`` + an extension, source or
-bytecode suffix); a directory without ``__init__`` is only a namespace portion, which any later
-regular module or package beats (PEP 420). CPython ``Lib/importlib/_bootstrap_external.py``.
+package (``name/__init__`` + a loader suffix) before a module (``name`` + an extension, source
+or bytecode suffix, in that order); a directory without ``__init__`` is only a namespace
+portion, which any later regular module or package beats (PEP 420). CPython
+``Lib/importlib/_bootstrap_external.py``.
 """
 
 from __future__ import annotations
@@ -12,19 +14,48 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from pyenvdoctor.model import Interpreter, LocationClass, ModuleCount, PathEntry
+from pyenvdoctor.model import (
+    ContestedName,
+    Interpreter,
+    LocationClass,
+    ModuleCount,
+    NameProvider,
+    PathEntry,
+)
 
-__all__ = ["count_modules", "top_level_names"]
+__all__ = ["EntryNames", "resolve_names", "top_level_names"]
 
 
-def top_level_names(directory: str, suffixes: Sequence[str]) -> tuple[set[str], set[str]]:
-    """``(regular, namespace)``: names of modules and packages in ``directory``, and of
-    directories that are only namespace portions. Unreadable directories give empty sets.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EntryNames:
+    """What one ``sys.path`` entry provides.
+
+    :ivar packages: names of regular packages; :ivar modules: names of module files;
+    :ivar namespace: directories that are only namespace portions (no ``__init__``).
+    """
+
+    packages: frozenset[str]
+    modules: frozenset[str]
+    namespace: frozenset[str]
+
+
+def _module_name(name: str, suffixes: Sequence[str]) -> str | None:
+    for s in suffixes:
+        if name.endswith(s) and len(name) > len(s):
+            stem = name[: -len(s)]
+            return stem if stem.isidentifier() else None
+    return None
+
+
+def top_level_names(directory: str, suffixes: Sequence[str]) -> EntryNames:
+    """The top-level names ``directory`` (or a zip file) provides; unreadable gives nothing.
 
     :param suffixes: the target's extension, source and bytecode suffixes.
     """
-    regular: set[str] = set()
+    packages: set[str] = set()
+    modules: set[str] = set()
     namespace: set[str] = set()
     if os.path.isfile(directory) and zipfile.is_zipfile(directory):  # zipimport entry
         try:
@@ -32,17 +63,19 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> tuple[set[str], 
                 for name in zf.namelist():
                     head, sep, _ = name.partition("/")
                     if sep and head.isidentifier():
-                        regular.add(head)
-                    elif not sep:
-                        _add_module(name, suffixes, regular)
+                        packages.add(head)
+                    elif not sep and (m := _module_name(name, suffixes)):
+                        modules.add(m)
         except (OSError, zipfile.BadZipFile):
             pass
-        return regular, namespace
+        return EntryNames(
+            packages=frozenset(packages), modules=frozenset(modules), namespace=frozenset()
+        )
     try:
         with os.scandir(directory) as it:
             entries = list(it)
     except OSError:
-        return regular, namespace
+        return EntryNames(packages=frozenset(), modules=frozenset(), namespace=frozenset())
     for e in entries:
         try:
             is_dir = e.is_dir()
@@ -52,58 +85,89 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> tuple[set[str], 
             if not e.name.isidentifier():
                 continue
             if any(os.path.exists(os.path.join(e.path, "__init__" + s)) for s in suffixes):
-                regular.add(e.name)
+                packages.add(e.name)
             else:
                 namespace.add(e.name)
-        else:
-            _add_module(e.name, suffixes, regular)
-    return regular, namespace - regular
+        elif m := _module_name(e.name, suffixes):
+            modules.add(m)
+    return EntryNames(
+        packages=frozenset(packages), modules=frozenset(modules), namespace=frozenset(namespace)
+    )
 
 
-def _add_module(name: str, suffixes: Sequence[str], into: set[str]) -> None:
+def _path_of(entry: PathEntry, name: str, kind: str, suffixes: Sequence[str]) -> str:
+    base = os.path.join(entry.resolved, name)
+    if kind != "module":
+        return base
     for s in suffixes:
-        if name.endswith(s) and len(name) > len(s):
-            stem = name[: -len(s)]
-            if stem.isidentifier():
-                into.add(stem)
-            return
+        if os.path.exists(base + s):
+            return base + s
+    return base
 
 
-def count_modules(
+def resolve_names(
     interpreter: Interpreter, entries: Iterable[PathEntry]
-) -> tuple[ModuleCount, ...]:
-    """How many top-level names resolve to each location class, and how many are shadowed
-    there by an earlier entry. Builtin modules count as :attr:`LocationClass.BUILTIN`."""
+) -> tuple[tuple[ModuleCount, ...], tuple[ContestedName, ...]]:
+    """Resolve every top-level name as the import system would.
+
+    :returns: ``(counts, contested)``: how many names resolve to each location class (and how
+        many are shadowed there), and every name that more than one place provides, or that
+        only namespace portions provide. A package and a module of one name in the same
+        directory count as two providers (the package wins).
+    """
     suffixes = (
         *interpreter.extension_suffixes,
         *interpreter.source_suffixes,
         *interpreter.bytecode_suffixes,
     )
-    winner: dict[str, LocationClass] = {}
-    for name in interpreter.builtin_module_names:
-        winner[name] = LocationClass.BUILTIN
-    namespace_winner: dict[str, LocationClass] = {}
-    shadowed: dict[LocationClass, int] = {}
+    providers: dict[str, list[NameProvider]] = {}
+    special = LocationClass.BUILTIN
+    for name in (*interpreter.builtin_module_names, *interpreter.frozen_module_names):
+        providers.setdefault(name, []).append(
+            NameProvider(
+                index=-1,
+                location=special,
+                path="built-in" if name in interpreter.builtin_module_names else "frozen",
+                kind="module",
+            )
+        )
     for entry in entries:
         if not entry.exists:
             continue
-        regular, namespace = top_level_names(entry.resolved, suffixes)
-        for name in regular:
-            if name in winner:
-                shadowed[entry.location] = shadowed.get(entry.location, 0) + 1
-            else:
-                winner[name] = entry.location
-                namespace_winner.pop(name, None)
-        for name in namespace:
-            if name not in winner:
-                namespace_winner.setdefault(name, entry.location)
-    for name, loc in namespace_winner.items():
-        winner.setdefault(name, loc)
+        found = top_level_names(entry.resolved, suffixes)
+        for kind, names in (
+            ("package", found.packages),
+            ("module", found.modules),
+            ("namespace", found.namespace),
+        ):
+            for name in names:
+                providers.setdefault(name, []).append(
+                    NameProvider(
+                        index=entry.index,
+                        location=entry.location,
+                        path=_path_of(entry, name, kind, suffixes),
+                        kind=kind,
+                    )
+                )
     counts: dict[LocationClass, int] = {}
-    for loc in winner.values():
-        counts[loc] = counts.get(loc, 0) + 1
-    classes = sorted(set(counts) | set(shadowed), key=list(LocationClass).index)
-    return tuple(
-        ModuleCount(location_class=c, modules=counts.get(c, 0), shadowed=shadowed.get(c, 0))
-        for c in classes
+    shadowed: dict[LocationClass, int] = {}
+    contested: list[ContestedName] = []
+    for name, provs in providers.items():
+        regular = [p for p in provs if p.kind != "namespace"]
+        winner = regular[0] if regular else provs[0]
+        counts[winner.location] = counts.get(winner.location, 0) + 1
+        others = tuple(p for p in provs if p is not winner)
+        for p in others:
+            if p.kind != "namespace" or regular:
+                shadowed[p.location] = shadowed.get(p.location, 0) + 1
+        if others or winner.kind == "namespace":
+            contested.append(ContestedName(name=name, winner=winner, others=others))
+    order = list(LocationClass)
+    classes = sorted(set(counts) | set(shadowed), key=order.index)
+    return (
+        tuple(
+            ModuleCount(location_class=c, modules=counts.get(c, 0), shadowed=shadowed.get(c, 0))
+            for c in classes
+        ),
+        tuple(sorted(contested, key=lambda c: c.name)),
     )

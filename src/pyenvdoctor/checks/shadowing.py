@@ -1,0 +1,214 @@
+"""Findings about names that resolve somewhere the user does not expect (rules in
+:mod:`pyenvdoctor.collect.modules`): a local file shadowing the standard library or an installed
+distribution, a package beside a module of the same name, a leftover directory that becomes a
+namespace package and hides an editable install, a user site shadowing site-packages."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Sequence
+
+from pyenvdoctor.model import (
+    ContestedName,
+    Distribution,
+    Finding,
+    Interpreter,
+    LocationClass,
+    Severity,
+)
+
+__all__ = ["leftover_files", "shadowing_findings"]
+
+_STDLIB = (LocationClass.STDLIB, LocationClass.LIB_DYNLOAD, LocationClass.BUILTIN)
+_SITE = (
+    LocationClass.VENV_SITE_PACKAGES,
+    LocationClass.SITE_PACKAGES,
+    LocationClass.BASE_SITE_PACKAGES,
+    LocationClass.USER_SITE,
+    LocationClass.DEBIAN_DIST_PACKAGES,
+    LocationClass.LOCAL_DIST_PACKAGES,
+)
+_USER_PLACES = (
+    LocationClass.SCRIPT_DIR,
+    LocationClass.PYTHONPATH,
+    LocationClass.PTH,
+    LocationClass.OTHER,
+)
+
+
+def leftover_files(directory: str) -> tuple[list[str], list[str]] | None:
+    """``(files, directories)`` when ``directory`` holds nothing but bytecode and empty or
+    ``__pycache__`` directories (what an uninstall or a move leaves behind); ``None`` when it
+    holds anything else (then it is the user's, and only explained)."""
+    files: list[str] = []
+    dirs: list[str] = []
+    for dirpath, dirnames, names in os.walk(directory):  # does not follow symlinks
+        dirs.append(dirpath)
+        if any(os.path.islink(os.path.join(dirpath, d)) for d in dirnames):
+            return None
+        for n in names:
+            path = os.path.join(dirpath, n)
+            if not n.endswith(".pyc") or os.path.islink(path):
+                return None
+            files.append(path)
+    return files, dirs
+
+
+def _owner(name: str, distributions: Sequence[Distribution]) -> Distribution | None:
+    return next((d for d in distributions if d.visible and name in d.top_level), None)
+
+
+def shadowing_findings(
+    contested: Sequence[ContestedName],
+    interpreter: Interpreter,
+    distributions: Sequence[Distribution],
+) -> list[Finding]:
+    """One finding per name that resolves somewhere unexpected; user files are explained and
+    never changed by ``--fix`` (only leftover bytecode-only directories are offered)."""
+    stdlib_names = set(interpreter.stdlib_module_names or ())
+    findings: list[Finding] = []
+    for c in contested:
+        w = c.winner
+        if c.name == "__pycache__":
+            continue
+        stdlib_other = next((p for p in c.others if p.location in _STDLIB), None)
+        site_other = next(
+            (p for p in c.others if p.location in _SITE and p.kind != "namespace"), None
+        )
+        is_stdlib = c.name in stdlib_names or stdlib_other is not None
+        if w.location not in _STDLIB and stdlib_other is not None and is_stdlib:
+            findings.append(
+                Finding(
+                    code="stdlib-shadowed",
+                    severity=Severity.WARNING,
+                    title=f"{w.path} shadows the standard library's {c.name}",
+                    message=(
+                        f"`import {c.name}` loads {w.path} ({w.location.value}, sys.path[{w.index}]) "
+                        f"instead of the standard library's {stdlib_other.path}, everywhere in the "
+                        "process, also inside other libraries. A file in the working directory does "
+                        "this when Python runs from it (-c, -m, the REPL) or runs a script there. "
+                        "Rename your file (and delete its __pycache__ entry)."
+                    ),
+                    evidence=(w.path, stdlib_other.path),
+                    commands=(f"mv -- {shlex.quote(w.path)} {shlex.quote(_renamed(w.path))}",),
+                )
+            )
+            continue
+        if w.kind == "namespace":
+            editable = next(
+                (d for d in distributions if d.visible and d.editable and c.name in d.top_level),
+                None,
+            )
+            if editable is not None:
+                leftover = leftover_files(w.path)
+                findings.append(
+                    Finding(
+                        code="namespace-hides-editable",
+                        severity=Severity.ERROR,
+                        title=f"Directory {w.path} hides the editable install of {editable.name}",
+                        message=(
+                            f"{w.path} has no __init__.py, so PathFinder imports it as an empty "
+                            f"namespace package (PEP 420) before the meta path finder that serves "
+                            f"the editable install of {editable.name} from {editable.editable_project} "
+                            "is asked: `import` gets an empty module and your code never runs. "
+                            + (
+                                "It holds only bytecode: a leftover, safe to remove."
+                                if leftover is not None
+                                else "It holds files of yours: rename or move it."
+                            )
+                        ),
+                        evidence=(w.path, editable.metadata_path),
+                        commands=(f"rm -r -- {shlex.quote(w.path)}",)
+                        if leftover is not None
+                        else (),
+                    )
+                )
+            continue
+        if w.location in _USER_PLACES and site_other is not None:
+            dist = _owner(c.name, distributions)
+            what = f"the installed {dist.name} {dist.version}" if dist else f"{site_other.path}"
+            findings.append(
+                Finding(
+                    code="distribution-shadowed",
+                    severity=Severity.WARNING,
+                    title=f"{w.path} shadows {what}",
+                    message=(
+                        f"`import {c.name}` loads {w.path} ({w.location.value}, sys.path[{w.index}]) "
+                        f"instead of {what} in {site_other.path}. "
+                        + (
+                            "An entry of PYTHONPATH or a .pth line pointing at an old checkout does "
+                            "this. Remove that entry."
+                            if w.location in (LocationClass.PYTHONPATH, LocationClass.PTH)
+                            else "Rename your file, or remove the installed one if you meant your copy."
+                        )
+                    ),
+                    evidence=(w.path, site_other.path),
+                )
+            )
+            continue
+        same_dir = [
+            p for p in c.others if p.index == w.index and p.kind == "module" and w.kind == "package"
+        ]
+        if same_dir:
+            findings.append(
+                Finding(
+                    code="package-shadows-module",
+                    severity=Severity.WARNING,
+                    title=f"Package {w.path} hides module {same_dir[0].path}",
+                    message=(
+                        "A directory with __init__.py and a module of the same name sit side by side; "
+                        "the import system takes the package, so the module never runs. Remove or "
+                        "rename one of them."
+                    ),
+                    evidence=(w.path, same_dir[0].path),
+                )
+            )
+            continue
+        site_below = next(
+            (
+                p
+                for p in c.others
+                if p.location in _SITE
+                and p.location is not LocationClass.USER_SITE
+                and p.kind != "namespace"
+            ),
+            None,
+        )
+        if w.location is LocationClass.USER_SITE and site_below is not None:
+            user_dist = next(
+                (
+                    d
+                    for d in distributions
+                    if d.location_class is LocationClass.USER_SITE and c.name in d.top_level
+                ),
+                None,
+            )
+            findings.append(
+                Finding(
+                    code="user-site-shadows",
+                    severity=Severity.WARNING,
+                    title=f"The user site shadows {c.name} from {site_below.location.value}",
+                    message=(
+                        "site.py puts the user site (~/.local) before the interpreter's site-packages "
+                        "(and before the base site-packages that a venv with system site packages "
+                        f"exposes): `import {c.name}` loads {w.path}, not {site_below.path}. Uninstall "
+                        "the user site's copy, or set PYTHONNOUSERSITE=1 for this environment."
+                    ),
+                    evidence=(w.path, site_below.path),
+                    commands=(
+                        (
+                            f"{shlex.quote(interpreter.executable)} -m pip uninstall {shlex.quote(user_dist.name)}"
+                            "  # the user site's copy comes first",
+                        )
+                        if user_dist is not None
+                        else ()
+                    ),
+                )
+            )
+    return findings
+
+
+def _renamed(path: str) -> str:
+    head, tail = os.path.split(path)
+    return os.path.join(head, "my_" + tail)

@@ -1,0 +1,144 @@
+"""Shadowing, reproduced for real: each test first shows the wrong code runs, then that the
+report names the cause, and where ``--fix`` may act, that the right code runs afterwards."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import (
+    clean_env,
+    cli,
+    make_venv,
+    make_wheel,
+    pip_install,
+    report_json,
+    require_python,
+    run,
+)
+
+
+def imported(python: Path | str, name: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """The file ``import name`` really loads (runs the module: only in these checks)."""
+    code = f"import {name}; print(getattr({name}, '__file__', None) or 'namespace')"
+    return run([python, "-c", code], cwd=cwd, env=env or clean_env()).stdout.strip()
+
+
+def finding(report: dict[str, Any], code: str) -> dict[str, Any]:
+    matches = [f for f in report["findings"] if f["code"] == code]
+    assert matches, f"no {code} in {[f['code'] for f in report['findings']]}"
+    return matches[0]
+
+
+def test_local_file_shadows_the_stdlib_and_fix_leaves_it(tmp_path: Path) -> None:
+    (tmp_path / "random.py").write_text("VALUE = 'mine'\n")
+    assert imported(sys.executable, "random", tmp_path) == str(tmp_path / "random.py")
+    report = report_json(sys.executable, clean_env(), tmp_path)
+    f = finding(report, "stdlib-shadowed")
+    assert f["evidence"][0] == str(tmp_path / "random.py")
+    assert f["evidence"][1].endswith("/random.py") and "python3" in f["evidence"][1]
+    assert f["commands"] == [f"mv -- {tmp_path / 'random.py'} {tmp_path / 'my_random.py'}"]
+    cli(
+        "report",
+        "--python",
+        sys.executable,
+        "--fix",
+        "--yes",
+        "--format",
+        "json",
+        env=clean_env(),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (tmp_path / "random.py").read_text() == "VALUE = 'mine'\n"  # a user file: never changed
+
+
+def test_frozen_stdlib_modules_cannot_be_shadowed(tmp_path: Path) -> None:
+    python = require_python("3.11")
+    (tmp_path / "os.py").write_text("raise SystemExit('shadow ran')\n")
+    assert imported(python, "os", tmp_path) != str(tmp_path / "os.py")  # FrozenImporter first
+    report = report_json(python, clean_env(), tmp_path)
+    assert not [f for f in report["findings"] if f["code"] == "stdlib-shadowed"]
+
+
+def test_pythonpath_copy_shadows_an_installed_distribution(tmp_path: Path) -> None:
+    py = make_venv(tmp_path / "venv")
+    pip_install(
+        py,
+        make_wheel(tmp_path, "shadowdist", "2.0", files={"shadowmod.py": "VALUE = 'installed'\n"}),
+    )
+    old = tmp_path / "old-checkout"
+    old.mkdir()
+    (old / "shadowmod.py").write_text("VALUE = 'old copy'\n")
+    env = clean_env(PYTHONPATH=str(old))
+    assert imported(py, "shadowmod", tmp_path, env) == str(old / "shadowmod.py")
+    f = finding(report_json(py, env, tmp_path), "distribution-shadowed")
+    assert "the installed shadowdist 2.0" in f["title"]
+    assert "PYTHONPATH" in f["message"]
+    assert f["evidence"][0] == str(old / "shadowmod.py")
+
+
+def test_package_beside_a_module_of_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "tool").mkdir()
+    (tmp_path / "tool" / "__init__.py").write_text("")
+    (tmp_path / "tool.py").write_text("VALUE = 'module'\n")
+    assert imported(sys.executable, "tool", tmp_path) == str(tmp_path / "tool" / "__init__.py")
+    f = finding(report_json(sys.executable, clean_env(), tmp_path), "package-shadows-module")
+    assert f["evidence"] == [str(tmp_path / "tool"), str(tmp_path / "tool.py")]
+
+
+def test_leftover_directory_hides_editable_install_and_fix_removes_it(tmp_path: Path) -> None:
+    py = make_venv(tmp_path / "venv")
+    proj = tmp_path / "proj"
+    (proj / "edpkg").mkdir(parents=True)  # flat layout: setuptools serves it by a meta path finder
+    (proj / "edpkg" / "__init__.py").write_text("VALUE = 'edited'\n")
+    (proj / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "edpkg"\nversion = "1.0"\n[tool.setuptools]\npackages = ["edpkg"]\n'
+    )
+    run([py, "-m", "pip", "install", "-q", "-e", proj])
+    work = tmp_path / "work"
+    (work / "edpkg" / "__pycache__").mkdir(parents=True)
+    (work / "edpkg" / "__pycache__" / "old.cpython-311.pyc").write_bytes(b"x" * 16)
+    assert imported(py, "edpkg", work) == "namespace"  # the edited code does not run
+    report = report_json(py, clean_env(), work)
+    f = finding(report, "namespace-hides-editable")
+    assert f["severity"] == "error" and f["evidence"][0] == str(work / "edpkg")
+    out = json.loads(
+        cli(
+            "report",
+            "--python",
+            py,
+            "--fix",
+            "namespace-hides-editable",
+            "--yes",
+            "--format",
+            "json",
+            env=clean_env(),
+            cwd=work,
+        ).stdout
+    )
+    assert out["resolved"] == ["namespace-hides-editable"]
+    assert not (work / "edpkg").exists()
+    assert imported(py, "edpkg", work) == str(proj / "edpkg" / "__init__.py")
+
+
+def test_user_site_shadows_the_base_site_packages(tmp_path: Path) -> None:
+    """A venv with system site packages: the user site comes after the venv's site-packages but
+    before the base interpreter's, so a user-site package shadows the base's (here: pip)."""
+    py = make_venv(tmp_path / "venv", sys.executable, "--system-site-packages", "--without-pip")
+    user_base = tmp_path / "userbase"
+    env = clean_env(PYTHONUSERBASE=str(user_base))
+    user_site = Path(
+        run([py, "-c", "import site; print(site.getusersitepackages())"], env=env).stdout.strip()
+    )
+    base_pip = imported(py, "pip", tmp_path, env)
+    assert "/site-packages/pip/" in base_pip and str(tmp_path) not in base_pip
+    (user_site / "pip").mkdir(parents=True)
+    (user_site / "pip" / "__init__.py").write_text("raise SystemExit('not the real pip')\n")
+    assert run([py, "-m", "pip", "--version"], env=env, cwd=tmp_path, check=False).returncode != 0
+    f = finding(report_json(py, env, tmp_path), "user-site-shadows")
+    assert f["evidence"] == [str(user_site / "pip"), str(Path(base_pip).parent)]
+    assert "base-site-packages" in f["title"]
