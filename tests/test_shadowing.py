@@ -29,7 +29,8 @@ def imported(python: Path | str, name: str, cwd: Path, env: dict[str, str] | Non
 def finding(report: dict[str, Any], code: str) -> dict[str, Any]:
     matches = [f for f in report["findings"] if f["code"] == code]
     assert matches, f"no {code} in {[f['code'] for f in report['findings']]}"
-    return matches[0]
+    first: dict[str, Any] = matches[0]
+    return first
 
 
 def test_local_file_shadows_the_stdlib_and_fix_leaves_it(tmp_path: Path) -> None:
