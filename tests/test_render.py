@@ -23,6 +23,7 @@ from pyenvdoctor.model import (
     Interpreter,
     LocationClass,
     ModuleCount,
+    PathCommand,
     PathEntry,
     PipCache,
     Report,
@@ -143,6 +144,15 @@ def sample_report() -> Report:
             ModuleCount(location_class=LocationClass.VENV_SITE_PACKAGES, modules=1, shadowed=0),
         ),
         contested_names=(),
+        path_commands=(
+            PathCommand(
+                name="pip",
+                path="/p/venv/bin/pip",
+                resolved="/p/venv/bin/pip",
+                interpreter="/p/venv/bin/python",
+                kind="script",
+            ),
+        ),
         bytecode=BytecodeSummary(
             roots=("/p",),
             groups=(

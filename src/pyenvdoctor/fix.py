@@ -222,6 +222,15 @@ def plan(
             )
         )
     actions.extend(_leftover_actions(report, wanted))
+    if report.project_root is not None:
+        from pyenvdoctor.checks.project import project_actions, read_project
+
+        project = read_project(report.project_root)
+        for action in project_actions(
+            project, report.distributions, python=report.interpreter.executable
+        ):
+            if action.finding in codes and action.finding in wanted:
+                actions.append(action)
     cache = report.pip_cache
     if "pip-cache-large" in codes and "pip-cache-large" in wanted and cache and cache.directory:
         if report.pip_version is not None:

@@ -36,6 +36,7 @@ __all__ = [
     "LocationClass",
     "ModuleCount",
     "NameProvider",
+    "PathCommand",
     "PathEntry",
     "PipCache",
     "PthFile",
@@ -378,6 +379,27 @@ class BytecodeSummary:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PathCommand:
+    """The first ``name`` on ``PATH`` (``shutil.which``), as the shell would run it.
+
+    :ivar path: where it was found (absolute, symlinks kept); ``None`` when ``kind="missing"``.
+    :ivar resolved: :func:`os.path.realpath` of ``path``.
+    :ivar interpreter: for ``python*``: the real path of the interpreter binary; for scripts
+        (``pip*``): the interpreter their ``#!`` line names, unresolved (a ``/usr/bin/env``
+        name looked up on the same ``PATH``); ``None`` for shims and unreadable scripts.
+    :ivar kind: ``interpreter`` (a binary), ``script`` (has a ``#!`` line naming Python, or no
+        ``#!``), ``shim`` (a shell script that picks the interpreter at run time: pyenv, asdf)
+        or ``missing``.
+    """
+
+    name: str
+    path: str | None
+    resolved: str | None
+    interpreter: str | None
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PipCache:
     """pip's cache, located as pip locates it (pip ``configuration.py``, ``cmdoptions.py``).
 
@@ -441,6 +463,7 @@ class Report:
     modules: tuple[ModuleCount, ...]
     contested_names: tuple[ContestedName, ...]
     bytecode: BytecodeSummary
+    path_commands: tuple[PathCommand, ...]
     pip_cache: PipCache | None
     pip_version: str | None
     findings: tuple[Finding, ...]

@@ -12,8 +12,10 @@ from pathlib import Path
 from pyenvdoctor import __version__
 from pyenvdoctor.checks import sort_findings
 from pyenvdoctor.checks.bytecode import bytecode_findings
+from pyenvdoctor.checks.commands import command_findings, console_script_findings, path_commands
 from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
+from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
 from pyenvdoctor.collect.bytecode import BytecodeTarget, FileSink, ScanRoot, scan_bytecode
 from pyenvdoctor.collect.dependencies import (
@@ -41,6 +43,7 @@ from pyenvdoctor.model import (
     LocationClass,
     PathEntry,
     Report,
+    SelectionReason,
 )
 
 __all__ = ["PROJECT_MARKERS", "build_report", "find_project_root"]
@@ -148,6 +151,8 @@ def build_report(
     )
     pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
     modules, contested = resolve_names(interpreter, sys_path)
+    commands = path_commands(environ)
+    scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
 
     findings = [
         *environment_findings(
@@ -163,6 +168,24 @@ def build_report(
             scan.distributions, scan.broken, problems, python=interpreter.executable
         ),
         *shadowing_findings(contested, interpreter, scan.distributions),
+        *(
+            project_findings(
+                read_project(project_root), scan.distributions, python=interpreter.executable
+            )
+            if project_root is not None
+            else ()
+        ),
+        *command_findings(
+            commands,
+            target_executable=interpreter.executable,
+            target_prefix=interpreter.prefix,
+            scripts_dir=scripts_dir,
+            env_is_active=selection.reason
+            in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
+        ),
+        *console_script_findings(
+            scripts_dir, target_prefix=interpreter.prefix, target_executable=interpreter.executable
+        ),
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),
@@ -183,6 +206,7 @@ def build_report(
         modules=modules,
         contested_names=contested,
         bytecode=bytecode,
+        path_commands=commands,
         pip_cache=pip_cache,
         pip_version=pip_version,
         findings=sort_findings(findings),

@@ -27,6 +27,8 @@ from pyenvdoctor.model import (
 
 __all__ = ["EntryNames", "resolve_names", "top_level_names"]
 
+_STDLIB = (LocationClass.STDLIB, LocationClass.LIB_DYNLOAD)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EntryNames:
@@ -82,7 +84,7 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> EntryNames:
         except OSError:
             continue
         if is_dir:
-            if not e.name.isidentifier():
+            if not e.name.isidentifier() or e.name == "__pycache__":
                 continue
             if any(os.path.exists(os.path.join(e.path, "__init__" + s)) for s in suffixes):
                 packages.add(e.name)
@@ -157,6 +159,8 @@ def resolve_names(
         winner = regular[0] if regular else provs[0]
         counts[winner.location] = counts.get(winner.location, 0) + 1
         others = tuple(p for p in provs if p is not winner)
+        if winner.location is LocationClass.BUILTIN and all(p.location in _STDLIB for p in others):
+            others = ()  # a frozen module and its own stdlib source: one module, not a contest
         for p in others:
             if p.kind != "namespace" or regular:
                 shadowed[p.location] = shadowed.get(p.location, 0) + 1

@@ -145,6 +145,13 @@ def render_console(report: Report, *, color: bool = False, width: int = 100) -> 
         loc = e.location.value + (f" ({e.pth_file})" if e.pth_file else "")
         path_table.add_row(str(e.index), entry, e.kind, loc)
     console.print(path_table)
+    if report.path_commands:
+        cmd_table = Table(title="Commands on PATH", title_justify="left")
+        for col in ("command", "found", "runs", "kind"):
+            cmd_table.add_column(col, overflow="fold")
+        for c in report.path_commands:
+            cmd_table.add_row(c.name, c.path or "not found", c.interpreter or "", c.kind)
+        console.print(cmd_table)
     dist_table = Table(
         title=f"Distributions ({s.distributions_total} visible)", title_justify="left"
     )

@@ -47,7 +47,12 @@ class FixResult:
 def _plan_lines(result: FixResult, bullet: str, code: str) -> list[str]:
     lines: list[str] = []
     for a in result.plan:
-        lines.append(f"{bullet}{code}{a.finding}{code}: {a.description}, {format_bytes(a.bytes)}")
+        cost = (
+            " (changes what is installed: runs only when selected with --fix CODE or confirmed again)"
+            if a.changes_installation
+            else f", {format_bytes(a.bytes)}"
+        )
+        lines.append(f"{bullet}{code}{a.finding}{code}: {a.description}{cost}")
         for f in a.files[:SHOWN]:
             lines.append(f"    {f.path} ({f.size} bytes)")
         if len(a.files) > SHOWN:

@@ -147,6 +147,20 @@ def render_markdown(report: Report) -> str:
             _table(["file", "line", "kind", "text", "status"], pth_rows),
         )
 
+    if report.path_commands:
+        out += ["### Commands on PATH", ""]
+        out += _table(
+            ["command", "found", "runs", "kind"],
+            (
+                (
+                    c.name,
+                    _code(c.path) if c.path else "not found",
+                    _code(c.interpreter) if c.interpreter else "",
+                    c.kind,
+                )
+                for c in report.path_commands
+            ),
+        ) + [""]
     out += ["## Distributions", ""]
     out += _table(
         ["location", "distributions"], ((c.value, n) for c, n in s.distributions_per_class)

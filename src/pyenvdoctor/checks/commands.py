@@ -1,0 +1,272 @@
+"""Which ``python``/``pip`` commands on ``PATH`` belong to the target, and console scripts whose
+``#!`` line names a missing interpreter or another environment.
+
+Nothing here runs a command: files are read (at most :data:`HEAD_BYTES` bytes each), never
+executed. Which environment an interpreter path runs in follows CPython ``Modules/getpath.py``
+and PEP 405: a ``pyvenv.cfg`` beside the (unresolved) executable or one directory up makes that
+directory ``sys.prefix``; otherwise the prefix is found from the executable's real path
+(``<prefix>/bin/python3.X``). So a venv's ``bin/python`` and its base ``python`` share a real
+path yet are different environments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+
+from pyenvdoctor.model import Finding, PathCommand, Severity
+
+__all__ = [
+    "HEAD_BYTES",
+    "PathCommand",
+    "command_findings",
+    "console_script_findings",
+    "interpreter_prefix",
+    "path_commands",
+    "shebang_interpreter",
+]
+
+#: How much of a file is read to find its ``#!`` line and pip's ``/bin/sh`` trampoline (bytes).
+HEAD_BYTES = 512
+
+_PYTHON = re.compile(r"(python|pypy|graalpy)[\w.-]*(\.exe)?", re.IGNORECASE)
+_TRAMPOLINE = "'''exec' "
+#: code -> (severity, title after "N script(s) in DIR", why), for :func:`console_script_findings`.
+_SCRIPT_PROBLEMS = {
+    "console-script-missing-interpreter": (
+        Severity.ERROR,
+        "name an interpreter that does not exist",
+        "Running them fails (shells say 'bad interpreter' or 'required file not found'): the "
+        "Python in their #! line was moved or deleted (a moved or copied environment, or a "
+        "removed base Python).",
+    ),
+    "console-script-other-environment": (
+        Severity.WARNING,
+        "run another environment's Python",
+        "Their #! line names a Python in a different environment (usually the place this one was "
+        "copied or moved from), so they import that environment's distributions, not this one's.",
+    ),
+}
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def _program(words: list[str]) -> str | None:
+    """The interpreter named by a ``#!`` command; ``env [-S] [VAR=x] NAME`` gives ``NAME``."""
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    if not words or not _PYTHON.fullmatch(os.path.basename(words[0])):
+        return None
+    return words[0]
+
+
+def shebang_interpreter(head: bytes) -> str | None:
+    """The Python interpreter a script's first bytes name, or ``None`` (no ``#!``, or not Python).
+
+    Understands ``#!/path/python [args]``, ``#!/usr/bin/env python3`` (gives the bare name) and
+    the trampoline distlib (pip's script writer, ``distlib/scripts.py::_build_shebang``) writes
+    on POSIX when the ``#!`` line would exceed 127 bytes (512 on macOS) or the path has a space::
+
+        #!/bin/sh
+        '''exec' /long/path/bin/python "$0" "$@"
+
+    :param head: the file's first bytes (:data:`HEAD_BYTES` are enough).
+    """
+    if not head.startswith(b"#!"):
+        return None
+    lines = os.fsdecode(head).splitlines()
+    try:
+        words = shlex.split(lines[0][2:])
+        if words[:1] == ["/bin/sh"] and len(lines) > 1 and lines[1].startswith(_TRAMPOLINE):
+            return _program(shlex.split(lines[1][len(_TRAMPOLINE) :]))
+    except ValueError:
+        return None
+    return _program(words)
+
+
+def interpreter_prefix(executable: str) -> str:
+    """The ``sys.prefix`` ``executable`` runs with, as a real path (rule in the module docstring).
+
+    :param executable: an interpreter path as the shell or a ``#!`` line names it (unresolved).
+    """
+    here = os.path.dirname(os.path.abspath(executable))
+    for candidate in (here, os.path.dirname(here)):
+        if os.path.isfile(os.path.join(candidate, "pyvenv.cfg")):
+            return os.path.realpath(candidate)
+    base = os.path.dirname(os.path.realpath(executable))
+    return base if os.name == "nt" else os.path.dirname(base)
+
+
+def path_commands(
+    environ: Mapping[str, str], *, names: Sequence[str] = ("python", "python3", "pip", "pip3")
+) -> tuple[PathCommand, ...]:
+    """Find each of ``names`` on ``environ["PATH"]`` (``os.defpath`` if unset) and classify it.
+
+    Names that look like an interpreter (``python3.12``, ``pypy3``) are judged as interpreters,
+    the others as scripts whose ``#!`` line says which interpreter they run.
+    """
+    search = environ.get("PATH", os.defpath)
+    found: list[PathCommand] = []
+    for name in names:
+        hit = shutil.which(name, path=search)
+        path = None if hit is None else os.path.abspath(hit)
+        resolved = None if path is None else os.path.realpath(path)
+        head = b"" if path is None else _head(path)
+        interpreter = shebang_interpreter(head)
+        if path is None:
+            kind = "missing"
+        elif _PYTHON.fullmatch(name):
+            kind = "shim" if head.startswith(b"#!") else "interpreter"
+            interpreter = resolved if kind == "interpreter" else None
+        else:
+            kind = "shim" if head.startswith(b"#!") and interpreter is None else "script"
+        if interpreter is not None and not os.path.isabs(interpreter):
+            interpreter = shutil.which(interpreter, path=search)
+        found.append(
+            PathCommand(name=name, path=path, resolved=resolved, interpreter=interpreter, kind=kind)
+        )
+    return tuple(found)
+
+
+def _belongs(executable: str | None, target_executable: str, target_prefix: str) -> bool:
+    """Whether ``executable`` runs in the target's environment (its prefix, or the prefix
+    :func:`interpreter_prefix` finds for the target's own executable)."""
+    if executable is None:
+        return False
+    own = {os.path.realpath(target_prefix), interpreter_prefix(target_executable)}
+    return os.path.normcase(interpreter_prefix(executable)) in {os.path.normcase(p) for p in own}
+
+
+def command_findings(
+    commands: Sequence[PathCommand],
+    *,
+    target_executable: str,
+    target_prefix: str,
+    scripts_dir: str,
+    env_is_active: bool,
+) -> list[Finding]:
+    """``path-pip-other-interpreter`` and ``path-python-other-interpreter`` findings.
+
+    :param commands: from :func:`path_commands`.
+    :param env_is_active: the target was chosen because its environment is active
+        (``VIRTUAL_ENV``/``CONDA_PREFIX``): then its ``bin/`` must come first on ``PATH`` and a
+        ``python`` that is not the target is a warning, otherwise it is worth knowing (info).
+    """
+    py = shlex.quote(target_executable)
+    fix_path = f'export PATH={shlex.quote(scripts_dir)}:"$PATH"'
+    findings: list[Finding] = []
+    for cmd in commands:
+        if _PYTHON.fullmatch(cmd.name):
+            mine = cmd.kind == "interpreter" and _belongs(
+                cmd.path, target_executable, target_prefix
+            )
+            if mine or (cmd.path is None and not env_is_active):
+                continue
+            if cmd.path is None:
+                seen = f"there is no `{cmd.name}` on PATH"
+            elif cmd.kind == "shim":
+                seen = f"the first `{cmd.name}` on PATH is a shim ({cmd.path}) that picks the interpreter at run time (pyenv, asdf)"
+            else:
+                seen = f"the first `{cmd.name}` on PATH is {cmd.path} (prefix {interpreter_prefix(cmd.path)})"
+            findings.append(
+                Finding(
+                    code="path-python-other-interpreter",
+                    severity=Severity.WARNING if env_is_active else Severity.INFO,
+                    title=f"`{cmd.name}` on PATH is not the inspected interpreter",
+                    message=(
+                        f"A virtual environment is active, yet {seen}: {scripts_dir} is not first "
+                        "on PATH (PATH changed after activation, or the shell remembers an old "
+                        f"location: run `hash -r`). Whatever runs `{cmd.name}` gets another "
+                        "interpreter and its distributions."
+                        if env_is_active
+                        else f"This report inspects {target_executable}, but {seen}: `{cmd.name}` "
+                        f"and `{cmd.name} -m pip` work on that other environment."
+                    ),
+                    evidence=tuple(dict.fromkeys(x for x in (cmd.path, cmd.resolved) if x)),
+                    commands=(fix_path,) if env_is_active else (f"{py} -m pip list",),
+                )
+            )
+        elif cmd.kind == "script" and cmd.path and cmd.interpreter:
+            if _belongs(cmd.interpreter, target_executable, target_prefix):
+                continue
+            gone = "" if os.path.exists(cmd.interpreter) else " That interpreter no longer exists."
+            findings.append(
+                Finding(
+                    code="path-pip-other-interpreter",
+                    severity=Severity.WARNING,
+                    title=f"`{cmd.name}` on PATH installs into another environment",
+                    message=(
+                        f"The first `{cmd.name}` on PATH runs {cmd.interpreter} (environment "
+                        f"{interpreter_prefix(cmd.interpreter)}), not {target_executable}: "
+                        f"`{cmd.name} install` puts distributions into that other environment, "
+                        f"where the inspected interpreter cannot import them.{gone} Run pip "
+                        "through the interpreter you mean."
+                    ),
+                    evidence=(cmd.path, f"#!{cmd.interpreter}"),
+                    commands=(f"{py} -m pip install PROJECT",)
+                    + ((fix_path,) if env_is_active else ()),
+                )
+            )
+    return findings
+
+
+def _scripts(scripts_dir: str) -> Iterable[tuple[str, str]]:
+    """``(script path, interpreter)`` for regular files with an absolute Python ``#!``."""
+    try:
+        entries = sorted(os.scandir(scripts_dir), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            regular = entry.is_file(follow_symlinks=False)
+        except OSError:
+            continue
+        if not regular or entry.name.lower().startswith("activate"):
+            continue
+        interpreter = shebang_interpreter(_head(entry.path))
+        if interpreter is not None and os.path.isabs(interpreter):
+            yield entry.path, interpreter
+
+
+def console_script_findings(
+    scripts_dir: str, *, target_prefix: str, target_executable: str
+) -> list[Finding]:
+    """``console-script-missing-interpreter`` and ``console-script-other-environment``.
+
+    Scripts that find Python through ``/usr/bin/env`` follow ``PATH`` by design and are skipped.
+
+    :param scripts_dir: the target's ``sysconfig`` ``scripts`` directory (``<prefix>/bin``).
+    """
+    py = shlex.quote(target_executable)
+    found: dict[str, list[str]] = {code: [] for code in _SCRIPT_PROBLEMS}
+    for script, interpreter in _scripts(scripts_dir):
+        if not os.path.exists(interpreter):
+            found["console-script-missing-interpreter"].append(f"{script}: #!{interpreter}")
+        elif not _belongs(interpreter, target_executable, target_prefix):
+            found["console-script-other-environment"].append(f"{script}: #!{interpreter}")
+    moved = (
+        "A virtual environment cannot be moved or copied: its scripts and pyvenv.cfg store "
+        "absolute paths (PEP 405). Recreate the environment, or reinstall the distribution "
+        f"that owns each script so pip rewrites its #! line (`{py} -m pip` itself still works)."
+    )
+    return [
+        Finding(
+            code=code,
+            severity=severity,
+            title=f"{len(found[code])} script(s) in {scripts_dir} {title}",
+            message=f"{why} {moved}",
+            evidence=tuple(found[code]),
+            commands=(f"{py} -m pip install --force-reinstall --no-deps PROJECT",),
+        )
+        for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
+        if found[code]
+    ]

@@ -1,0 +1,282 @@
+"""Is the current project what runs? Its declared name and version, compared with the target's
+visible distribution of that name.
+
+Read without building or running anything, first that gives a name: ``pyproject.toml``
+``[project]`` (PEP 621: ``name`` required and never dynamic, ``version`` absent when listed in
+``dynamic``), setuptools' declarative ``setup.cfg`` ``[metadata]`` (``attr:``/``file:`` versions are
+computed, so unknown here), string literals in ``setup.py``'s ``setup(...)`` call. Editable installs
+are recognised as the distribution scan reports them (PEP 610 ``direct_url.json``, PEP 660,
+``.egg-link``); setuptools' editable ``.pth`` and finder name ``<root>/src``, so any directory
+inside the root counts as this project. Names compare PEP 503-normalized, versions per PEP 440.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pyenvdoctor.fix import Action, ActionKind
+from pyenvdoctor.model import Distribution, Finding, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+__all__ = ["ProjectInfo", "project_actions", "project_findings", "read_project"]
+
+#: Findings that ``pip install -e <root>`` resolves.
+_REINSTALL = (
+    "project-installed-as-copy",
+    "project-editable-elsewhere",
+    "project-editable-outdated",
+)
+_SETUP_CALL = re.compile(r"\bsetup\s*\(")
+_SETUP_KW = r"\b{}\s*=\s*(?P<q>['\"])(?P<v>[^'\"\\\n]+)(?P=q)"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProjectInfo:
+    """The project in the working directory, as its own files declare it.
+
+    :ivar root: absolute project directory (:func:`~pyenvdoctor.report.find_project_root`).
+    :ivar name: the declared name, ``None`` when unknown; :ivar canonical_name: PEP 503 normalized.
+    :ivar version: the declared version, ``None`` when dynamic (PEP 621 ``dynamic``,
+        setuptools ``attr:``/``file:``) or unknown.
+    :ivar source: the file the name came from (``None`` when no file gave one).
+    :ivar error: why a file could not be read or gave no name, ``None`` when all went well.
+    """
+
+    root: str
+    name: str | None
+    canonical_name: str | None
+    version: str | None
+    source: str | None
+    error: str | None = None
+
+
+def _info(
+    root: str, name: str | None, version: str | None, source: str | None, error: str | None = None
+) -> ProjectInfo:
+    canonical = canonicalize_name(name) if name else None
+    return ProjectInfo(
+        root=root, name=name, canonical_name=canonical, version=version, source=source, error=error
+    )
+
+
+def _failed(root: str, source: str | None, error: str) -> ProjectInfo:
+    return _info(root, None, None, source, error)
+
+
+def read_project(root: str) -> ProjectInfo:
+    """Read the project's name and version from ``root``; never raises (a malformed or
+    unreadable file gives :attr:`ProjectInfo.error`).
+
+    :param root: the project directory (holding ``pyproject.toml``, ``setup.cfg`` or ``setup.py``).
+    """
+    root = os.path.abspath(root)
+    path = os.path.join(root, "pyproject.toml")
+    if os.path.isfile(path):
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            return _failed(root, path, f"pyproject.toml cannot be read: {exc}")
+        project = data.get("project")
+        if project is not None:  # PEP 621: name is required and never dynamic
+            name = project.get("name") if isinstance(project, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                return _failed(root, path, "pyproject.toml: [project] has no 'name' string")
+            dynamic = project.get("dynamic")
+            version = project.get("version")
+            if (isinstance(dynamic, list) and "version" in dynamic) or not isinstance(version, str):
+                version = None
+            return _info(root, name, version, path)
+    path = os.path.join(root, "setup.cfg")
+    if os.path.isfile(path):  # setuptools declarative config
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError) as exc:
+            return _failed(root, path, f"setup.cfg cannot be read: {exc}")
+        name = parser.get("metadata", "name", fallback="").strip()
+        if name:
+            version = parser.get("metadata", "version", fallback="").strip()
+            if version.startswith(("attr:", "file:")):
+                version = ""
+            return _info(root, name, version or None, path)
+    path = os.path.join(root, "setup.py")
+    if os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as exc:
+            return _failed(root, path, f"setup.py cannot be read: {exc}")
+        call = _SETUP_CALL.search(text)
+        name_match = call and re.search(_SETUP_KW.format("name"), text[call.end() :])
+        if not call or not name_match:
+            return _failed(root, path, "setup.py: no literal name='...' in setup() (not executed)")
+        version_match = re.search(_SETUP_KW.format("version"), text[call.end() :])
+        return _info(root, name_match["v"], version_match["v"] if version_match else None, path)
+    return _failed(root, None, "no [project] name in pyproject.toml, setup.cfg or setup.py")
+
+
+def _versions_differ(a: str, b: str) -> bool:
+    """PEP 440 comparison when both parse (``1.0`` equals ``1.0.0``), else string comparison."""
+    try:
+        return Version(a) != Version(b)
+    except InvalidVersion:
+        return a != b
+
+
+def _belongs_to(path: str, root: str) -> bool:
+    """``path`` is ``root`` or inside it (setuptools' .pth may name ``<root>/src``)."""
+    path, root = os.path.realpath(path), os.path.realpath(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _package_dir(project: ProjectInfo) -> str | None:
+    """The project's import package in its tree: ``src/<pkg>`` or ``<pkg>`` with an
+    ``__init__.py``, ``pkg`` being the canonical name with ``-`` replaced by ``_``."""
+    if not project.canonical_name:
+        return None
+    pkg = project.canonical_name.replace("-", "_")
+    for candidate in (os.path.join(project.root, "src", pkg), os.path.join(project.root, pkg)):
+        if os.path.isfile(os.path.join(candidate, "__init__.py")):
+            return candidate
+    return None
+
+
+def project_findings(
+    project: ProjectInfo, distributions: Sequence[Distribution], *, python: str
+) -> list[Finding]:
+    """Whether the target runs the project's working tree.
+
+    :param project: from :func:`read_project`; nothing is reported without a name.
+    :param distributions: the target's distributions, shadowed ones included (only visible ones,
+        those ``pip list`` and ``importlib.metadata`` report, are compared).
+    :param python: the target's executable, for suggested commands.
+    """
+    if not project.canonical_name:
+        return []
+    py = shlex.quote(python)
+    reinstall = f"{py} -m pip install -e {shlex.quote(project.root)}"
+    visible = [d for d in distributions if d.visible]
+    dist = next((d for d in visible if d.canonical_name == project.canonical_name), None)
+    evidence = (project.source,) if project.source else ()
+    if dist is None:
+        pkg_dir = _package_dir(project)
+        pkg = os.path.basename(pkg_dir) if pkg_dir else ""
+        others = [d for d in visible if pkg and pkg in d.top_level]
+        if pkg_dir and others:
+            names = ", ".join(f"{d.name} {d.version}" for d in others)
+            return [
+                Finding(
+                    code="project-not-installed",
+                    severity=Severity.WARNING,
+                    title=f"{project.name} is not installed, but `import {pkg}` finds another distribution",
+                    message=(
+                        f"The project in {project.root} is not installed in this environment, and "
+                        f"{names} provides the import name {pkg!r}: `import {pkg}` runs that code, not "
+                        f"{pkg_dir}. Uninstall it, then install the project in editable mode."
+                    ),
+                    evidence=(*(d.metadata_path for d in others), pkg_dir, *evidence),
+                    commands=(
+                        f"{py} -m pip uninstall -y "
+                        + " ".join(shlex.quote(d.name) for d in others),
+                        reinstall,
+                    ),
+                )
+            ]
+        return [
+            Finding(
+                code="project-not-installed",
+                severity=Severity.INFO,
+                title=f"{project.name} is not installed in this environment",
+                message=(
+                    f"The project in {project.root} is not installed: its import names and entry "
+                    "points are not available to this interpreter, except from its own directory. "
+                    "Install it in editable mode to run the working tree."
+                ),
+                evidence=evidence,
+                commands=(reinstall,),
+            )
+        ]
+    found = (dist.metadata_path, *evidence)
+    if not dist.editable:
+        return [
+            Finding(
+                code="project-installed-as-copy",
+                severity=Severity.ERROR,
+                title=f"{dist.name} is installed as a copy: edits to {project.root} do not run",
+                message=(
+                    f"{dist.name} {dist.version} in {dist.location} is a regular (non-editable) "
+                    f"install: `import` loads the copy made at install time, not the files in "
+                    f"{project.root}. Reinstall it in editable mode (PEP 660)."
+                ),
+                evidence=found,
+                commands=(reinstall,),
+            )
+        ]
+    if dist.editable_project is None:
+        return []  # editable, but from where is unknown: nothing to compare
+    if not _belongs_to(dist.editable_project, project.root):
+        return [
+            Finding(
+                code="project-editable-elsewhere",
+                severity=Severity.ERROR,
+                title=f"{dist.name} is installed in editable mode from another directory",
+                message=(
+                    f"{dist.name} {dist.version} runs the files in {dist.editable_project} "
+                    f"({dist.editable_via}), not this project in {project.root}: edits here do not "
+                    "run. Reinstall it in editable mode from here."
+                ),
+                evidence=(dist.metadata_path, dist.editable_project, *evidence),
+                commands=(reinstall,),
+            )
+        ]
+    if project.version and _versions_differ(dist.version, project.version):
+        return [
+            Finding(
+                code="project-editable-outdated",
+                severity=Severity.WARNING,
+                title=f"{dist.name}'s installed metadata says {dist.version}, the project says {project.version}",
+                message=(
+                    f"{dist.name} is installed in editable mode from {project.root}, so its code is "
+                    f"current, but its metadata was written when it was {dist.version}: "
+                    "`importlib.metadata`, pip, entry points and dependencies are stale until it "
+                    "is reinstalled."
+                ),
+                evidence=found,
+                commands=(reinstall,),
+            )
+        ]
+    return []
+
+
+def project_actions(
+    project: ProjectInfo, distributions: Sequence[Distribution], *, python: str
+) -> list[Action]:
+    """``--fix`` actions: ``pip install -e <root>`` with the target's pip, for each finding of
+    :func:`project_findings` that a reinstall resolves (not ``project-not-installed``:
+    installing is the user's choice). They change what is installed.
+    """
+    return [
+        Action(
+            kind=ActionKind.RUN,
+            finding=f.code,
+            description=f"install {project.name} in editable mode from {project.root}",
+            command=(python, "-m", "pip", "install", "-e", project.root),
+            changes_installation=True,
+        )
+        for f in project_findings(project, distributions, python=python)
+        if f.code in _REINSTALL
+    ]

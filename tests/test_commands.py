@@ -1,0 +1,242 @@
+"""``python``/``pip`` on PATH and console-script ``#!`` lines, against real venvs and real
+pip-written scripts (no mocks: every file here was written by ``venv``, ``ensurepip`` or pip)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env, make_venv, make_wheel, pip_install, run
+from pyenvdoctor.checks.commands import (
+    PathCommand,
+    command_findings,
+    console_script_findings,
+    interpreter_prefix,
+    path_commands,
+    shebang_interpreter,
+)
+from pyenvdoctor.model import Finding, Severity
+
+pytestmark = pytest.mark.slow
+
+#: A console script (entry point) in a tiny hand-built wheel; pip writes ``bin/tinycli``.
+TINYCLI = {
+    "tinycli/__init__.py": "def main() -> None:\n    print('tinycli ran')\n",
+    "tinycli-1.0.dist-info/entry_points.txt": "[console_scripts]\ntinycli = tinycli:main\n",
+}
+
+
+def by_name(commands: tuple[PathCommand, ...]) -> dict[str, PathCommand]:
+    return {c.name: c for c in commands}
+
+
+def codes(findings: list[Finding]) -> list[str]:
+    return [f.code for f in findings]
+
+
+def head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(512)
+
+
+def findings_for(venv: Path, environ: dict[str, str], *, active: bool) -> list[Finding]:
+    """``command_findings`` for PATH in ``environ`` with ``venv`` as the target."""
+    return command_findings(
+        path_commands(environ),
+        target_executable=str(venv / "bin" / "python"),
+        target_prefix=str(venv),
+        scripts_dir=str(venv / "bin"),
+        env_is_active=active,
+    )
+
+
+@pytest.mark.parametrize(
+    ("head_bytes", "expected"),
+    [
+        (b"#!/venv/bin/python\n# -*- coding: utf-8 -*-\n", "/venv/bin/python"),
+        (b"#!/usr/bin/python3 -I\n", "/usr/bin/python3"),
+        (
+            b"#!/bin/sh\n'''exec' /long/bin/python3.11 \"$0\" \"$@\"\n' '''\n",
+            "/long/bin/python3.11",
+        ),
+        (b'#!/bin/sh\n\'\'\'exec\' "/has space/bin/python" "$0" "$@"\n', "/has space/bin/python"),
+        (b"#!/usr/bin/env python3\n", "python3"),
+        (b"#!/usr/bin/env -S pypy3 -u\n", "pypy3"),
+        (b"#!/usr/bin/env bash\nexec pyenv exec python\n", None),
+        (b"#!/bin/sh\necho hi\n", None),
+        (b"\x7fELF\x02\x01\x01", None),
+        (b"", None),
+    ],
+)
+def test_shebang_interpreter_forms(head_bytes: bytes, expected: str | None) -> None:
+    """The forms distlib (pip) writes, ``env`` lines, and files that name no Python."""
+    assert shebang_interpreter(head_bytes) == expected
+
+
+def test_pip_on_path_belongs_to_the_venv_first_on_path(host_venv: Path, tmp_path: Path) -> None:
+    venv = host_venv.parent.parent
+    environ = clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    # What the shell really runs: this venv's pip.
+    assert str(venv) in run(["pip", "--version"], env=environ).stdout
+
+    commands = by_name(path_commands(environ))
+    pip = commands["pip"]
+    assert pip.kind == "script"
+    assert pip.path == str(venv / "bin" / "pip")
+    assert pip.interpreter is not None
+    assert Path(pip.interpreter).parent == venv / "bin"
+    assert interpreter_prefix(pip.interpreter) == os.path.realpath(venv)
+    python = commands["python"]
+    assert python.kind == "interpreter"
+    assert python.path == str(venv / "bin" / "python")
+    assert python.interpreter == os.path.realpath(venv / "bin" / "python")
+    assert findings_for(venv, environ, active=True) == []
+
+    other = make_venv(tmp_path / "other", sys.executable, "--without-pip").parent.parent
+    found = findings_for(other, environ, active=False)
+    assert codes(found) == [
+        "path-python-other-interpreter",
+        "path-python-other-interpreter",
+        "path-pip-other-interpreter",
+        "path-pip-other-interpreter",
+    ]
+    assert {f.severity for f in found[:2]} == {Severity.INFO}
+    pip_finding = found[2]
+    assert pip_finding.severity is Severity.WARNING
+    assert pip_finding.evidence[0] == str(venv / "bin" / "pip")
+    assert pip_finding.commands[0] == f"{other / 'bin' / 'python'} -m pip install PROJECT"
+    # The target's venv is active but its bin/ is not first on PATH: python is a warning too.
+    active = findings_for(other, environ, active=True)
+    assert [f.severity for f in active] == [Severity.WARNING] * 4
+    assert f"export PATH={other / 'bin'}:" in active[0].commands[0]
+
+
+def test_base_python_is_not_the_venv_although_the_real_paths_match(host_venv: Path) -> None:
+    """A venv's bin/python symlinks to its base: same real path, different environment."""
+    base_bin = Path(os.path.realpath(host_venv)).parent
+    if not (base_bin / "python3").exists():
+        pytest.skip(f"no python3 beside {base_bin}")
+    venv = host_venv.parent.parent
+    environ = {"PATH": str(base_bin)}
+    (python3,) = path_commands(environ, names=("python3",))
+    assert python3.interpreter == os.path.realpath(host_venv)
+    found = findings_for(venv, environ, active=False)
+    assert "path-python-other-interpreter" in codes(found)
+
+
+def test_copied_venv_scripts_run_the_original_then_fail(tmp_path: Path) -> None:
+    venv_python = make_venv(tmp_path / "venv")
+    venv = venv_python.parent.parent
+    pip_install(venv_python, make_wheel(tmp_path, "tinycli", "1.0", files=TINYCLI))
+    copy = tmp_path / "copy"
+    shutil.copytree(venv, copy, symlinks=True)
+    copy_python = copy / "bin" / "python"
+    # The copy's interpreter is the copy (pyvenv.cfg beside bin/), its scripts are not.
+    prefix = run([copy_python, "-c", "import sys; print(sys.prefix)"]).stdout.strip()
+    assert prefix == str(copy)
+    original = shebang_interpreter(head(copy / "bin" / "pip"))  # venv/bin/python3.X
+    assert original is not None
+    assert Path(original).parent == venv / "bin"
+    assert str(venv) in run([copy / "bin" / "pip", "--version"]).stdout  # the original's pip
+
+    assert (
+        console_script_findings(
+            str(venv / "bin"), target_prefix=str(venv), target_executable=str(venv_python)
+        )
+        == []
+    )
+    (finding,) = console_script_findings(
+        str(copy / "bin"), target_prefix=str(copy), target_executable=str(copy_python)
+    )
+    assert finding.code == "console-script-other-environment"
+    assert finding.severity is Severity.WARNING
+    named = dict(e.split(": #!") for e in finding.evidence)  # script -> interpreter
+    assert named[str(copy / "bin" / "pip")] == original
+    assert Path(named[str(copy / "bin" / "tinycli")]).parent == venv / "bin"
+    scripts = sorted(p.name for p in (copy / "bin").iterdir() if p.name.startswith(("pip", "tiny")))
+    assert sorted(Path(p).name for p in named) == scripts  # not activate*, not python symlinks
+    assert "PEP 405" in finding.message
+
+    shutil.rmtree(venv)
+    with pytest.raises(FileNotFoundError):
+        subprocess.run([copy / "bin" / "pip", "--version"], check=False)
+    shell = run(["bash", "-c", f"'{copy / 'bin' / 'pip'}' --version"], check=False)
+    assert shell.returncode != 0
+    assert "bad interpreter" in shell.stderr or "required file not found" in shell.stderr
+    (finding,) = console_script_findings(
+        str(copy / "bin"), target_prefix=str(copy), target_executable=str(copy_python)
+    )
+    assert finding.code == "console-script-missing-interpreter"
+    assert finding.severity is Severity.ERROR
+    assert len(finding.evidence) == len(scripts)
+
+    # The suggested repair works: `<target> -m pip` still runs, and a forced reinstall
+    # rewrites the distribution's script for the copy.
+    assert finding.commands == (
+        f"{copy_python} -m pip install --force-reinstall --no-deps PROJECT",
+    )
+    pip_install(copy_python, "--force-reinstall", tmp_path / "tinycli-1.0-py3-none-any.whl")
+    assert run([copy / "bin" / "tinycli"]).stdout == "tinycli ran\n"
+    (finding,) = console_script_findings(
+        str(copy / "bin"), target_prefix=str(copy), target_executable=str(copy_python)
+    )
+    assert not any("tinycli" in e for e in finding.evidence)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="distlib's 127-byte #! limit is Linux's")
+def test_long_path_venv_gets_the_sh_trampoline(tmp_path: Path) -> None:
+    venv = tmp_path / ("long-" + "d" * 120) / "venv"
+    venv_python = make_venv(venv)
+    assert len(f"#!{venv_python}\n") > 127
+    pip_install(venv_python, make_wheel(tmp_path, "tinycli", "1.0", files=TINYCLI))
+    for script in ("pip", "tinycli"):
+        first = head(venv / "bin" / script)
+        assert first.startswith(b"#!/bin/sh\n'''exec' "), first[:80]
+        interpreter = shebang_interpreter(first)
+        assert interpreter is not None
+        assert Path(interpreter).parent == venv / "bin"
+    assert run([venv / "bin" / "tinycli"]).stdout == "tinycli ran\n"
+
+    environ = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.defpath}"}
+    pip = by_name(path_commands(environ))["pip"]
+    assert pip.kind == "script"
+    assert interpreter_prefix(pip.interpreter or "") == os.path.realpath(venv)
+    assert findings_for(venv, environ, active=True) == []
+    assert (
+        console_script_findings(
+            str(venv / "bin"), target_prefix=str(venv), target_executable=str(venv_python)
+        )
+        == []
+    )
+
+
+def test_pyenv_shims_are_shims(host_venv: Path) -> None:
+    shims = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "shims"
+    if not (shims / "python").is_file():
+        pytest.skip("no pyenv shims on this machine")
+    commands = by_name(path_commands({"PATH": str(shims)}))
+    assert commands["python"].kind == "shim"
+    assert commands["python"].interpreter is None
+    if (shims / "pip").is_file():
+        assert commands["pip"].kind == "shim"
+    venv = host_venv.parent.parent
+    found = findings_for(venv, {"PATH": str(shims)}, active=False)
+    python_found = [f for f in found if f.title.startswith("`python`")]
+    assert [f.severity for f in python_found] == [Severity.INFO]
+    assert "shim" in python_found[0].message
+    assert "path-pip-other-interpreter" not in codes(found)
+
+
+def test_nothing_on_path(tmp_path: Path) -> None:
+    commands = path_commands({"PATH": str(tmp_path)})
+    assert [c.kind for c in commands] == ["missing"] * 4
+    venv = tmp_path / "venv"
+    assert findings_for(venv, {"PATH": str(tmp_path)}, active=False) == []
+    active = findings_for(venv, {"PATH": str(tmp_path)}, active=True)
+    assert codes(active) == ["path-python-other-interpreter"] * 2
+    assert "no `python` on PATH" in active[0].message
