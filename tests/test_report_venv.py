@@ -159,6 +159,8 @@ def test_findings_for_planted_problems(report: dict[str, Any], planted: dict[str
         "pth-executes-code",
         "pth-missing-path",
     } <= codes
+    duplicate = next(f for f in report["findings"] if f["code"] == "distribution-duplicate")
+    assert f"`import dup_proj` loads {planted['extra'] / 'dup_proj.py'}" in duplicate["message"]
     broken = next(f for f in report["findings"] if f["code"] == "distribution-metadata-broken")
     assert broken["evidence"] == [str(planted["site"] / "broken-9.9.dist-info")]
     for f in report["findings"]:

@@ -131,15 +131,44 @@ def _is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def _protected(path: str, report: Report, include_system: bool, st: os.stat_result) -> str | None:
-    """Why ``path`` must be left alone, or ``None``."""
-    if not any(_is_under(path, r) for r in report.bytecode.roots):
+def _protected(
+    path: str,
+    report: Report,
+    include_system: bool,
+    st: os.stat_result,
+    *,
+    on_sys_path: bool = False,
+) -> str | None:
+    """Why ``path`` must be left alone, or ``None``.
+
+    :param on_sys_path: the roots also include the ``sys.path`` directories (the working
+        directory for ``sys.path[0]``), for what import resolution finds there.
+    """
+    roots = list(report.bytecode.roots)
+    if on_sys_path:
+        roots += [os.path.realpath(e.resolved) for e in report.sys_path if e.kind == "directory"]
+    if not any(_is_under(path, r) for r in roots):
         return "outside the scanned roots"
     if include_system:
         return None
-    paths = report.interpreter.sysconfig_paths
+    interp = report.interpreter
+    paths = interp.sysconfig_paths
+    # The stdlib directory holds site-packages (a plain interpreter), and a venv's platstdlib is
+    # the venv's own lib/pythonX.Y: only what is under the stdlib and in no site directory is
+    # the interpreter's own.
+    sites = [
+        p
+        for p in (
+            *interp.site_packages,
+            paths.get("purelib"),
+            paths.get("platlib"),
+            interp.user_site,
+        )
+        if p
+    ]
+    in_site = any(_is_under(path, os.path.realpath(s)) for s in sites)
     for key in ("stdlib", "platstdlib"):
-        if paths.get(key) and _is_under(path, os.path.realpath(paths[key])):
+        if not in_site and paths.get(key) and _is_under(path, os.path.realpath(paths[key])):
             return "inside the interpreter's own stdlib (use --include-system)"
     if path.startswith(_SYSTEM_PREFIXES):
         return "system location (use --include-system)"
@@ -221,7 +250,7 @@ def plan(
                 skipped=tuple(skipped),
             )
         )
-    actions.extend(_leftover_actions(report, wanted))
+    actions.extend(_leftover_actions(report, wanted, include_system))
     if report.project_root is not None:
         from pyenvdoctor.checks.project import project_actions, read_project
 
@@ -248,15 +277,18 @@ def plan(
     return tuple(actions)
 
 
-def _leftover_actions(report: Report, wanted: set[str]) -> list[Action]:
-    """A directory that holds only bytecode and hides an editable install: its files and
-    directories (``namespace-hides-editable`` with a suggested ``rm -r``)."""
+_LEFTOVER_CODES = frozenset({"namespace-hides-editable", "leftover-directory"})
+
+
+def _leftover_actions(report: Report, wanted: set[str], include_system: bool) -> list[Action]:
+    """Directories that hold only bytecode (a leftover hiding an editable install, or left by an
+    uninstall): their files, then the directories; and dangling ``.egg-link`` files."""
     from pyenvdoctor.checks.shadowing import leftover_files
 
     actions = []
     for finding in report.findings:
         if (
-            finding.code != "namespace-hides-editable"
+            finding.code not in _LEFTOVER_CODES
             or finding.code not in wanted
             or not finding.commands
         ):
@@ -267,6 +299,11 @@ def _leftover_actions(report: Report, wanted: set[str]) -> list[Action]:
             continue
         files, dirs = found
         planned = []
+        if any(
+            _protected(os.path.realpath(p), report, include_system, os.lstat(p), on_sys_path=True)
+            for p in [directory, *files]
+        ):
+            continue
         for path in files:
             st = os.lstat(path)
             planned.append(
@@ -287,6 +324,40 @@ def _leftover_actions(report: Report, wanted: set[str]) -> list[Action]:
                 files=tuple(planned),
                 bytes=sum(f.size for f in planned),
                 directories=tuple(sorted(dirs, key=len, reverse=True)),
+            )
+        )
+    for finding in report.findings:
+        link = finding.evidence[0] if finding.evidence else ""
+        if (
+            finding.code != "egg-link-dangling"
+            or finding.code not in wanted
+            or not link.endswith(".egg-link")
+        ):
+            continue
+        try:
+            st = os.lstat(link)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or _protected(
+            os.path.realpath(link), report, include_system, st, on_sys_path=True
+        ):
+            continue
+        actions.append(
+            Action(
+                kind=ActionKind.REMOVE_FILES,
+                finding=finding.code,
+                description=f"remove the dangling {os.path.basename(link)}",
+                files=(
+                    PlannedFile(
+                        path=link,
+                        category=None,
+                        dev=st.st_dev,
+                        ino=st.st_ino,
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
+                    ),
+                ),
+                bytes=st.st_size,
             )
         )
     return actions

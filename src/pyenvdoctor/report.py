@@ -24,7 +24,7 @@ from pyenvdoctor.collect.dependencies import (
     read_installed,
     target_supported_tags,
 )
-from pyenvdoctor.collect.distributions import scan_distributions
+from pyenvdoctor.collect.distributions import dangling_egg_links, scan_distributions
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     PathClassifier,
@@ -163,9 +163,14 @@ def build_report(
             pip_version=pip_version,
             probe_errors=data.get("errors") or (),
             startup_output=probe.startup_output,
+            dangling_egg_links=dangling_egg_links(site_dirs),
         ),
         *distribution_findings(
-            scan.distributions, scan.broken, problems, python=interpreter.executable
+            scan.distributions,
+            scan.broken,
+            problems,
+            python=interpreter.executable,
+            contested=contested,
         ),
         *shadowing_findings(contested, interpreter, scan.distributions),
         *(

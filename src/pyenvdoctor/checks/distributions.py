@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pyenvdoctor.collect.distributions import BrokenDistribution
 from pyenvdoctor.model import (
+    ContestedName,
     DependencyProblem,
     DependencyProblemKind,
     Distribution,
@@ -26,11 +27,14 @@ def distribution_findings(
     problems: Sequence[DependencyProblem],
     *,
     python: str,
+    contested: Sequence[ContestedName] = (),
 ) -> list[Finding]:
     """Findings from the distribution scan and the ``pip check`` equivalent.
 
     :param python: the target's executable, for suggested commands.
+    :param contested: resolved top-level names, to say which copy ``import`` gets.
     """
+    winners = {c.name: c.winner.path for c in contested}
     py = shlex.quote(python)
     findings: list[Finding] = []
     for b in broken:
@@ -56,6 +60,9 @@ def distribution_findings(
             continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
         winner = dists[0]
         others = ", ".join(f"{d.version} in {d.location}" for d in dists[1:])
+        imports = "; ".join(
+            f"`import {n}` loads {winners[n]}" for n in winner.top_level if n in winners
+        )
         findings.append(
             Finding(
                 code="distribution-duplicate",
@@ -63,9 +70,9 @@ def distribution_findings(
                 title=f"{len(dists)} installs of {winner.name} are visible",
                 message=(
                     f"{winner.name} {winner.version} in {winner.location} comes first on sys.path, so "
-                    f"pip and importlib.metadata report it; also installed: {others}. Which files "
-                    "`import` loads depends on each install's top-level names; remove the ones you do "
-                    "not want."
+                    f"pip and importlib.metadata report it; also installed: {others}. "
+                    + (f"{imports}. " if imports else "")
+                    + "Remove the installs you do not want."
                 ),
                 evidence=tuple(d.metadata_path for d in dists),
                 commands=(

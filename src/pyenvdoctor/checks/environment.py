@@ -33,6 +33,7 @@ def environment_findings(
     pip_version: str | None,
     probe_errors: Sequence[Mapping[str, Any]],
     startup_output: str,
+    dangling_egg_links: Sequence[tuple[str, str]] = (),
 ) -> list[Finding]:
     """Findings that need only the probe's facts, the pip cache and whether pip is installed."""
     py = shlex.quote(interpreter.executable)
@@ -95,6 +96,22 @@ def environment_findings(
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in imports)),
                 )
             )
+        egginsert = [ln for ln in imports if "__egginsert" in ln.text or "__plen" in ln.text]
+        if egginsert and pth.skipped is None:
+            findings.append(
+                Finding(
+                    code="pth-egginsert",
+                    severity=Severity.WARNING,
+                    title=f"{os.path.basename(pth.path)} moves entries ahead of the standard library",
+                    message=(
+                        "This is easy_install's old `__egginsert` trick: its import lines reorder "
+                        "sys.path so that the eggs it lists come before everything else, the "
+                        "standard library and PYTHONPATH included. Reinstall those projects with "
+                        "pip and delete the file."
+                    ),
+                    evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in egginsert)),
+                )
+            )
         dead = [ln for ln in pth.lines if ln.kind == "path" and not ln.exists]
         if dead and pth.skipped is None:
             findings.append(
@@ -106,6 +123,21 @@ def environment_findings(
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in dead)),
                 )
             )
+    for link, target in dangling_egg_links:
+        findings.append(
+            Finding(
+                code="egg-link-dangling",
+                severity=Severity.WARNING,
+                title=f"{os.path.basename(link)} points at a directory that is gone",
+                message=(
+                    f"A legacy editable install (`setup.py develop`) left {link}, which points at "
+                    f"{target}; that checkout no longer exists. pip still counts it; remove it "
+                    "(and its line in easy-install.pth)."
+                ),
+                evidence=(link, target),
+                commands=(f"rm -- {shlex.quote(link)}",),
+            )
+        )
     if interpreter.externally_managed and not interpreter.is_virtual_environment:
         findings.append(
             Finding(

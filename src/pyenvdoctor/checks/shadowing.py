@@ -124,6 +124,21 @@ def shadowing_findings(
                         else (),
                     )
                 )
+            if w.location in _SITE and not c.others and leftover_files(w.path) is not None:
+                findings.append(
+                    Finding(
+                        code="leftover-directory",
+                        severity=Severity.INFO,
+                        title=f"{w.path} holds only bytecode",
+                        message=(
+                            "A directory left by an uninstall (no distribution provides it, it holds "
+                            f"only .pyc files): `import {c.name}` gives an empty namespace package "
+                            "instead of an ImportError. Safe to remove."
+                        ),
+                        evidence=(w.path,),
+                        commands=(f"rm -r -- {shlex.quote(w.path)}",),
+                    )
+                )
             continue
         if w.location in _USER_PLACES and site_other is not None:
             dist = _owner(c.name, distributions)

@@ -15,7 +15,7 @@ import ast
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from pyenvdoctor.collect.interpreter import PathClassifier
 from pyenvdoctor.model import Distribution
 
-__all__ = ["BrokenDistribution", "DistributionScan", "scan_distributions"]
+__all__ = ["BrokenDistribution", "DistributionScan", "dangling_egg_links", "scan_distributions"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,21 +174,35 @@ def _egg_link_for(name: str, site_dirs: Sequence[str]) -> str | None:
     return None
 
 
-def _egg_link_targets(location: str) -> Iterator[str]:
-    """pip ``_DistributionFinder.find_linked``: the first non-empty line of each
-    ``*.egg-link``, resolved against the link's directory."""
+def dangling_egg_links(site_dirs: Sequence[str]) -> list[tuple[str, str]]:
+    """``(egg-link file, target)`` for every ``*.egg-link`` in ``site_dirs`` whose target
+    directory does not exist (pip ``find_linked`` then finds nothing there)."""
+    return [
+        (link, target)
+        for site in site_dirs
+        for link, target in _egg_links(site)
+        if not os.path.isdir(target)
+    ]
+
+
+def _egg_links(location: str) -> list[tuple[str, str]]:
+    """pip ``_DistributionFinder.find_linked``: ``(link, target)`` for each ``*.egg-link`` in
+    ``location``: the first non-empty line, resolved against the link's directory."""
     try:
         names = sorted(n for n in os.listdir(location) if n.endswith(".egg-link"))
     except OSError:
-        return
+        return []
+    result = []
     for name in names:
+        link = os.path.join(location, name)
         try:
-            text = Path(location, name).read_text(encoding="utf-8", errors="replace")
+            text = Path(link).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         if line:
-            yield os.path.normpath(os.path.join(location, line))
+            result.append((link, os.path.normpath(os.path.join(location, line))))
+    return result
 
 
 def scan_distributions(
@@ -271,7 +285,7 @@ def scan_distributions(
         visited.add(key)
         for dist in _distributions_in(entry):
             add(entry, dist, None)
-        for target in _egg_link_targets(entry):
+        for _link, target in _egg_links(entry):
             for dist in _distributions_in(target):
                 add(entry, dist, target)
     return DistributionScan(distributions=tuple(rows), metadata=tuple(metas), broken=tuple(broken))
