@@ -73,6 +73,20 @@ class PlannedFile:
     size: int
     mtime_ns: int
 
+    @classmethod
+    def of(
+        cls, path: str, st: os.stat_result, category: BytecodeCategory | None = None
+    ) -> PlannedFile:
+        """``path`` as it is now (its ``lstat`` result ``st``)."""
+        return cls(
+            path=path,
+            category=category,
+            dev=st.st_dev,
+            ino=st.st_ino,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+        )
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Action:
@@ -229,16 +243,7 @@ def plan(
             if reason is not None:
                 skipped.append((path, reason))
                 continue
-            planned.append(
-                PlannedFile(
-                    path=path,
-                    category=category,
-                    dev=st.st_dev,
-                    ino=st.st_ino,
-                    size=st.st_size,
-                    mtime_ns=st.st_mtime_ns,
-                )
-            )
+            planned.append(PlannedFile.of(path, st, category))
         actions.append(
             Action(
                 kind=ActionKind.REMOVE_FILES,
@@ -306,16 +311,7 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
             continue
         for path in files:
             st = os.lstat(path)
-            planned.append(
-                PlannedFile(
-                    path=path,
-                    category=None,
-                    dev=st.st_dev,
-                    ino=st.st_ino,
-                    size=st.st_size,
-                    mtime_ns=st.st_mtime_ns,
-                )
-            )
+            planned.append(PlannedFile.of(path, st))
         actions.append(
             Action(
                 kind=ActionKind.REMOVE_FILES,
@@ -347,16 +343,7 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
                 kind=ActionKind.REMOVE_FILES,
                 finding=finding.code,
                 description=f"remove the dangling {os.path.basename(link)}",
-                files=(
-                    PlannedFile(
-                        path=link,
-                        category=None,
-                        dev=st.st_dev,
-                        ino=st.st_ino,
-                        size=st.st_size,
-                        mtime_ns=st.st_mtime_ns,
-                    ),
-                ),
+                files=(PlannedFile.of(link, st),),
                 bytes=st.st_size,
             )
         )
@@ -374,16 +361,7 @@ def _cache_files_action(directory: str, expected: int) -> Action:
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode) and not path.endswith(".py"):
-                planned.append(
-                    PlannedFile(
-                        path=path,
-                        category=None,
-                        dev=st.st_dev,
-                        ino=st.st_ino,
-                        size=st.st_size,
-                        mtime_ns=st.st_mtime_ns,
-                    )
-                )
+                planned.append(PlannedFile.of(path, st))
     return Action(
         kind=ActionKind.REMOVE_FILES,
         finding="pip-cache-large",

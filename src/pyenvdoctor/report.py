@@ -27,13 +27,9 @@ from pyenvdoctor.collect.dependencies import (
 from pyenvdoctor.collect.distributions import dangling_egg_links, scan_distributions
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
-    PathClassifier,
-    build_interpreter,
-    build_pth_files,
     build_sys_path,
     environment_variables,
-    run_probe,
-    select_interpreter,
+    inspect_target,
 )
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
@@ -97,13 +93,10 @@ def build_report(
     :param on_file: receives every judged bytecode file (``--fix`` plans from these).
     :raises InterpreterError: the target cannot be inspected.
     """
-    selection = select_interpreter(python, environ)
-    probe = run_probe(selection.executable, timeout=timeout)
-    data = probe.data
-    interpreter = build_interpreter(data, environ)
-    pth_files = build_pth_files(data)
-    raw_path: list[str] = list((data.get("imports") or {}).get("path") or ())
-    classifier = PathClassifier(interpreter, raw_path, pth_files, environ)
+    target_facts = inspect_target(python, environ, timeout=timeout)
+    selection, probe, data = target_facts.selection, target_facts.probe, target_facts.data
+    interpreter, pth_files = target_facts.interpreter, target_facts.pth_files
+    raw_path, classifier = target_facts.sys_path, target_facts.classifier
     sys_path = build_sys_path(raw_path, classifier, working_directory)
     project_root = find_project_root(working_directory)
     skipped: list[CheckSkipped] = []

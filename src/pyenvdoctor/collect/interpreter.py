@@ -33,10 +33,12 @@ __all__ = [
     "ENVIRONMENT_VARIABLES",
     "PathClassifier",
     "ProbeResult",
+    "Target",
     "build_interpreter",
     "build_pth_files",
     "build_sys_path",
     "environment_variables",
+    "inspect_target",
     "run_probe",
     "select_interpreter",
 ]
@@ -477,3 +479,50 @@ def build_sys_path(
             )
         )
     return tuple(entries)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Target:
+    """A probed target: the first steps every command shares.
+
+    :ivar data: the probe's facts; :ivar sys_path: its raw ``sys.path`` (``''`` included).
+    """
+
+    selection: Selection
+    probe: ProbeResult
+    data: dict[str, Any]
+    interpreter: Interpreter
+    pth_files: tuple[PthFile, ...]
+    sys_path: list[str]
+    classifier: PathClassifier
+
+
+def inspect_target(
+    python: str | None,
+    environ: Mapping[str, str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    which: str | None = None,
+    working_directory: str | None = None,
+) -> Target:
+    """Select the target, run its probe, and build the interpreter facts and the classifier.
+
+    :raises InterpreterError: the target cannot be inspected.
+    """
+    selection = select_interpreter(python, environ)
+    probe = run_probe(
+        selection.executable, timeout=timeout, which=which, working_directory=working_directory
+    )
+    data = probe.data.get("facts") or {} if which else probe.data
+    interpreter = build_interpreter(data, environ)
+    pth_files = build_pth_files(data)
+    sys_path = list((data.get("imports") or {}).get("path") or ())
+    return Target(
+        selection=selection,
+        probe=probe,
+        data=data,
+        interpreter=interpreter,
+        pth_files=pth_files,
+        sys_path=sys_path,
+        classifier=PathClassifier(interpreter, sys_path, pth_files, environ),
+    )

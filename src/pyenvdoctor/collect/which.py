@@ -13,10 +13,7 @@ from pyenvdoctor.collect.distributions import scan_distributions
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     PathClassifier,
-    build_interpreter,
-    build_pth_files,
-    run_probe,
-    select_interpreter,
+    inspect_target,
 )
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
@@ -118,15 +115,12 @@ def build_which(
 
     :raises InterpreterError: the target cannot be inspected.
     """
-    selection = select_interpreter(python, environ)
-    probe = run_probe(
-        selection.executable, timeout=timeout, which=name, working_directory=working_directory
+    target = inspect_target(
+        python, environ, timeout=timeout, which=name, working_directory=working_directory
     )
-    facts = probe.data.get("facts") or {}
-    raw = probe.data.get("which") or {}
-    interpreter = build_interpreter(facts, environ)
-    sys_path = list((facts.get("imports") or {}).get("path") or ())
-    classifier = PathClassifier(interpreter, sys_path, build_pth_files(facts), environ)
+    selection, interpreter = target.selection, target.interpreter
+    sys_path, classifier = target.sys_path, target.classifier
+    raw = target.probe.data.get("which") or {}
     levels = tuple(_level(lv, classifier, working_directory) for lv in raw.get("levels", ()))
     found = (
         bool(levels)
