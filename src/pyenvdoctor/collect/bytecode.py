@@ -83,6 +83,7 @@ _SKIP_DIRS = frozenset(
 _SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 HEADER_SIZE = 16
+_POSIX = os.path.normcase("A") == "A"  # normcase is the identity: skip it in the hot loop
 
 #: Receives every judged file: ``(category, path, its stat at judging time)``.
 FileSink = Callable[[BytecodeCategory, str, os.stat_result], None]
@@ -431,6 +432,7 @@ def _walk(
     (the caller reads it) and other virtual environments (a ``pyvenv.cfg``) are not entered.
     """
     skip_names = _SKIP_DIRS | frozenset(_SITE_DIR_NAMES) if skip_site_dirs else _SKIP_DIRS
+    skip = frozenset(os.path.normcase(p) for p in skip)
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -444,17 +446,19 @@ def _walk(
         if "pyvenv.cfg" in names and directory != root:
             continue  # another virtual environment
         picked = []
-        for e in entries:
-            name = e.name
-            if name.endswith(interesting):
-                picked.append(e)
-            elif name not in skip_names:
-                try:
-                    is_dir = e.is_dir(follow_symlinks=False)
-                except OSError:
-                    continue
-                if is_dir and os.path.normcase(e.path) not in skip:
-                    stack.append(e.path)
+        for e in entries:  # hot: one C call for most entries
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if not is_dir:
+                if e.name.endswith(interesting):
+                    picked.append(e)
+            elif (
+                e.name not in skip_names
+                and (e.path if _POSIX else os.path.normcase(e.path)) not in skip
+            ):
+                stack.append(e.path)
         yield directory, names, picked
 
 
@@ -531,7 +535,11 @@ def scan_bytecode(
             cache_dir = os.path.join(directory, "__pycache__")
             try:
                 with os.scandir(cache_dir) as it:
-                    cache_entries = [c for c in it if c.name.endswith(".pyc") and _is_file(c)]
+                    cache_entries = [
+                        c
+                        for c in it
+                        if c.name.endswith(".pyc") and c.is_file(follow_symlinks=False)
+                    ]
             except OSError:
                 state.unreadable.append(cache_dir)
                 continue
