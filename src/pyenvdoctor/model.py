@@ -468,6 +468,9 @@ class Report:
     pip_version: str | None
     findings: tuple[Finding, ...]
     skipped: tuple[CheckSkipped, ...] = field(default=())
+    #: What kinds of values were redacted (``home directory``, ``user name`` ...); empty when
+    #: the report was not redacted.
+    redactions: tuple[str, ...] = field(default=())
 
     def visible_distributions(self) -> tuple[Distribution, ...]:
         """The distributions ``pip list`` shows: first of each name on ``sys.path``."""
