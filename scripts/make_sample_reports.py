@@ -1,9 +1,10 @@
 """Regenerate ``sample_reports/`` from real environments.
 
-Writes JSON and Markdown reports of: a fresh venv, Debian's system Python (``/usr/bin/python3``,
-skipped where absent), and a venv with planted problems (a dependency conflict, a missing
+Writes JSON and Markdown reports (redacted, as users paste them) of: a fresh venv, Debian's
+system Python (``/usr/bin/python3``, skipped where absent), and a venv with planted problems (a dependency conflict, a missing
 dependency, an editable install whose project is gone, a broken ``.dist-info``, stale and
-orphaned bytecode, a duplicate install on PYTHONPATH). Run after any change to the report format:
+orphaned bytecode, a duplicate install on PYTHONPATH); and the diff of the first two. Run after
+any change to the report format:
 
     .venv/bin/python scripts/make_sample_reports.py
 """
@@ -132,6 +133,12 @@ def main() -> int:
             _report("/usr/bin/python3", "debian-system", base_env, root)
         py, env = _planted(root)
         _report(py, "planted-problems", env, root / "project")
+        if (OUT / "debian-system.json").exists():  # "works on my machine": two real environments
+            for fmt, ext in (("markdown", "md"), ("json", "json")):
+                out = OUT / f"diff-fresh-venv-vs-debian-system.{ext}"
+                _run(sys.executable, "-I", "-m", "pyenvdoctor", "diff", OUT / "fresh-venv.json",
+                     OUT / "debian-system.json", "--format", fmt, "--output", out, env=base_env)
+                print(f"wrote {out}", file=sys.stderr)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -170,8 +170,11 @@ def cli(
 def report_json(
     python: Path | str, env: Mapping[str, str] | None = None, cwd: Path | None = None, *args: str
 ) -> dict[str, Any]:
-    """``pyenvdoctor report --python PYTHON --format json`` parsed; stderr must stay empty."""
-    proc = cli("report", "--python", python, "--format", "json", *args, env=env, cwd=cwd)
+    """``pyenvdoctor report --python PYTHON --format json --no-redact`` parsed (tests compare
+    real paths; redaction has tests of its own); stderr must stay empty."""
+    proc = cli(
+        "report", "--python", python, "--format", "json", "--no-redact", *args, env=env, cwd=cwd
+    )
     assert proc.stderr == ""
     data: dict[str, Any] = json.loads(proc.stdout)
     return data

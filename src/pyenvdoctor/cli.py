@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--log", metavar="FILE", help="with --fix: write a JSON log of what was removed"
     )
     report.add_argument(
+        "--redact",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hide the home directory, user and host names, secret-looking environment variables "
+        "and URL credentials (default: on for json and markdown, off for text)",
+    )
+    report.add_argument(
         "--timestamp",
         action="store_true",
         help="record the current time in the report (off by default: reports are reproducible)",
@@ -131,6 +138,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     which.add_argument("--output", "-o", metavar="FILE", help="write to FILE")
     which.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    which.add_argument(
+        "--redact",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="as for report (default: on for json and markdown)",
+    )
+    render_cmd = sub.add_parser(
+        "render",
+        help="render a saved JSON report as text, markdown or json",
+        description="Read a report saved with `report --format json` and render it again.",
+    )
+    render_cmd.add_argument("file", metavar="FILE.json")
+    render_cmd.add_argument("--format", choices=[f.value for f in OutputFormat], default="markdown")
+    render_cmd.add_argument("--output", "-o", metavar="FILE")
+    diff = sub.add_parser(
+        "diff",
+        help='what differs between two saved JSON reports ("works on my machine")',
+        description="Compare two reports saved with `report --format json`: interpreter, "
+        "platform, distributions added, removed or at another version, findings.",
+    )
+    diff.add_argument("a", metavar="A.json")
+    diff.add_argument("b", metavar="B.json")
+    diff.add_argument("--format", choices=[f.value for f in OutputFormat], default="text")
+    diff.add_argument("--output", "-o", metavar="FILE")
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the report",
+        description="Print the JSON Schema (draft 2020-12) that every JSON report follows.",
+    )
     return parser
 
 
@@ -146,8 +182,72 @@ def _run_which(args: argparse.Namespace) -> int:
         working_directory=os.getcwd(),
         timeout=args.timeout,
     )
-    _write(render_which(result, OutputFormat(args.format)), args.output)
+    fmt = OutputFormat(args.format)
+    if _redacting(args, fmt):
+        from pyenvdoctor.redact import redact
+
+        result = redact(result)
+    _write(render_which(result, fmt), args.output)
     return EXIT_OK if result.found else EXIT_NOT_FOUND
+
+
+def _redacting(args: argparse.Namespace, fmt: OutputFormat) -> bool:
+    """``--redact``/``--no-redact``, else on for the formats people paste (json, markdown)."""
+    from pyenvdoctor.render import OutputFormat
+
+    return bool(args.redact) if args.redact is not None else fmt is not OutputFormat.TEXT
+
+
+def _load_report(path: str) -> Report:
+    """A saved JSON report, validated.
+
+    :raises ReportFormatError: unreadable, not JSON, or not a report of this schema.
+    """
+    import json
+
+    from pyenvdoctor.errors import ReportFormatError
+    from pyenvdoctor.model import SCHEMA_VERSION, from_dict
+    from pyenvdoctor.model import Report as ReportModel
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportFormatError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ReportFormatError(f"{path} is not JSON: {exc}") from None
+    expected = SCHEMA_VERSION.split(".")[0]
+    major = str(data.get("schema_version", "")).split(".")[0] if isinstance(data, dict) else ""
+    if major != expected:
+        raise ReportFormatError(f"{path}: not a pyenvdoctor report of schema {expected}.x")
+    try:
+        return from_dict(ReportModel, data)
+    except ReportFormatError as exc:
+        raise ReportFormatError(f"{path}: {exc}") from None
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from pyenvdoctor.render import OutputFormat, render
+
+    _write(render(_load_report(args.file), OutputFormat(args.format)), args.output)
+    return EXIT_OK
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from pyenvdoctor.diff import diff_reports
+    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.render.diff import render_diff
+
+    result = diff_reports(_load_report(args.a), _load_report(args.b))
+    _write(render_diff(result, OutputFormat(args.format)), args.output)
+    return EXIT_OK
+
+
+def _run_schema(_args: argparse.Namespace) -> int:
+    from pyenvdoctor.render.json import dumps
+    from pyenvdoctor.schema import load_schema
+
+    _write(dumps(load_schema("report")), None)
+    return EXIT_OK
 
 
 def _write(text: str, output: str | None) -> None:
@@ -297,6 +397,10 @@ def _run_report(args: argparse.Namespace) -> int:
         and "NO_COLOR" not in os.environ
     )
     width = os.get_terminal_size().columns if color else 100
+    if _redacting(args, fmt):
+        from pyenvdoctor.redact import redact
+
+        report = redact(report)
     _write(render(report, fmt, color=color, width=width), args.output)
     if args.fail_on is not None:
         limit = Severity(args.fail_on).rank
@@ -314,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_report(args)
         if args.command == "which":
             return _run_which(args)
+        if args.command == "render":
+            return _run_render(args)
+        if args.command == "diff":
+            return _run_diff(args)
+        if args.command == "schema":
+            return _run_schema(args)
     except DoctorError as exc:
         print(f"pyenvdoctor: error: {exc}", file=sys.stderr)
         return exc.exit_code

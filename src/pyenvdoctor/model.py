@@ -276,6 +276,8 @@ class Distribution:
     editable_via: str | None
     top_level: tuple[str, ...]
     visible: bool
+    #: PEP 610 ``direct_url.json`` ``url`` (installed from a URL, VCS or local path), or ``None``.
+    direct_url: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

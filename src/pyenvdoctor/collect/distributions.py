@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 import importlib_metadata
@@ -74,14 +74,22 @@ def _file_url_to_path(url: str) -> str | None:
     return path
 
 
-def _editable_from_direct_url(dist: importlib_metadata.Distribution) -> str | None:
-    """PEP 610: ``direct_url.json`` with ``dir_info.editable`` true names the project."""
+def _direct_url(dist: importlib_metadata.Distribution) -> dict[str, Any] | None:
+    """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed)."""
     text = _read(dist, "direct_url.json")
     if not text:
         return None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _editable_from_direct_url(dist: importlib_metadata.Distribution) -> str | None:
+    """PEP 610: ``direct_url.json`` with ``dir_info.editable`` true names the project."""
+    data = _direct_url(dist)
+    if data is None:
         return None
     if (
         isinstance(data, dict)
@@ -272,6 +280,9 @@ def scan_distributions(
                 editable_via=via,
                 top_level=_top_level(dist),
                 visible=visible,
+                direct_url=url
+                if isinstance(url := (_direct_url(dist) or {}).get("url"), str)
+                else None,
             )
         )
         metas.append(dist)

@@ -109,6 +109,8 @@ def render_console(report: Report, *, color: bool = False, width: int = 100) -> 
         console.print(_finding(f))
     for sk in report.skipped:
         console.print(f"Not checked: {sk.check}: {sk.reason}", style="dim")
+    if report.redactions:
+        console.print(f"Redacted: {', '.join(report.redactions)}.", style="dim")
     rows = [
         ("executable", it.executable),
         ("version", it.version.replace("\n", " ")),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 
 from pyenvdoctor.checks.bytecode import format_bytes
 from pyenvdoctor.model import Finding, Report
@@ -26,10 +27,46 @@ def _code(value: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
+#: GitHub's limit for an issue or comment body, in characters.
+MAX_CHARS = 65_536
+#: Row caps tried in turn until the report fits (``None``: everything).
+_CAPS: tuple[int | None, ...] = (None, 500, 200, 100, 50, 20)
+
+#: The row cap of the rendering under way (set by :func:`render_markdown` only).
+_CAP: ContextVar[int | None] = ContextVar("pyenvdoctor_markdown_cap", default=None)
+
+
+def _more(n: int) -> str:
+    return f"… and {n} more (the JSON report lists all)"
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    all_rows = list(rows)
+    cap = _CAP.get()
+    shown = all_rows if cap is None else all_rows[:cap]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in shown]
+    if len(shown) < len(all_rows):
+        lines.append(
+            "| "
+            + " | ".join([_more(len(all_rows) - len(shown))] + [" "] * (len(headers) - 1))
+            + " |"
+        )
     return lines
+
+
+def _lines(items: Sequence[str]) -> list[str]:
+    cap = _CAP.get()
+    if cap is None or len(items) <= cap:
+        return list(items)
+    return [*items[:cap], _more(len(items) - cap)]
+
+
+def _command(cmd: str) -> str:
+    cap = _CAP.get()
+    if cap is None or len(cmd) <= 20 * cap:
+        return cmd
+    return cmd[: 20 * cap] + " …  # shortened: the JSON report has the whole command"
 
 
 def _details(summary: str, body: list[str]) -> list[str]:
@@ -40,14 +77,32 @@ def _finding(f: Finding) -> list[str]:
     lines = [f"### {_ICON[f.severity.value]} {f.title}", "", f"`{f.code}` · {f.severity.value}", ""]
     lines += [f.message, ""]
     if f.evidence:
-        lines += ["Evidence:", "", "```text", *f.evidence, "```", ""]
+        lines += ["Evidence:", "", "```text", *_lines(f.evidence), "```", ""]
     if f.commands:
-        lines += ["Suggested:", "", "```sh", *f.commands, "```", ""]
+        lines += ["Suggested:", "", "```sh", *(_command(c) for c in f.commands), "```", ""]
     return lines
 
 
-def render_markdown(report: Report) -> str:
-    """Render ``report`` as GitHub-flavoured Markdown."""
+def render_markdown(report: Report, *, max_chars: int = MAX_CHARS) -> str:
+    """Render ``report`` as GitHub-flavoured Markdown of at most ``max_chars`` characters.
+
+    Long lists (tables, evidence, commands) are shortened, with counts of what was left out,
+    until the text fits; the summary and the findings come first.
+    """
+    text = ""
+    for cap in _CAPS:
+        token = _CAP.set(cap)
+        try:
+            text = _render(report)
+        finally:
+            _CAP.reset(token)
+        if len(text) <= max_chars:
+            return text
+    note = "\n\n… (shortened to GitHub's limit: the JSON report has everything)\n"
+    return text[: max_chars - len(note)] + note
+
+
+def _render(report: Report) -> str:
     s = summarize(report)
     it = report.interpreter
     out = [
@@ -72,6 +127,8 @@ def render_markdown(report: Report) -> str:
         out += _finding(f)
     for sk in report.skipped:
         out += [f"> Not checked: **{sk.check}**: {sk.reason}", ""]
+    if report.redactions:
+        out += [f"> Redacted: {', '.join(report.redactions)}.", ""]
 
     out += ["## Interpreter", ""]
     rows: list[tuple[str, object]] = [

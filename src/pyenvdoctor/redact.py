@@ -1,0 +1,120 @@
+"""Redaction for reports people paste in public (on by default for Markdown and JSON).
+
+Every string of the report is rewritten, whatever field it is in:
+
+* credentials in URLs (``https://user:token@host/simple``, RFC 3986 userinfo) -> ``https://***@host``;
+* the home directory -> ``~``;
+* the user name and the host name (as whole words) -> ``<user>``, ``<host>``;
+* the value of any environment variable whose name looks secret (TOKEN, SECRET, PASSWORD,
+  KEY, AUTH, CREDENTIAL, COOKIE, SESSION, PRIVATE, PASS, PWD) -> ``<redacted>``.
+
+The report records which kinds it hid in :attr:`~pyenvdoctor.model.Report.redactions`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pyenvdoctor.model import from_dict, to_dict
+
+__all__ = ["SECRET_NAME", "Redactor", "redact"]
+
+#: Environment variable names whose values are hidden.
+SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|PASSW|PWD|(^|_)PASS($|_)|KEY|AUTH|CREDENTIAL|COOKIE|SESSION|PRIVATE", re.I
+)
+_URL_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]+@")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Redactor:
+    """Rewrites strings; remembers which kinds of values it hid.
+
+    :param home: the home directory (``None``: nothing to hide); :param user: the user name;
+    :param host: the host name (short names shorter than 3 characters are not hidden: too
+        many false matches).
+    """
+
+    home: str | None
+    user: str | None
+    host: str | None
+    kinds: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._rules: list[tuple[str, re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+            ("credentials in URLs", _URL_USERINFO, r"\1***@"),
+        ]
+        home = (self.home or "").rstrip("/\\")
+        if len(home) > 1:
+            self._rules.append(
+                ("home directory", re.compile(re.escape(home) + r"(?=[/\\]|$|[^\w.-])"), "~")
+            )
+        for kind, value, repl in (
+            ("user name", self.user, "<user>"),
+            ("host name", self.host, "<host>"),
+        ):
+            if value and len(value) >= 3:
+                self._rules.append(
+                    (kind, re.compile(r"(?<![\w.-])" + re.escape(value) + r"(?![\w-])"), repl)
+                )
+
+    def text(self, value: str) -> str:
+        """``value`` with every rule applied."""
+        for kind, pattern, repl in self._rules:
+            value, n = pattern.subn(repl, value)
+            if n:
+                self.kinds.add(kind)
+        return value
+
+    def tree(self, value: Any, key: str | None = None, env: bool = False) -> Any:
+        """Rewrite a ``to_dict`` tree; ``env``: ``value`` is the environment variables' dict."""
+        if isinstance(value, str):
+            if env and key is not None and SECRET_NAME.search(key):
+                self.kinds.add("values of secret-looking environment variables")
+                return "<redacted>"
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.tree(v) for v in value]
+        if isinstance(value, dict):
+            result = {}
+            for k, v in value.items():
+                if k == "environment_variables" and isinstance(v, dict):
+                    result[k] = {ek: self.tree(ev, ek, env=True) for ek, ev in v.items()}
+                else:
+                    result[k] = self.tree(v, k)
+            return result
+        return value
+
+
+def _default_identity(environ: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    home = environ.get("HOME") or os.path.expanduser("~")
+    try:
+        user: str | None = getpass.getuser()
+    except Exception:  # no user name available
+        user = None
+    try:
+        host: str | None = socket.gethostname().split(".")[0]
+    except OSError:
+        host = None
+    return home, user, host
+
+
+def redact(obj: T, environ: Mapping[str, str] | None = None) -> T:
+    """A redacted copy of a model object (``Report`` or ``WhichReport``).
+
+    Where the object has a ``redactions`` field it lists the kinds of values hidden.
+    """
+    home, user, host = _default_identity(os.environ if environ is None else environ)
+    redactor = Redactor(home=home, user=user, host=host)
+    data = redactor.tree(to_dict(obj))
+    if "redactions" in data:
+        data["redactions"] = sorted(redactor.kinds) or ["nothing needed hiding"]
+    return from_dict(type(obj), data)

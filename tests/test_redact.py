@@ -1,0 +1,115 @@
+"""Reports pasted in public: every planted secret is gone from every redacted format, and the
+Markdown fits GitHub's limit even for 2,000 distributions."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env, cli, make_venv, make_wheel, pip_install, site_packages
+
+HOST = socket.gethostname().split(".")[0]
+
+
+@pytest.fixture(scope="module")
+def planted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, str], Path, list[str]]:
+    """A venv under a fake home of user ``zqxuser``, with secrets in the environment, in a
+    PEP 610 URL and in paths; returns (python, env, cwd, secrets)."""
+    home = tmp_path_factory.mktemp("homes") / "home-zqxuser"
+    home.mkdir()
+    py = make_venv(home / "venv")
+    wheel = make_wheel(home, "fromurl", "1.0")
+    pip_install(py, wheel)
+    info = next(site_packages(py).glob("fromurl-1.0.dist-info"))
+    (info / "direct_url.json").write_text(
+        json.dumps(
+            {"url": "https://bob:hunter22@example.invalid/fromurl-1.0.whl", "archive_info": {}}
+        )
+    )
+    builds = home / f"{HOST}-builds"
+    builds.mkdir()
+    env = clean_env(
+        HOME=str(home),
+        USER="zqxuser",
+        LOGNAME="zqxuser",
+        PIP_EXTRA_INDEX_URL=f"https://alice:t0ps3cret@{HOST}.invalid/simple",
+        PIP_ACCESS_TOKEN="s3cr3tvalue",
+        PYTHONPATH=str(builds),
+    )
+    secrets = ["t0ps3cret", "s3cr3tvalue", "hunter22", "alice:", "bob:", str(home), "zqxuser"]
+    if len(HOST) >= 3:
+        secrets.append(HOST)
+    return py, env, home, secrets
+
+
+def _output(py: Path, env: dict[str, str], cwd: Path, *args: str) -> str:
+    return cli("report", "--python", py, *args, env=env, cwd=cwd).stdout
+
+
+def test_planting_worked_without_redaction(
+    planted: tuple[Path, dict[str, str], Path, list[str]],
+) -> None:
+    py, env, cwd, secrets = planted
+    text = _output(py, env, cwd, "--format", "json", "--no-redact")
+    data = json.loads(text)
+    assert data["redactions"] == []
+    for secret in secrets:
+        assert secret in text, secret  # else the redaction test below proves nothing
+
+
+@pytest.mark.parametrize(
+    "args", [("--format", "json"), ("--format", "markdown"), ("--format", "text", "--redact")]
+)
+def test_no_secret_in_any_redacted_format(
+    planted: tuple[Path, dict[str, str], Path, list[str]], args: tuple[str, ...]
+) -> None:
+    py, env, cwd, secrets = planted
+    text = _output(py, env, cwd, *args)
+    for secret in secrets:
+        assert secret not in text, secret
+    assert "Redacted:" in text or '"redactions"' in text
+    if args[1] == "json":
+        data = json.loads(text)
+        assert set(data["redactions"]) >= {
+            "credentials in URLs",
+            "home directory",
+            "values of secret-looking environment variables",
+        }
+        assert data["environment_variables"]["PIP_ACCESS_TOKEN"] == "<redacted>"
+        assert data["environment_variables"]["PIP_EXTRA_INDEX_URL"].startswith("https://***@")
+        url = next(d["direct_url"] for d in data["distributions"] if d["name"] == "fromurl")
+        assert url == "https://***@example.invalid/fromurl-1.0.whl"
+        assert data["interpreter"]["executable"].startswith("~/")
+
+
+def test_which_is_redacted_too(planted: tuple[Path, dict[str, str], Path, list[str]]) -> None:
+    py, env, cwd, _ = planted
+    out = cli("which", "fromurl", "--python", py, "--format", "json", env=env, cwd=cwd).stdout
+    assert str(cwd) not in out and "~/venv" in out
+
+
+def test_markdown_fits_github_with_2000_distributions(tmp_path: Path) -> None:
+    py = make_venv(tmp_path / "venv", sys.executable, "--without-pip")
+    sp = site_packages(py)
+    for i in range(2000):
+        info = sp / f"dist{i:04d}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dist{i:04d}\nVersion: 1.0\n")
+        (info / "top_level.txt").write_text(f"mod{i:04d}\n")
+        (sp / f"mod{i:04d}.py").write_text("")
+    data = json.loads(
+        cli("report", "--python", py, "--format", "json", env=clean_env(), cwd=tmp_path).stdout
+    )
+    assert len(data["distributions"]) == 2000
+    md = cli("report", "--python", py, "--format", "markdown", env=clean_env(), cwd=tmp_path).stdout
+    assert len(md) <= 65_536
+    assert "more (the JSON report lists all)" in md
+    assert md.index("## Findings") < md.index("## Distributions")
+    assert os.linesep == "\n" and md.count("<details>") == md.count("</details>")
