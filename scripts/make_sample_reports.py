@@ -136,8 +136,20 @@ def main() -> int:
         if (OUT / "debian-system.json").exists():  # "works on my machine": two real environments
             for fmt, ext in (("markdown", "md"), ("json", "json")):
                 out = OUT / f"diff-fresh-venv-vs-debian-system.{ext}"
-                _run(sys.executable, "-I", "-m", "pyenvdoctor", "diff", OUT / "fresh-venv.json",
-                     OUT / "debian-system.json", "--format", fmt, "--output", out, env=base_env)
+                _run(
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "pyenvdoctor",
+                    "diff",
+                    OUT / "fresh-venv.json",
+                    OUT / "debian-system.json",
+                    "--format",
+                    fmt,
+                    "--output",
+                    out,
+                    env=base_env,
+                )
                 print(f"wrote {out}", file=sys.stderr)
     finally:
         shutil.rmtree(root, ignore_errors=True)
