@@ -307,3 +307,24 @@ def test_suggested_commands_remove_only_what_needs_removing(tmp_path: Path) -> N
     assert left == [f"__pycache__/keep.{tag}.pyc", "keep.py", "pyproject.toml", "restored.py"]
     assert value_in(python, d, "restored") == "new"
     assert json.loads(json.dumps(data))["bytecode"]["scanned_files"] >= 4
+
+
+def test_background_scan_agrees_with_the_sequential_scan() -> None:
+    """The pooled scan (tasks split at depth 2, merged) counts exactly what one process counts
+    on a real tree (which examples are kept may differ: the first few each worker meets)."""
+    from pyenvdoctor.collect.bytecode import BackgroundScan
+
+    python = require_python("3.11")
+    target = target_for(python)
+    stdlib = Path(
+        run([python, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"]).stdout.strip()
+    )
+    roots = [ScanRoot(path=str(stdlib), location=LocationClass.STDLIB)]
+    one = scan_bytecode(roots, target)
+    pooled = BackgroundScan(roots, target).result()
+
+    def key(s: BytecodeSummary) -> list[tuple[C, LocationClass, int, int]]:
+        return [(g.category, g.location_class, g.files, g.bytes) for g in s.groups]
+
+    assert key(pooled) == key(one) and pooled.scanned_files == one.scanned_files > 1000
+    assert pooled.unreadable == one.unreadable and pooled.roots == one.roots

@@ -17,7 +17,7 @@ from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
 from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
-from pyenvdoctor.collect.bytecode import BytecodeTarget, FileSink, ScanRoot, scan_bytecode
+from pyenvdoctor.collect.bytecode import BackgroundScan, BytecodeTarget, FileSink, ScanRoot
 from pyenvdoctor.collect.dependencies import (
     check_dependencies,
     check_supported,
@@ -101,6 +101,15 @@ def build_report(
     project_root = find_project_root(working_directory)
     skipped: list[CheckSkipped] = []
 
+    target = BytecodeTarget.for_interpreter(interpreter)
+    roots = _scan_roots(sys_path, project_root)
+    roots += [
+        ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
+    ]
+    # The scan reads the disk while this process reads metadata: both cores work.
+    pending_scan = BackgroundScan(
+        roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
+    )
     site_dirs = [
         *(
             (interpreter.user_site,)
@@ -134,14 +143,7 @@ def build_report(
         (d.version for d in scan.distributions if d.visible and d.canonical_name == "pip"), None
     )
 
-    target = BytecodeTarget.for_interpreter(interpreter)
-    roots = _scan_roots(sys_path, project_root)
-    roots += [
-        ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
-    ]
-    bytecode = scan_bytecode(
-        roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
-    )
+    bytecode = pending_scan.result()
     pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
     modules, contested = resolve_names(interpreter, sys_path)
     commands = path_commands(environ)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ __all__ = [
     "HEADER_SIZE",
     "MAX_EXAMPLES",
     "MAX_LISTED",
+    "BackgroundScan",
     "BytecodeTarget",
     "FileSink",
     "ScanRoot",
@@ -302,6 +303,23 @@ class _Scan:
         if len(t.examples) < (MAX_LISTED if category in _LISTED else MAX_EXAMPLES):
             t.examples.append(path)
 
+    def merge(self, other: _Scan) -> None:
+        """Add a worker's partial scan to this one (examples stay within their limits)."""
+        for key, t in other.tallies.items():
+            mine = self.tallies.get(key)
+            if mine is None:
+                self.tallies[key] = t
+                continue
+            mine.files += t.files
+            mine.bytes += t.bytes
+            mine.roots |= t.roots
+            limit = MAX_LISTED if key[0] in _LISTED else MAX_EXAMPLES
+            mine.examples.extend(t.examples[: max(limit - len(mine.examples), 0)])
+        self.unreadable.extend(other.unreadable)
+        self.scanned += other.scanned
+        self.hash_pending.extend(other.hash_pending)
+        self.candidates.extend(other.candidates)
+
     def stale(self, cache_dir: str) -> BytecodeCategory:
         """STALE, or STALE_NOT_REWRITTEN where the target will not write the new bytecode."""
         if self.target.dont_write_bytecode:
@@ -416,50 +434,178 @@ def judge_file(pyc: str, source: str | None, target: BytecodeTarget) -> Bytecode
     return next(iter(state.tallies))[0] if state.tallies else None
 
 
-def _walk(
-    root: str,
-    skip: frozenset[str],
-    unreadable: list[str],
-    interesting: tuple[str, ...],
+def _listing(
+    directory: str,
     *,
-    skip_site_dirs: bool = True,
-) -> Iterator[tuple[str, set[str], list[os.DirEntry[str]]]]:
-    """Yield ``(directory, names, entries whose name ends with one of interesting)`` for every
-    directory below ``root``, in one pass over each listing.
+    is_root: bool,
+    skip: frozenset[str],
+    skip_names: frozenset[str],
+    interesting: tuple[str, ...],
+    unreadable: list[str],
+) -> tuple[set[str], list[os.DirEntry[str]], list[str]] | None:
+    """One pass over a directory: ``(names, entries whose name ends with interesting,
+    subdirectories to enter)``; ``None`` when unreadable or another virtual environment.
 
-    Symlinked directories are not followed, so within one root no directory is reached twice;
-    ``skip`` (other roots), site directories that are not roots, tool caches, ``__pycache__``
-    (the caller reads it) and other virtual environments (a ``pyvenv.cfg``) are not entered.
+    Symlinked directories are not entered; nor are ``skip`` (other roots), ``skip_names``
+    (site directories that are not roots, tool caches, ``__pycache__``, which the caller
+    reads) and directories holding a ``pyvenv.cfg``.
     """
-    skip_names = _SKIP_DIRS | frozenset(_SITE_DIR_NAMES) if skip_site_dirs else _SKIP_DIRS
-    skip = frozenset(os.path.normcase(p) for p in skip)
-    stack = [root]
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError:
+        unreadable.append(directory)
+        return None
+    names = {e.name for e in entries}
+    if "pyvenv.cfg" in names and not is_root:
+        return None  # another virtual environment
+    picked = []
+    subdirs = []
+    for e in entries:  # hot: one C call for most entries
+        try:
+            is_dir = e.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if not is_dir:
+            if e.name.endswith(interesting):
+                picked.append(e)
+        elif (
+            e.name not in skip_names
+            and (e.path if _POSIX else os.path.normcase(e.path)) not in skip
+        ):
+            subdirs.append(e.path)
+    return names, picked, subdirs
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What a scan needs to know besides the target: suffixes and directories to pass by."""
+
+    source_suffix: str
+    ext_suffixes: tuple[str, ...]
+    interesting: tuple[str, ...]
+    plain_suffix: str
+    skip_names: frozenset[str]
+
+    @classmethod
+    def of(cls, target: BytecodeTarget, *, skip_site_dirs: bool = True) -> _Rules:
+        ext = tuple(sorted(target.extension_suffixes, key=len, reverse=True))
+        return cls(
+            source_suffix=target.source_suffixes[0] if target.source_suffixes else ".py",
+            ext_suffixes=ext,
+            interesting=(".pyc", *ext),
+            plain_suffix="." + target.cache_tag + ".pyc",
+            skip_names=_SKIP_DIRS | frozenset(_SITE_DIR_NAMES) if skip_site_dirs else _SKIP_DIRS,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """Scan ``start`` (below ``root``), recursively or only the directory itself."""
+
+    root: ScanRoot
+    start: str
+    recurse: bool
+    skip: frozenset[str]
+
+
+def _run_task(
+    state: _Scan, rules: _Rules, task: _Task, progress: Callable[[int], None] | None
+) -> None:
+    stack = [task.start]
+    dirs = 0
     while stack:
         directory = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                entries = list(it)
-        except OSError:
-            unreadable.append(directory)
+        got = _listing(
+            directory,
+            is_root=directory == task.root.path,
+            skip=task.skip,
+            skip_names=rules.skip_names,
+            interesting=rules.interesting,
+            unreadable=state.unreadable,
+        )
+        if got is None:
             continue
-        names = {e.name for e in entries}
-        if "pyvenv.cfg" in names and directory != root:
-            continue  # another virtual environment
-        picked = []
-        for e in entries:  # hot: one C call for most entries
-            try:
-                is_dir = e.is_dir(follow_symlinks=False)
-            except OSError:
+        names, picked, subdirs = got
+        if task.recurse:
+            stack.extend(subdirs)
+        _process(state, rules, root=task.root, directory=directory, names=names, picked=picked)
+        dirs += 1
+        if progress is not None and dirs % 256 == 0:
+            progress(state.scanned)
+
+
+def _process(
+    state: _Scan,
+    rules: _Rules,
+    *,
+    root: ScanRoot,
+    directory: str,
+    names: set[str],
+    picked: list[os.DirEntry[str]],
+) -> None:
+    """Judge the bytecode of one directory: legacy pycs and extensions beside it, and its
+    ``__pycache__``."""
+    target = state.target
+    loc, rp = root.location, root.path
+    source_suffix = rules.source_suffix
+    for e in picked:
+        name = e.name
+        if name.endswith(".pyc"):
+            if not _is_file(e):
                 continue
-            if not is_dir:
-                if e.name.endswith(interesting):
-                    picked.append(e)
-            elif (
-                e.name not in skip_names
-                and (e.path if _POSIX else os.path.normcase(e.path)) not in skip
-            ):
-                stack.append(e.path)
-        yield directory, names, picked
+            state.scanned += 1
+            has_source = name[:-4] + source_suffix in names
+            cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
+            state.record(cat, loc, rp, e.path, _stat(e))
+        else:
+            stem = next(name[: -len(s)] for s in rules.ext_suffixes if name.endswith(s))
+            if stem + source_suffix in names and _is_file(e):
+                state.record(BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _stat(e))
+    if "__pycache__" not in names:
+        return
+    cache_dir = os.path.join(directory, "__pycache__")
+    try:
+        with os.scandir(cache_dir) as it:
+            cache_entries = [
+                c for c in it if c.name.endswith(".pyc") and c.is_file(follow_symlinks=False)
+            ]
+    except OSError:
+        state.unreadable.append(cache_dir)
+        return
+    if target.pycache_prefix is not None:
+        for c in cache_entries:
+            state.scanned += 1
+            state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
+        return
+    plain_suffix = rules.plain_suffix
+    with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
+        for c in cache_entries:
+            name = c.name
+            if name.endswith(plain_suffix):
+                stem, optimize = name[: -len(plain_suffix)], 0
+            else:
+                parsed = _parse_cache_name(name)
+                if parsed is None or parsed[1] != target.cache_tag:
+                    state.scanned += 1
+                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
+                    continue
+                stem, _, optimize = parsed
+            source_name = stem + source_suffix
+            if source_name not in names:
+                state.scanned += 1
+                state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
+                continue
+            state.judge(
+                c.path,
+                directory + os.sep + source_name,
+                optimize,
+                loc,
+                rp,
+                names=(name, source_name),
+                cache_fd=cache_fd,
+                source_fd=source_fd,
+            )
 
 
 def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[ScanRoot]:
@@ -479,105 +625,38 @@ def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[Scan
     return result
 
 
-def scan_bytecode(
-    roots: Iterable[ScanRoot],
-    target: BytecodeTarget,
-    *,
-    classify: Callable[[str], LocationClass] | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_file: FileSink | None = None,
-) -> BytecodeSummary:
-    """Classify every ``.pyc`` under ``roots`` (and under ``target.pycache_prefix``).
-
-    A directory reached from two roots (or twice through one) is scanned once; symlinks are
-    not followed; unreadable directories are listed in the result, never raised. Memory holds
-    only counts and a few example paths per group, whatever the number of files.
-
-    :param classify: location class of a source directory, for bytecode under the
-        ``pycache_prefix`` tree (default: ``other``).
-    :param progress: called with the number of files judged so far, every 256 directories.
-    :param on_file: called with ``(category, path, lstat)`` for every file judged, so that
-        ``--fix`` can list all of them (the summary itself keeps only examples).
-    """
-    state = _Scan(target, progress, on_file)
-    roots = _unique_roots(roots, state.unreadable)
+def _tasks(
+    roots: Sequence[ScanRoot], rules: _Rules, unreadable: list[str], *, depth: int
+) -> list[_Task]:
+    """Split the scan of ``roots`` into tasks: directories above ``depth`` alone, each
+    directory at ``depth`` with everything below it (so one large package does not make one
+    large task)."""
     skip = frozenset(os.path.normcase(r.path) for r in roots)
-    source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
-    ext_suffixes = tuple(sorted(target.extension_suffixes, key=len, reverse=True))
-    interesting = (".pyc", *ext_suffixes)
-    plain_suffix = "." + target.cache_tag + ".pyc"
-    prefix = target.pycache_prefix
-    dirs = 0
+    tasks: list[_Task] = []
     for root in roots:
-        own_skip = skip - {os.path.normcase(root.path)}
-        loc, rp = root.location, root.path
-        for directory, names, picked in _walk(rp, own_skip, state.unreadable, interesting):
-            dirs += 1
-            if progress is not None and dirs % 256 == 0:
-                progress(state.scanned)
-            for e in picked:
-                name = e.name
-                if name.endswith(".pyc"):
-                    if not _is_file(e):
-                        continue
-                    state.scanned += 1
-                    has_source = name[:-4] + source_suffix in names
-                    cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
-                    state.record(cat, loc, rp, e.path, _stat(e))
-                else:
-                    stem = next(name[: -len(s)] for s in ext_suffixes if name.endswith(s))
-                    if stem + source_suffix in names and _is_file(e):
-                        state.record(
-                            BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _stat(e)
-                        )
-            if "__pycache__" not in names:
-                continue
-            cache_dir = os.path.join(directory, "__pycache__")
-            try:
-                with os.scandir(cache_dir) as it:
-                    cache_entries = [
-                        c
-                        for c in it
-                        if c.name.endswith(".pyc") and c.is_file(follow_symlinks=False)
-                    ]
-            except OSError:
-                state.unreadable.append(cache_dir)
-                continue
-            if prefix is not None:
-                for c in cache_entries:
-                    state.scanned += 1
-                    state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
-                continue
-            with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
-                for c in cache_entries:
-                    name = c.name
-                    if name.endswith(plain_suffix):
-                        stem, optimize = name[: -len(plain_suffix)], 0
-                    else:
-                        parsed = _parse_cache_name(name)
-                        if parsed is None or parsed[1] != target.cache_tag:
-                            state.scanned += 1
-                            state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
-                            continue
-                        stem, _, optimize = parsed
-                    source_name = stem + source_suffix
-                    if source_name not in names:
-                        state.scanned += 1
-                        state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
-                        continue
-                    state.judge(
-                        c.path,
-                        directory + os.sep + source_name,
-                        optimize,
-                        loc,
-                        rp,
-                        names=(name, source_name),
-                        cache_fd=cache_fd,
-                        source_fd=source_fd,
-                    )
-    if prefix is not None:
-        _scan_prefix_tree(state, prefix, source_suffix, classify)
-    state.finish()
+        own = skip - {os.path.normcase(root.path)}
+        level = [root.path]
+        for _ in range(depth):
+            below: list[str] = []
+            for d in level:
+                tasks.append(_Task(root=root, start=d, recurse=False, skip=own))
+                got = _listing(
+                    d,
+                    is_root=d == root.path,
+                    skip=own,
+                    skip_names=rules.skip_names,
+                    interesting=rules.interesting,
+                    unreadable=[],
+                )
+                if got is not None:
+                    below.extend(got[2])
+            level = below
+        tasks.extend(_Task(root=root, start=d, recurse=True, skip=own) for d in level)
+    return tasks
+
+
+def _summary(state: _Scan, roots: Sequence[ScanRoot]) -> BytecodeSummary:
+    prefix = state.target.pycache_prefix
     order = {m: i for i, m in enumerate(BytecodeCategory)}
     lorder = {m: i for i, m in enumerate(LocationClass)}
     groups = tuple(
@@ -602,25 +681,148 @@ def scan_bytecode(
     )
 
 
+def scan_bytecode(
+    roots: Iterable[ScanRoot],
+    target: BytecodeTarget,
+    *,
+    classify: Callable[[str], LocationClass] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_file: FileSink | None = None,
+) -> BytecodeSummary:
+    """Classify every ``.pyc`` under ``roots`` (and under ``target.pycache_prefix``), in this
+    process (:class:`BackgroundScan` spreads the same work over worker processes).
+
+    A directory reached from two roots (or twice through one) is scanned once; symlinks are
+    not followed; unreadable directories are listed in the result, never raised. Memory holds
+    only counts and a few example paths per group, whatever the number of files.
+
+    :param classify: location class of a source directory, for bytecode under the
+        ``pycache_prefix`` tree (default: ``other``).
+    :param progress: called with the number of files judged so far, every 256 directories.
+    :param on_file: called with ``(category, path, lstat)`` for every file judged, so that
+        ``--fix`` can list all of them (the summary itself keeps only examples).
+    """
+    state = _Scan(target, progress, on_file)
+    unique = _unique_roots(roots, state.unreadable)
+    rules = _Rules.of(target)
+    skip = frozenset(os.path.normcase(r.path) for r in unique)
+    for root in unique:
+        task = _Task(
+            root=root, start=root.path, recurse=True, skip=skip - {os.path.normcase(root.path)}
+        )
+        _run_task(state, rules, task, progress)
+    return _finish(state, unique, classify)
+
+
+def _finish(
+    state: _Scan, roots: Sequence[ScanRoot], classify: Callable[[str], LocationClass] | None
+) -> BytecodeSummary:
+    prefix = state.target.pycache_prefix
+    if prefix is not None:
+        _scan_prefix_tree(state, prefix, classify)
+    state.finish()
+    return _summary(state, roots)
+
+
+class BackgroundScan:
+    """:func:`scan_bytecode` in forked worker processes while the caller does other work.
+
+    The walk is split into tasks (:func:`_tasks`) that two workers take as they finish the
+    previous one; their partial results are merged, and the checks that may need the target
+    interpreter (hash-based pycs, timestamp candidates) run once, afterwards. Falls back to
+    :func:`scan_bytecode` in this process where ``fork`` is unavailable or when every file must
+    reach ``on_file`` (``--fix``).
+    """
+
+    WORKERS = 2
+    DEPTH = 2
+
+    def __init__(
+        self,
+        roots: Sequence[ScanRoot],
+        target: BytecodeTarget,
+        *,
+        classify: Callable[[str], LocationClass] | None = None,
+        progress: Callable[[int], None] | None = None,
+        on_file: FileSink | None = None,
+    ) -> None:
+        self._progress = progress
+        self._classify = classify
+        self._summary: BytecodeSummary | None = None
+        if on_file is not None or "fork" not in _start_methods():
+            self._summary = scan_bytecode(
+                roots, target, classify=classify, progress=progress, on_file=on_file
+            )
+            return
+        import multiprocessing
+
+        self._state = _Scan(target, None)
+        self._roots = _unique_roots(roots, self._state.unreadable)
+        rules = _Rules.of(target)
+        tasks = _tasks(self._roots, rules, self._state.unreadable, depth=self.DEPTH)
+        chunks = [tasks[i : i + 16] for i in range(0, len(tasks), 16)]
+        self._pool = multiprocessing.get_context("fork").Pool(self.WORKERS)
+        self._results = self._pool.imap_unordered(_scan_chunk, [(target, rules, c) for c in chunks])
+
+    def result(self) -> BytecodeSummary:
+        """The summary (waits for the workers; re-raises a worker's exception, if any)."""
+        if self._summary is None:
+            try:
+                for part in self._results:
+                    self._state.merge(part)
+                    if self._progress is not None:
+                        self._progress(self._state.scanned)
+            finally:
+                self._pool.close()
+                self._pool.join()
+            self._summary = _finish(self._state, self._roots, self._classify)
+        return self._summary
+
+
+def _scan_chunk(job: tuple[BytecodeTarget, _Rules, list[_Task]]) -> _Scan:
+    target, rules, tasks = job
+    state = _Scan(target, None)
+    for task in tasks:
+        _run_task(state, rules, task, None)
+    return state
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
 def _scan_prefix_tree(
-    state: _Scan,
-    prefix: str,
-    source_suffix: str,
-    classify: Callable[[str], LocationClass] | None,
+    state: _Scan, prefix: str, classify: Callable[[str], LocationClass] | None
 ) -> None:
     """Bytecode under ``sys.pycache_prefix``: ``<prefix>/<source dir>/<stem>.<tag>.pyc``
     mirrors the absolute source directory (POSIX: without its leading ``/``)."""
     target = state.target
+    source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
     prefix_abs = os.path.abspath(prefix)
     # The prefix mirrors absolute paths: site directories in it are entered.
-    for directory, _names, entries in _walk(
-        prefix_abs, frozenset(), state.unreadable, (".pyc",), skip_site_dirs=False
-    ):
+    skip_names = _Rules.of(target, skip_site_dirs=False).skip_names
+    stack = [prefix_abs]
+    while stack:
+        directory = stack.pop()
+        got = _listing(
+            directory,
+            is_root=True,
+            skip=frozenset(),
+            skip_names=skip_names,
+            interesting=(".pyc",),
+            unreadable=state.unreadable,
+        )
+        if got is None:
+            continue
+        _names, entries, subdirs = got
+        stack.extend(subdirs)
         rel = os.path.relpath(directory, prefix_abs)
         source_dir = os.sep + ("" if rel == "." else rel)
         loc = classify(source_dir) if classify is not None else LocationClass.OTHER
         for e in entries:
-            if not e.name.endswith(".pyc") or not _is_file(e):
+            if not _is_file(e):
                 continue
             parsed = _parse_cache_name(e.name)
             if parsed is None or parsed[1] != target.cache_tag:

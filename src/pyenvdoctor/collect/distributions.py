@@ -12,6 +12,9 @@ two installs of one project are a finding. Metadata is read on the host with
 from __future__ import annotations
 
 import ast
+import csv
+import email.message
+import email.parser
 import json
 import os
 import re
@@ -43,21 +46,62 @@ class DistributionScan:
     """What :func:`scan_distributions` found.
 
     :ivar distributions: every distribution, in ``sys.path`` order.
-    :ivar metadata: the ``importlib_metadata`` object for each, aligned with ``distributions``.
+    :ivar metadata: the metadata of each (headers parsed once), aligned with ``distributions``.
     :ivar broken: metadata directories that could not be read as a distribution.
     """
 
     distributions: tuple[Distribution, ...]
-    metadata: tuple[importlib_metadata.Distribution, ...]
+    metadata: tuple[LoadedDistribution, ...]
     broken: tuple[BrokenDistribution, ...]
 
 
-def _info_path(dist: importlib_metadata.Distribution) -> str:
+class LoadedDistribution:
+    """An ``importlib_metadata`` distribution whose METADATA *headers* are parsed once.
+
+    ``Distribution.metadata`` parses the whole file, long description included, on every
+    access; the header block (RFC 822: up to the first blank line) holds every field used
+    here. Offers what :func:`pyenvdoctor.collect.dependencies.read_installed` reads.
+    """
+
+    def __init__(self, dist: importlib_metadata.Distribution) -> None:
+        self.dist = dist
+        self._path = getattr(dist, "_path", None)
+        self._headers: email.message.Message | None = None
+
+    @property
+    def metadata(self) -> email.message.Message:
+        """The METADATA (or PKG-INFO) headers.
+
+        :raises importlib_metadata.MetadataNotFound: neither file exists.
+        """
+        if self._headers is None:
+            text = self.dist.read_text("METADATA") or self.dist.read_text("PKG-INFO")
+            if text is None:
+                raise importlib_metadata.MetadataNotFound("No package metadata was found.")
+            head = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+            self._headers = email.parser.HeaderParser().parsestr(head)
+        return self._headers
+
+    @property
+    def requires(self) -> list[str] | None:
+        """``Requires-Dist`` values (an ``.egg-info``'s requires.txt as importlib_metadata
+        converts it)."""
+        found = self.metadata.get_all("Requires-Dist")
+        if found is not None or str(self._path or "").endswith(".dist-info"):
+            return found
+        return self.dist.requires
+
+    def read_text(self, filename: str) -> str | None:
+        """A file of the metadata directory, or ``None``."""
+        return self.dist.read_text(filename)
+
+
+def _info_path(dist: importlib_metadata.Distribution | LoadedDistribution) -> str:
     path = getattr(dist, "_path", None)  # PathDistribution keeps its directory here
     return os.fsdecode(str(path)) if path is not None else "<unknown>"
 
 
-def _read(dist: importlib_metadata.Distribution, name: str) -> str | None:
+def _read(dist: LoadedDistribution, name: str) -> str | None:
     try:
         return dist.read_text(name)
     except (OSError, UnicodeDecodeError, ValueError):
@@ -74,7 +118,7 @@ def _file_url_to_path(url: str) -> str | None:
     return path
 
 
-def _direct_url(dist: importlib_metadata.Distribution) -> dict[str, Any] | None:
+def _direct_url(dist: LoadedDistribution) -> dict[str, Any] | None:
     """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed)."""
     text = _read(dist, "direct_url.json")
     if not text:
@@ -86,13 +130,10 @@ def _direct_url(dist: importlib_metadata.Distribution) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _editable_from_direct_url(dist: importlib_metadata.Distribution) -> str | None:
+def _editable_from_direct_url(data: dict[str, Any] | None) -> str | None:
     """PEP 610: ``direct_url.json`` with ``dir_info.editable`` true names the project."""
-    data = _direct_url(dist)
-    if data is None:
-        return None
     if (
-        isinstance(data, dict)
+        data is not None
         and isinstance(data.get("dir_info"), dict)
         and data["dir_info"].get("editable") is True
         and isinstance(data.get("url"), str)
@@ -101,16 +142,23 @@ def _editable_from_direct_url(dist: importlib_metadata.Distribution) -> str | No
     return None
 
 
-def _editable_from_finder(location: str, canonical: str) -> str | None:
+def _finder_files(location: str) -> tuple[str, ...]:
+    """The setuptools editable finder modules in ``location``."""
+    try:
+        return tuple(
+            n
+            for n in os.listdir(location)
+            if n.startswith("__editable___") and n.endswith("_finder.py")
+        )
+    except OSError:
+        return ()
+
+
+def _editable_from_finder(finders: Sequence[str], location: str, canonical: str) -> str | None:
     """setuptools' PEP 660 finder (``__editable___<name>_<version>_finder.py``): its
     ``MAPPING`` maps import names to the project's source directories."""
     prefix = "__editable___" + canonical.replace("-", "_") + "_"
-    try:
-        names = [
-            n for n in os.listdir(location) if n.startswith(prefix) and n.endswith("_finder.py")
-        ]
-    except OSError:
-        return None
+    names = [n for n in finders if n.startswith(prefix)]
     for name in sorted(names):
         try:
             tree = ast.parse(Path(location, name).read_text(encoding="utf-8", errors="replace"))
@@ -136,32 +184,35 @@ def _editable_from_finder(location: str, canonical: str) -> str | None:
     return None
 
 
-def _top_level(dist: importlib_metadata.Distribution) -> tuple[str, ...]:
+def _top_level(dist: LoadedDistribution) -> tuple[str, ...]:
     """Import names: ``top_level.txt`` if present, else inferred from RECORD the way
     ``importlib_metadata.packages_distributions()`` does (``_top_level_inferred``)."""
     text = _read(dist, "top_level.txt")
     if text is not None:
         return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
-    try:
-        files = dist.files or ()
-    except Exception:  # a corrupt RECORD
-        return ()
+    record = _read(dist, "RECORD")
+    if record is not None:  # the paths, without the existence check dist.files does per file
+        paths = [row[0] for row in csv.reader(record.splitlines()) if row]
+    else:
+        try:
+            paths = [str(f) for f in dist.dist.files or ()]  # installed-files.txt
+        except Exception:  # a corrupt file list
+            return ()
     names: set[str] = set()
-    for f in files:
-        parts = f.parts
+    for path in paths:
+        parts = path.replace("\\", "/").split("/")
+        first = parts[0]
         if (
-            not parts
-            or parts[0] in ("..", "")
-            or parts[0].endswith((".dist-info", ".data", ".egg-info"))
+            first in ("..", "", "__pycache__")
+            or first.endswith((".dist-info", ".data", ".egg-info"))
+            or first.startswith("__editable__")
         ):
             continue
-        if parts[0] == "__pycache__" or parts[0].startswith("__editable__"):
-            continue
         if len(parts) > 1:
-            if parts[0].isidentifier():
-                names.add(parts[0])
-        elif f.suffix in (".py", ".so", ".pyd") or ".cpython-" in f.name:
-            names.add(f.name.split(".", 1)[0])
+            if first.isidentifier():
+                names.add(first)
+        elif first.endswith((".py", ".so", ".pyd")) or ".cpython-" in first:
+            names.add(first.split(".", 1)[0])
     return tuple(sorted(names))
 
 
@@ -227,20 +278,23 @@ def scan_distributions(
     seen: set[str] = set()
     visited: set[str] = set()
     rows: list[Distribution] = []
-    metas: list[importlib_metadata.Distribution] = []
+    metas: list[LoadedDistribution] = []
     broken: list[BrokenDistribution] = []
 
     recorded: set[str] = set()
+    finder_files: dict[str, tuple[str, ...]] = {}  # listed once per location, per scan
 
-    def add(found_in: str, dist: importlib_metadata.Distribution, link_to: str | None) -> None:
+    def add(found_in: str, raw: importlib_metadata.Distribution, link_to: str | None) -> None:
+        dist = LoadedDistribution(raw)
         info = _info_path(dist)
         if info in recorded:  # reached twice: through an .egg-link and as a sys.path entry
             return
         recorded.add(info)
         try:
-            name = dist.metadata["Name"]
-            version = dist.metadata["Version"] or ""
-        except (KeyError, importlib_metadata.MetadataNotFound):
+            headers = dist.metadata
+            name = headers["Name"]
+            version = headers["Version"] or ""
+        except (KeyError, importlib_metadata.MetadataNotFound, FileNotFoundError):
             broken.append(BrokenDistribution(metadata_path=info, reason="no METADATA or no Name"))
             return
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -252,16 +306,16 @@ def scan_distributions(
         canonical = canonicalize_name(name)
         visible = canonical not in seen
         seen.add(canonical)
-        editable_project = (
-            link_to or _editable_from_direct_url(dist) or _egg_link_for(name, site_dirs)
-        )
+        direct = _direct_url(dist)
+        from_direct_url = _editable_from_direct_url(direct)
+        editable_project = link_to or from_direct_url or _egg_link_for(name, site_dirs)
         via = None
         if editable_project is not None:
-            via = (
-                "egg-link" if link_to or not _editable_from_direct_url(dist) else "direct_url.json"
-            )
+            via = "egg-link" if link_to or not from_direct_url else "direct_url.json"
         if editable_project is None:
-            editable_project = _editable_from_finder(found_in, canonical)
+            if found_in not in finder_files:
+                finder_files[found_in] = _finder_files(found_in)
+            editable_project = _editable_from_finder(finder_files[found_in], found_in, canonical)
             via = "editable-finder" if editable_project else None
         installer = _read(dist, "INSTALLER")
         is_dist_info = info.endswith(".dist-info")
@@ -280,9 +334,7 @@ def scan_distributions(
                 editable_via=via,
                 top_level=_top_level(dist),
                 visible=visible,
-                direct_url=url
-                if isinstance(url := (_direct_url(dist) or {}).get("url"), str)
-                else None,
+                direct_url=url if isinstance(url := (direct or {}).get("url"), str) else None,
             )
         )
         metas.append(dist)
