@@ -17,3 +17,14 @@ def test_small_benchmark_runs(tmp_path: Path) -> None:
     assert "(2,040 .pyc files)" in out  # 2,000 modules + 40 package __init__ files
     for line in ("ratio scan / minimal scan:", "ratio scan / compileall -q:", "scan peak memory:"):
         assert line in out
+
+
+def test_small_report_benchmark_runs(tmp_path: Path) -> None:
+    bench = BENCH.parent / "bench_report.py"
+    out = run([sys.executable, bench, "--small", "--cache-dir", tmp_path], env=clean_env()).stdout
+    for line in (
+        "ratio pyenvdoctor report / pip inspect:",
+        "ratio pyenvdoctor which json / pip --version:",
+        "generated tree (memory must not grow",
+    ):
+        assert line in out
