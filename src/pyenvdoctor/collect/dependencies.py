@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.parser
+import functools
 import re
 import sysconfig
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -142,6 +143,15 @@ def _visible(dists: Iterable[InstalledDistribution]) -> Iterator[InstalledDistri
                 yield dist
 
 
+@functools.lru_cache(maxsize=8192)
+def _requirement(line: str) -> Requirement:
+    """PEP 508 parsing, once per distinct string (many recur across distributions).
+
+    :raises InvalidRequirement: as :class:`packaging.requirements.Requirement`.
+    """
+    return Requirement(line)
+
+
 def check_dependencies(
     dists: Sequence[InstalledDistribution], *, marker_environment: Mapping[str, str]
 ) -> DependencyCheck:
@@ -165,7 +175,7 @@ def check_dependencies(
         try:
             if dist.metadata_error is not None:
                 raise ValueError(dist.metadata_error)
-            requirements = [Requirement(line) for line in dist.requires_dist]
+            requirements = [_requirement(line) for line in dist.requires_dist]
             dependencies = [
                 r for r in requirements if not r.marker or r.marker.evaluate(environment)
             ]

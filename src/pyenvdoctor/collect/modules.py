@@ -59,6 +59,7 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> EntryNames:
     packages: set[str] = set()
     modules: set[str] = set()
     namespace: set[str] = set()
+    init_order = sorted(suffixes, key=lambda s: s != ".py")
     if os.path.isfile(directory) and zipfile.is_zipfile(directory):  # zipimport entry
         try:
             with zipfile.ZipFile(directory) as zf:
@@ -86,7 +87,8 @@ def top_level_names(directory: str, suffixes: Sequence[str]) -> EntryNames:
         if is_dir:
             if not e.name.isidentifier() or e.name == "__pycache__":
                 continue
-            if any(os.path.exists(os.path.join(e.path, "__init__" + s)) for s in suffixes):
+            # Whether any __init__ exists (not which wins): the common .py first, one stat.
+            if any(os.path.exists(os.path.join(e.path, "__init__" + s)) for s in init_order):
                 packages.add(e.name)
             else:
                 namespace.add(e.name)
