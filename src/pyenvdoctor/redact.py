@@ -49,13 +49,16 @@ class Redactor:
     kinds: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._rules: list[tuple[str, re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-            ("credentials in URLs", _URL_USERINFO, r"\1***@"),
+        # (kind, cheap substring that must occur for the rule to apply, pattern, replacement)
+        self._rules: list[
+            tuple[str, str, re.Pattern[str], str | Callable[[re.Match[str]], str]]
+        ] = [
+            ("credentials in URLs", "@", _URL_USERINFO, r"\1***@"),
         ]
         home = (self.home or "").rstrip("/\\")
         if len(home) > 1:
             self._rules.append(
-                ("home directory", re.compile(re.escape(home) + r"(?=[/\\]|$|[^\w.-])"), "~")
+                ("home directory", home, re.compile(re.escape(home) + r"(?=[/\\]|$|[^\w.-])"), "~")
             )
         for kind, value, repl in (
             ("user name", self.user, "<user>"),
@@ -63,12 +66,19 @@ class Redactor:
         ):
             if value and len(value) >= 3:
                 self._rules.append(
-                    (kind, re.compile(r"(?<![\w.-])" + re.escape(value) + r"(?![\w-])"), repl)
+                    (
+                        kind,
+                        value,
+                        re.compile(r"(?<![\w.-])" + re.escape(value) + r"(?![\w-])"),
+                        repl,
+                    )
                 )
 
     def text(self, value: str) -> str:
         """``value`` with every rule applied."""
-        for kind, pattern, repl in self._rules:
+        for kind, needle, pattern, repl in self._rules:
+            if needle not in value:
+                continue
             value, n = pattern.subn(repl, value)
             if n:
                 self.kinds.add(kind)

@@ -10,7 +10,6 @@ pip 24.2, every "unsupported" line: :attr:`DependencyCheck.problems` + :func:`ch
 from __future__ import annotations
 
 import contextlib
-import email.parser
 import functools
 import re
 import sysconfig
@@ -122,7 +121,7 @@ def read_installed(dist: _MetadataSource) -> InstalledDistribution:
     wheel_tags = None
     with contextlib.suppress(OSError, ValueError):
         if (wheel := dist.read_text("WHEEL")) is not None:
-            wheel_tags = tuple(email.parser.Parser().parsestr(wheel).get_all("Tag", []))
+            wheel_tags = tuple(_headers(wheel).get_all("Tag") or ())
     return InstalledDistribution(
         name=name or canonicalize_name(key or stem),
         version=version or "",
@@ -141,6 +140,12 @@ def _visible(dists: Iterable[InstalledDistribution]) -> Iterator[InstalledDistri
             seen.add(dist.canonical_name)
             if _VALID_NAME.match(dist.canonical_name):
                 yield dist
+
+
+def _headers(text: str) -> Any:
+    from pyenvdoctor.collect.distributions import Headers  # the same header rules as METADATA
+
+    return Headers(text)
 
 
 @functools.lru_cache(maxsize=8192)
