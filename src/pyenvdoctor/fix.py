@@ -279,6 +279,9 @@ def plan(
             )
         else:
             actions.append(_cache_files_action(cache.directory, cache.total_bytes))
+    from pyenvdoctor.checks.caches import cache_actions
+
+    actions.extend(cache_actions(report, selected))  # only with --fix cache-large
     return tuple(actions)
 
 

@@ -25,6 +25,9 @@ __all__ = [
     "BytecodeSummary",
     "CheckSkipped",
     "ContestedName",
+    "DebianOwner",
+    "DebianShadow",
+    "DebianSummary",
     "DependencyProblem",
     "DependencyProblemKind",
     "Distribution",
@@ -36,6 +39,7 @@ __all__ = [
     "LocationClass",
     "ModuleCount",
     "NameProvider",
+    "NearbyVenv",
     "PathCommand",
     "PathEntry",
     "PipCache",
@@ -45,6 +49,7 @@ __all__ = [
     "Selection",
     "SelectionReason",
     "Severity",
+    "ToolCache",
     "WhichReport",
     "from_dict",
     "to_dict",
@@ -473,6 +478,12 @@ class Report:
     #: What kinds of values were redacted (``home directory``, ``user name`` ...); empty when
     #: the report was not redacted.
     redactions: tuple[str, ...] = field(default=())
+    #: Tool caches and environment directories (:mod:`pyenvdoctor.collect.caches`).
+    caches: tuple[ToolCache, ...] = field(default=())
+    #: dpkg's view of the system directories, on Debian and Ubuntu (``None`` elsewhere).
+    debian: DebianSummary | None = None
+    #: Virtual environments beside the project (:mod:`pyenvdoctor.collect.nearby`).
+    nearby_venvs: tuple[NearbyVenv, ...] = field(default=())
 
     def visible_distributions(self) -> tuple[Distribution, ...]:
         """The distributions ``pip list`` shows: first of each name on ``sys.path``."""
@@ -533,6 +544,133 @@ class WhichReport:
     bytecode: BytecodeCategory | None
     bytecode_path: str | None
     notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolCache:
+    """A cache (or a directory of environments) of one tool, located as that tool locates it.
+
+    Sizes are in bytes. ``disk_bytes`` and the ``stale_*`` figures are ``None`` when they were not
+    measured: pip's rows come from its own walk (:class:`PipCache`), the ``__pycache__`` rows
+    from the bytecode scan (:class:`BytecodeSummary`), and ``st_blocks`` does not exist on Windows.
+
+    :ivar tool: ``pip``, ``uv``, ``poetry``, ``pipenv``, ``conda``, ``pre-commit``, ``hatch``, or
+        ``python`` (the ``__pycache__`` totals).
+    :ivar name: which of the tool's directories (``cache``, ``artifacts``, ``repositories/PyPI``,
+        ``virtualenvs``, ``pkgs``, ``http``, ``wheels``, ``__pycache__ (project)`` ...).
+    :ivar kind: ``cache`` (disposable), ``environments`` (virtual environments the tool made),
+        ``bytecode`` (``__pycache__`` totals).
+    :ivar source: how it was located: an environment variable, ``<file> <key>``, or ``default``.
+    :ivar files: regular files, each name counted.
+    :ivar apparent_bytes: ``st_size`` of every regular file, each name counted (a file hard-linked
+        twice counts twice).
+    :ivar disk_bytes: ``st_blocks * 512`` of every entry under ``path`` (files, directories,
+        symlinks; ``path`` itself included), each inode once: what ``du -s -B1`` prints.
+    :ivar stale_files, stale_bytes: regular files (and their ``st_size``) not modified for 90 days
+        before the report's time.
+    :ivar command: the tool's own cleanup command, or ``None`` when it has none.
+    """
+
+    tool: str
+    name: str
+    kind: str
+    path: str
+    source: str
+    exists: bool
+    files: int
+    apparent_bytes: int
+    disk_bytes: int | None
+    stale_files: int | None
+    stale_bytes: int | None
+    command: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DebianOwner:
+    """The Debian package that owns a distribution in ``/usr/lib/python3/dist-packages``.
+
+    :ivar metadata_path: the distribution's ``.dist-info``/``.egg-info``.
+    :ivar package: the package whose ``/var/lib/dpkg/info/<package>.list`` lists it, or ``None``
+        (installed there by something other than dpkg).
+    :ivar package_version: that package's ``Version`` in ``/var/lib/dpkg/status``.
+    """
+
+    distribution: str
+    version: str
+    metadata_path: str
+    package: str | None
+    package_version: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DebianShadow:
+    """A project installed both by pip in ``/usr/local/lib/python3.X/dist-packages`` and by a
+    Debian package in ``/usr/lib/python3/dist-packages``.
+
+    :ivar winner: ``local`` or ``debian``: the copy first on ``sys.path``, which ``import`` and
+        ``importlib.metadata`` find (``/usr/local`` comes first in Debian's ``site.py``).
+    """
+
+    canonical_name: str
+    local_version: str
+    local_metadata_path: str
+    debian_version: str
+    debian_metadata_path: str
+    debian_package: str | None
+    winner: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DebianSummary:
+    """Debian's view of the target's system directories, read from dpkg's database.
+
+    :ivar admindir: dpkg's database directory (``/var/lib/dpkg``, or ``DPKG_ADMINDIR``).
+    :ivar python3_packages: installed ``python3-*`` packages, as ``dpkg -l 'python3-*'`` lists
+        them with state ``ii`` (selected for install, and installed).
+    :ivar owners: every distribution of the target in ``/usr/lib/python3/dist-packages``.
+    :ivar venv_package: the package that brings ``ensurepip`` for the target's version
+        (``python3.11-venv``), and ``venv_package_installed`` whether it is installed (without
+        it ``python3 -m venv`` fails).
+    :ivar pipx_installed: the ``pipx`` package is installed.
+    """
+
+    admindir: str
+    python3_packages: int
+    owners: tuple[DebianOwner, ...]
+    local_shadows: tuple[DebianShadow, ...]
+    venv_package: str
+    venv_package_installed: bool
+    pipx_installed: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NearbyVenv:
+    """A virtual environment beside the project (``.venv``, ``venv``, ``env``, ``.tox/*``,
+    ``.nox/*``), read from its PEP 405 ``pyvenv.cfg``.
+
+    :ivar name: the path relative to the directory searched (``.venv``, ``.tox/py311``).
+    :ivar creator: ``venv``, ``virtualenv <version>`` or ``uv <version>`` (from ``pyvenv.cfg``).
+    :ivar home: ``pyvenv.cfg`` ``home``: the directory of the interpreter it was made from.
+    :ivar base_executable: that interpreter: ``executable`` (venv, 3.11+) or ``base-executable``
+        (virtualenv), else what ``bin/python`` links to, else ``home/python3``.
+    :ivar interpreter_exists: ``home`` and ``base_executable`` exist and the environment's own
+        ``bin/python`` starts (a dangling symlink does not); ``problem`` says which is missing.
+    :ivar is_target: it is the environment this report inspects.
+    :ivar files, apparent_bytes, disk_bytes: as for :class:`ToolCache`, in bytes.
+    """
+
+    path: str
+    name: str
+    creator: str
+    version: str | None
+    home: str | None
+    base_executable: str | None
+    interpreter_exists: bool
+    problem: str | None
+    is_target: bool
+    files: int
+    apparent_bytes: int
+    disk_bytes: int | None
 
 
 # --- conversion --------------------------------------------------------------------------------

@@ -5,19 +5,29 @@ Pure with respect to the file system (reads only); wall-clock time enters as an 
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pyenvdoctor import __version__
 from pyenvdoctor.checks import sort_findings
 from pyenvdoctor.checks.bytecode import bytecode_findings
+from pyenvdoctor.checks.caches import (
+    cache_findings,
+    debian_findings,
+    externally_managed_finding,
+    nearby_findings,
+)
 from pyenvdoctor.checks.commands import command_findings, console_script_findings, path_commands
 from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
 from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
 from pyenvdoctor.collect.bytecode import BackgroundScan, BytecodeTarget, FileSink, ScanRoot
+from pyenvdoctor.collect.caches import collect_caches
+from pyenvdoctor.collect.debian import collect_debian, read_externally_managed
 from pyenvdoctor.collect.dependencies import (
     check_dependencies,
     check_supported,
@@ -32,6 +42,7 @@ from pyenvdoctor.collect.interpreter import (
     inspect_target,
 )
 from pyenvdoctor.collect.modules import resolve_names
+from pyenvdoctor.collect.nearby import find_nearby_venvs
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
@@ -43,6 +54,9 @@ from pyenvdoctor.model import (
 )
 
 __all__ = ["PROJECT_MARKERS", "build_report", "find_project_root"]
+
+#: One helper thread for the disk walks that overlap the metadata work.
+_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyenvdoctor")
 
 #: Files that mark the root of a Python project (PEP 518/621 pyproject, setuptools files).
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -79,6 +93,7 @@ def build_report(
     paths: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
     on_file: FileSink | None = None,
+    now: float | None = None,
 ) -> Report:
     """Inspect one interpreter and diagnose it.
 
@@ -91,8 +106,11 @@ def build_report(
     :param paths: more directories to scan for bytecode (``--path``).
     :param progress: called with the number of bytecode files judged so far.
     :param on_file: receives every judged bytecode file (``--fix`` plans from these).
+    :param now: the time the report describes, in seconds since the epoch (for "not modified
+        for 90 days"); ``None``: the current time.
     :raises InterpreterError: the target cannot be inspected.
     """
+    now = time.time() if now is None else now
     target_facts = inspect_target(python, environ, timeout=timeout)
     selection, probe, data = target_facts.selection, target_facts.probe, target_facts.data
     interpreter, pth_files = target_facts.interpreter, target_facts.pth_files
@@ -109,6 +127,11 @@ def build_report(
     # The scan reads the disk while this process reads metadata: both cores work.
     pending_scan = BackgroundScan(
         roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
+    )
+    # pip's cache is a walk of stat calls (they release the GIL): a thread overlaps it with
+    # the metadata work below. Started after the scan's fork: no thread may run across a fork.
+    pending_pip_cache = _THREADS.submit(
+        measure_pip_cache, target_prefix=interpreter.prefix, environ=environ
     )
     site_dirs = [
         *(
@@ -143,8 +166,27 @@ def build_report(
         (d.version for d in scan.distributions if d.visible and d.canonical_name == "pip"), None
     )
 
+    # Before waiting for the scan: these need neither its result nor each other.
+    debian = collect_debian(
+        interpreter=interpreter, distributions=scan.distributions, environ=environ
+    )
+    nearby_venvs = find_nearby_venvs(
+        dict.fromkeys([project_root or working_directory, working_directory]),
+        now=now,
+        target_prefix=interpreter.prefix,
+    )
+    pip_cache = pending_pip_cache.result()
     bytecode = pending_scan.result()
-    pip_cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
+    caches = collect_caches(
+        environ=environ,
+        working_directory=working_directory,
+        project_root=project_root,
+        pip_cache=pip_cache,
+        bytecode=bytecode,
+        python=interpreter.executable,
+        target_prefix=interpreter.prefix,
+        now=now,
+    )
     modules, contested = resolve_names(interpreter, sys_path)
     commands = path_commands(environ)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
@@ -189,6 +231,24 @@ def build_report(
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),
+        *cache_findings(caches),
+        *nearby_findings(nearby_venvs),
+        *debian_findings(debian, scan.distributions, problems, python=interpreter.executable),
+        *filter(
+            None,
+            [
+                externally_managed_finding(
+                    interpreter,
+                    debian,
+                    marker_error=(
+                        read_externally_managed(interpreter.externally_managed)
+                        if interpreter.externally_managed
+                        else None
+                    ),
+                    project_root=project_root,
+                )
+            ],
+        ),
     ]
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -211,6 +271,9 @@ def build_report(
         pip_version=pip_version,
         findings=sort_findings(findings),
         skipped=tuple(skipped),
+        caches=caches,
+        debian=debian,
+        nearby_venvs=nearby_venvs,
     )
 
 

@@ -138,20 +138,6 @@ def environment_findings(
                 commands=(f"rm -- {shlex.quote(link)}",),
             )
         )
-    if interpreter.externally_managed and not interpreter.is_virtual_environment:
-        findings.append(
-            Finding(
-                code="externally-managed",
-                severity=Severity.INFO,
-                title="This interpreter is managed by the system (PEP 668)",
-                message=(
-                    "pip refuses to install into it. Create a virtual environment for your project "
-                    "(or use pipx for applications) instead of --break-system-packages."
-                ),
-                evidence=(interpreter.externally_managed,),
-                commands=(f"{py} -m venv .venv && .venv/bin/python -m pip install -e .",),
-            )
-        )
     if pip_version is None:
         findings.append(
             Finding(

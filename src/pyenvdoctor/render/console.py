@@ -191,4 +191,59 @@ def render_console(report: Report, *, color: bool = False, width: int = 100) -> 
         )
     console.print(byte_table)
     console.print(f"pip cache: {s.pip_cache_line}")
+    for table in _cache_tables(report):
+        console.print(table)
     return buf.getvalue()
+
+
+def _cache_tables(report: Report) -> list[Table]:
+    """Tool caches, environments beside the project, Debian's packages (only what exists)."""
+    tables = []
+    present = [c for c in report.caches if c.exists]
+    if present:
+        table = Table(title="Caches", title_justify="left")
+        for col in ("tool", "directory", "path", "files", "size", "on disk", "untouched 90 days"):
+            table.add_column(col, overflow="fold")
+        for c in present:
+            table.add_row(
+                c.tool,
+                c.name,
+                c.path,
+                f"{c.files:,}",
+                format_bytes(c.apparent_bytes),
+                "" if c.disk_bytes is None else format_bytes(c.disk_bytes),
+                "" if c.stale_bytes is None else format_bytes(c.stale_bytes),
+            )
+        tables.append(table)
+    if report.nearby_venvs:
+        table = Table(title="Virtual environments beside the project", title_justify="left")
+        for col in ("environment", "made by", "from", "interpreter", "on disk"):
+            table.add_column(col, overflow="fold")
+        for v in report.nearby_venvs:
+            table.add_row(
+                v.name + (" (target)" if v.is_target else ""),
+                f"{v.creator} {v.version or ''}".strip(),
+                v.base_executable or v.home or "",
+                "exists" if v.interpreter_exists else "missing",
+                "" if v.disk_bytes is None else format_bytes(v.disk_bytes),
+            )
+        tables.append(table)
+    deb = report.debian
+    if deb is not None:
+        table = Table(
+            title=f"Debian: {deb.python3_packages} python3-* packages installed",
+            title_justify="left",
+        )
+        for col in ("distribution", "version", "Debian package", "local copy in /usr/local"):
+            table.add_column(col, overflow="fold")
+        local = {s.debian_metadata_path: s for s in deb.local_shadows}
+        for o in deb.owners:
+            shadow = local.get(o.metadata_path)
+            table.add_row(
+                o.distribution,
+                o.version,
+                f"{o.package} {o.package_version}" if o.package else "none",
+                f"{shadow.local_version} (import gets {shadow.winner})" if shadow else "",
+            )
+        tables.append(table)
+    return tables

@@ -272,5 +272,96 @@ def _render(report: Report) -> str:
                 ("other", c.other_files, format_bytes(c.other_bytes)),
             ],
         ) + [""]
+    out += _caches_section(report)
     out += [f"<sub>pyenvdoctor {report.tool_version}, schema {report.schema_version}</sub>", ""]
     return "\n".join(out)
+
+
+def _maybe_bytes(n: int | None) -> str:
+    return "" if n is None else format_bytes(n)
+
+
+def _caches_section(report: Report) -> list[str]:
+    """Tool caches, environments beside the project and Debian's packages, folded."""
+    present = [c for c in report.caches if c.exists]
+    if not (present or report.nearby_venvs or report.debian):
+        return []
+    out = ["## Caches and environments", ""]
+    if present:
+        missing = [f"{c.tool} {c.name}" for c in report.caches if not c.exists]
+        body = _table(
+            [
+                "tool",
+                "directory",
+                "path",
+                "files",
+                "size",
+                "on disk",
+                "untouched 90 days",
+                "found by",
+            ],
+            (
+                (
+                    c.tool,
+                    c.name,
+                    _code(c.path),
+                    f"{c.files:,}",
+                    format_bytes(c.apparent_bytes),
+                    _maybe_bytes(c.disk_bytes),
+                    _maybe_bytes(c.stale_bytes),
+                    c.source,
+                )
+                for c in present
+            ),
+        )
+        if missing:
+            body += ["", "Not present: " + ", ".join(missing) + "."]
+        out += _details(f"Caches ({len(present)})", body)
+    if report.nearby_venvs:
+        out += _details(
+            f"Virtual environments beside the project ({len(report.nearby_venvs)})",
+            _table(
+                ["environment", "made by", "version", "from", "interpreter", "on disk"],
+                (
+                    (
+                        _code(v.name) + (" (target)" if v.is_target else ""),
+                        v.creator,
+                        v.version or "",
+                        _code(v.base_executable or v.home or ""),
+                        "exists" if v.interpreter_exists else "**missing**",
+                        _maybe_bytes(v.disk_bytes),
+                    )
+                    for v in report.nearby_venvs
+                ),
+            ),
+        )
+    deb = report.debian
+    if deb is not None:
+        body = [
+            f"{deb.python3_packages} `python3-*` packages installed (`dpkg -l`); "
+            f"{deb.venv_package}: {'installed' if deb.venv_package_installed else 'not installed'}; "
+            f"pipx: {'installed' if deb.pipx_installed else 'not installed'}.",
+            "",
+        ]
+        body += _table(
+            ["distribution", "version", "Debian package", "package version"],
+            (
+                (o.distribution, o.version, o.package or "**none**", o.package_version or "")
+                for o in deb.owners
+            ),
+        )
+        if deb.local_shadows:
+            body += [""] + _table(
+                ["project", "pip in /usr/local", "Debian", "import gets"],
+                (
+                    (
+                        s.canonical_name,
+                        s.local_version,
+                        f"{s.debian_version} ({s.debian_package or '?'})",
+                        s.winner,
+                    )
+                    for s in deb.local_shadows
+                ),
+            )
+        out += _details(f"Debian: dist-packages owners ({len(deb.owners)})", body)
+    return out
