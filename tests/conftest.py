@@ -180,6 +180,44 @@ def report_json(
     return data
 
 
+def fix_json(
+    python: Path | str,
+    *codes: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+) -> dict[str, Any]:
+    """``pyenvdoctor report --python PYTHON --fix [CODE]... --yes --format json`` parsed."""
+    fixes = [a for code in codes for a in ("--fix", code)] or ["--fix"]
+    proc = cli(
+        "report",
+        "--python",
+        python,
+        *fixes,
+        "--yes",
+        "--format",
+        "json",
+        env=env if env is not None else clean_env(),
+        cwd=cwd,
+        check=check,
+    )
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def install_flat_editable(venv_python: Path, project: Path, name: str = "edpkg") -> Path:
+    """A flat-layout project (``<project>/<name>/__init__.py``) installed editable with a real
+    ``pip install -e``: setuptools serves it by a meta path finder (not a sys.path entry)."""
+    (project / name).mkdir(parents=True)
+    (project / name / "__init__.py").write_text("VALUE = 'edited'\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\n[tool.setuptools]\npackages = ["{name}"]\n'
+    )
+    run([venv_python, "-m", "pip", "install", "-q", "-e", project])
+    return project / name / "__init__.py"
+
+
 @pytest.fixture(scope="session")
 def host_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A session-wide venv made from the interpreter running the tests (with pip)."""

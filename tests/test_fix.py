@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, cli, make_venv, report_json, run
+from conftest import clean_env, cli, fix_json, make_venv, report_json, run
 from pyenvdoctor import fix
 from pyenvdoctor.model import BytecodeCategory
 from pyenvdoctor.report import build_report
@@ -162,20 +162,7 @@ def test_dry_run_changes_nothing_and_no_terminal_refuses(project: dict[str, Path
 
 def test_fix_selected_code_only(project: dict[str, Path]) -> None:
     d = project["root"]
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            sys.executable,
-            "--fix",
-            "bytecode-orphaned",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=d,
-        ).stdout
-    )
+    out = fix_json(sys.executable, "bytecode-orphaned", env=clean_env(), cwd=d)
     assert [a["finding"] for a in out["plan"]] == ["bytecode-orphaned"]
     assert (d / "__pycache__" / f"edited.{TAG}.pyc").exists()
     assert not (d / "__pycache__" / f"gone.{TAG}.pyc").exists()
@@ -273,20 +260,7 @@ def test_pip_cache_purge_through_the_targets_pip(tmp_path: Path) -> None:
     env = clean_env(PIP_CACHE_DIR=str(cache))
     before = report_json(venv_py, env, tmp_path)
     assert "pip-cache-large" in {f["code"] for f in before["findings"]}
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            venv_py,
-            "--fix",
-            "pip-cache-large",
-            "--yes",
-            "--format",
-            "json",
-            env=env,
-            cwd=tmp_path,
-        ).stdout
-    )
+    out = fix_json(venv_py, "pip-cache-large", env=env, cwd=tmp_path)
     assert out["plan"][0]["command"][-3:] == ["pip", "cache", "purge"]
     assert out["outcome"]["commands"] == [{"command": out["plan"][0]["command"], "exit_status": 0}]
     assert out["outcome"]["bytes_freed"] >= 1 << 30
@@ -305,19 +279,7 @@ def test_pip_cache_without_pip_removes_only_inside_the_cache(tmp_path: Path) -> 
     (elsewhere / "precious").write_text("x")
     (cache / "link").symlink_to(elsewhere)
     env = clean_env(PIP_CACHE_DIR=str(cache))
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            venv_py,
-            "--fix",
-            "--yes",
-            "--format",
-            "json",
-            env=env,
-            cwd=tmp_path,
-        ).stdout
-    )
+    out = fix_json(venv_py, env=env, cwd=tmp_path)
     action = next(a for a in out["plan"] if a["finding"] == "pip-cache-large")
     assert [f["path"] for f in action["files"]] == [str(cache / "http-v2" / "big")]
     assert (elsewhere / "precious").exists() and (cache / "link").is_symlink()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, cli, make_venv, make_wheel, pip_install, report_json, run
+from conftest import clean_env, cli, fix_json, make_venv, make_wheel, pip_install, report_json, run
 from pyenvdoctor.checks.project import (
     ProjectInfo,
     project_actions,
@@ -336,20 +336,7 @@ def test_fix_reinstalls_editable_only_when_selected(lab: dict[str, Path]) -> Non
     )
     assert "project-installed-as-copy" not in [a["finding"] for a in unselected["plan"]]
     assert value(py, neutral) == "v1"
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "project-installed-as-copy",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=root,
-        ).stdout
-    )
+    out = fix_json(py, "project-installed-as-copy", env=clean_env(), cwd=root)
     (action,) = out["plan"]
     assert action["changes_installation"] is True and action["command"][-3:] == [
         "install",

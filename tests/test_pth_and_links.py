@@ -3,12 +3,11 @@ trick, dangling ``.egg-link`` files, bytecode-only leftover directories."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import clean_env, cli, make_venv, report_json, run, site_packages
+from conftest import clean_env, fix_json, make_venv, report_json, run, site_packages
 
 EGGINSERT = (
     "import sys; sys.__plen = len(sys.path)\n"
@@ -46,20 +45,7 @@ def test_dangling_egg_link_is_found_and_removed(tmp_path: Path) -> None:
     keep.write_text("# a comment\n")
     f = codes(report_json(py, clean_env(), tmp_path))["egg-link-dangling"]
     assert f["evidence"] == [str(link), str(tmp_path / "deleted-checkout")]
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "egg-link-dangling",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=tmp_path,
-        ).stdout
-    )
+    out = fix_json(py, "egg-link-dangling", env=clean_env(), cwd=tmp_path)
     assert out["resolved"] == ["egg-link-dangling"]
     assert not link.exists() and keep.read_text() == "# a comment\n"
 
@@ -73,20 +59,7 @@ def test_leftover_directory_imports_as_an_empty_namespace_until_removed(tmp_path
     assert run([py, "-c", "import uninstalled"], cwd=tmp_path, check=False).returncode == 0
     f = codes(report_json(py, clean_env(), tmp_path))["leftover-directory"]
     assert f["evidence"] == [str(sp / "uninstalled")]
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "leftover-directory",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=tmp_path,
-        ).stdout
-    )
+    out = fix_json(py, "leftover-directory", env=clean_env(), cwd=tmp_path)
     assert out["resolved"] == ["leftover-directory"]
     assert not (sp / "uninstalled").exists()
     assert run([py, "-c", "import uninstalled"], cwd=tmp_path, check=False).returncode != 0

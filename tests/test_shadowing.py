@@ -3,7 +3,6 @@ report names the cause, and where ``--fix`` may act, that the right code runs af
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 from conftest import (
     clean_env,
     cli,
+    fix_json,
+    install_flat_editable,
     make_venv,
     make_wheel,
     pip_install,
@@ -93,13 +94,7 @@ def test_package_beside_a_module_of_the_same_name(tmp_path: Path) -> None:
 def test_leftover_directory_hides_editable_install_and_fix_removes_it(tmp_path: Path) -> None:
     py = make_venv(tmp_path / "venv")
     proj = tmp_path / "proj"
-    (proj / "edpkg").mkdir(parents=True)  # flat layout: setuptools serves it by a meta path finder
-    (proj / "edpkg" / "__init__.py").write_text("VALUE = 'edited'\n")
-    (proj / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "edpkg"\nversion = "1.0"\n[tool.setuptools]\npackages = ["edpkg"]\n'
-    )
-    run([py, "-m", "pip", "install", "-q", "-e", proj])
+    install_flat_editable(py, proj)
     work = tmp_path / "work"
     (work / "edpkg" / "__pycache__").mkdir(parents=True)
     (work / "edpkg" / "__pycache__" / "old.cpython-311.pyc").write_bytes(b"x" * 16)
@@ -107,20 +102,7 @@ def test_leftover_directory_hides_editable_install_and_fix_removes_it(tmp_path: 
     report = report_json(py, clean_env(), work)
     f = finding(report, "namespace-hides-editable")
     assert f["severity"] == "error" and f["evidence"][0] == str(work / "edpkg")
-    out = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "namespace-hides-editable",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=work,
-        ).stdout
-    )
+    out = fix_json(py, "namespace-hides-editable", env=clean_env(), cwd=work)
     assert out["resolved"] == ["namespace-hides-editable"]
     assert not (work / "edpkg").exists()
     assert imported(py, "edpkg", work) == str(proj / "edpkg" / "__init__.py")

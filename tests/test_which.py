@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import clean_env, cli, make_venv, make_wheel, pip_install, run
+from conftest import clean_env, cli, install_flat_editable, make_venv, make_wheel, pip_install, run
 
 
 def which(
@@ -110,13 +110,7 @@ def test_namespace_leftover_hides_an_editable_finder(tmp_path: Path) -> None:
     namespace portion; PathFinder returns it before the editable meta path finder is asked."""
     py = make_venv(tmp_path / "venv")
     proj = tmp_path / "proj"
-    (proj / "edpkg").mkdir(parents=True)  # flat layout: setuptools serves it by a finder
-    (proj / "edpkg" / "__init__.py").write_text("VALUE = 'edited'\n")
-    (proj / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "edpkg"\nversion = "1.0"\n[tool.setuptools]\npackages = ["edpkg"]\n'
-    )
-    run([py, "-m", "pip", "install", "-q", "-e", proj])
+    install_flat_editable(py, proj)
     work = tmp_path / "work"
     (work / "edpkg" / "__pycache__").mkdir(parents=True)
     assert (
