@@ -161,3 +161,11 @@ def test_debian_system_python() -> None:
         if d["visible"] and d["canonical_name"] not in ("python", "wsgiref", "argparse")
     }
     assert ours == expected
+
+
+def test_probe_source_fits_in_a_pipe_buffer() -> None:
+    """RunningProbe writes the whole probe to the target's stdin before reading anything: a
+    target that never reads (hung) must not block that write, so it stays under 64 KiB."""
+    import pyenvdoctor.probe
+
+    assert len(Path(pyenvdoctor.probe.__file__).read_bytes()) < 60_000

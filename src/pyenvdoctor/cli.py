@@ -263,6 +263,11 @@ def _write(text: str, output: str | None) -> None:
 
 def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
     """Run the pipeline for ``args``, with a progress line on a terminal."""
+    from pyenvdoctor.collect.interpreter import RunningProbe, select_interpreter
+
+    environ = dict(os.environ)
+    selection = select_interpreter(args.python, environ)
+    started = (selection, RunningProbe(selection.executable))  # boots during the imports below
     from pyenvdoctor.report import build_report
 
     progress = None
@@ -273,7 +278,8 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
     try:
         return build_report(
             python=args.python,
-            environ=dict(os.environ),
+            environ=environ,
+            started=started,
             working_directory=os.getcwd(),
             generated_at=now,
             timeout=args.timeout,

@@ -37,6 +37,7 @@ from pyenvdoctor.collect.dependencies import (
 from pyenvdoctor.collect.distributions import dangling_egg_links, scan_distributions
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
+    RunningProbe,
     build_sys_path,
     environment_variables,
     inspect_target,
@@ -50,6 +51,7 @@ from pyenvdoctor.model import (
     LocationClass,
     PathEntry,
     Report,
+    Selection,
     SelectionReason,
 )
 
@@ -94,6 +96,7 @@ def build_report(
     progress: Callable[[int], None] | None = None,
     on_file: FileSink | None = None,
     now: float | None = None,
+    started: tuple[Selection, RunningProbe] | None = None,
 ) -> Report:
     """Inspect one interpreter and diagnose it.
 
@@ -106,12 +109,14 @@ def build_report(
     :param paths: more directories to scan for bytecode (``--path``).
     :param progress: called with the number of bytecode files judged so far.
     :param on_file: receives every judged bytecode file (``--fix`` plans from these).
+    :param started: the selection and its probe, already started (the CLI starts it before
+        importing this module, so the target boots while the imports run).
     :param now: the time the report describes, in seconds since the epoch (for "not modified
         for 90 days"); ``None``: the current time.
     :raises InterpreterError: the target cannot be inspected.
     """
     now = time.time() if now is None else now
-    target_facts = inspect_target(python, environ, timeout=timeout)
+    target_facts = inspect_target(python, environ, timeout=timeout, started=started)
     selection, probe, data = target_facts.selection, target_facts.probe, target_facts.data
     interpreter, pth_files = target_facts.interpreter, target_facts.pth_files
     raw_path, classifier = target_facts.sys_path, target_facts.classifier
@@ -132,6 +137,12 @@ def build_report(
     # the metadata work below. Started after the scan's fork: no thread may run across a fork.
     pending_pip_cache = _THREADS.submit(
         measure_pip_cache, target_prefix=interpreter.prefix, environ=environ
+    )
+    pending_scripts = _THREADS.submit(
+        console_script_findings,
+        interpreter.sysconfig_paths.get("scripts", ""),
+        target_prefix=interpreter.prefix,
+        target_executable=interpreter.executable,
     )
     site_dirs = [
         *(
@@ -225,9 +236,7 @@ def build_report(
             env_is_active=selection.reason
             in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
         ),
-        *console_script_findings(
-            scripts_dir, target_prefix=interpreter.prefix, target_executable=interpreter.executable
-        ),
+        *pending_scripts.result(),
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLES",
     "PathClassifier",
     "ProbeResult",
+    "RunningProbe",
     "Target",
     "build_interpreter",
     "build_pth_files",
@@ -137,6 +139,76 @@ class ProbeResult:
     stderr: str
 
 
+class RunningProbe:
+    """The probe, started: the target boots while the caller goes on (imports, say);
+    :meth:`result` collects its answer.
+
+    The probe's source is written to the target's stdin at once (it fits in the pipe buffer),
+    so the target runs to completion without waiting for the caller.
+    """
+
+    def __init__(
+        self,
+        executable: str,
+        *,
+        which: str | None = None,
+        working_directory: str | None = None,
+    ) -> None:
+        self.executable = executable
+        self._started = time.monotonic()
+        self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
+        self._error: InterpreterError | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        argv = [
+            executable,
+            "-c",
+            probe.BOOTSTRAP,
+            *(("which", which, working_directory or "") if which else ()),
+        ]
+        read_end, write_end = os.pipe()  # stdin: the probe's source, then end of file
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=read_end,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self._neutral.name,
+            )
+        except OSError as exc:
+            os.close(write_end)
+            self._neutral.cleanup()
+            self._error = InterpreterError(f"{executable}: cannot run it ({exc.strerror})")
+            return
+        finally:
+            os.close(read_end)
+        try:
+            with os.fdopen(write_end, "wb") as f:
+                f.write(Path(probe.__file__).read_bytes())
+        except OSError:  # BrokenPipeError: it exited at once (not Python): result() says so
+            pass
+
+    def result(self, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
+        """Wait for the answer and parse it.
+
+        :param timeout: seconds since the probe started before the target counts as hung.
+        :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report.
+        """
+        if self._error is not None or self._proc is None:
+            raise self._error or InterpreterError(f"{self.executable}: cannot run it")
+        remaining = max(timeout - (time.monotonic() - self._started), 0.0)
+        try:
+            out, err = self._proc.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.communicate()
+            raise InterpreterError(
+                f"{self.executable}: no answer within {timeout:g} s (hung at start-up?)"
+            ) from None
+        finally:
+            self._neutral.cleanup()
+        return _parse_probe(self.executable, out, err, self._proc.returncode)
+
+
 def run_probe(
     executable: str,
     *,
@@ -151,34 +223,18 @@ def run_probe(
         ``facts`` keys), searching ``working_directory`` where ``sys.path`` has ``''``.
     :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report.
     """
-    source = Path(probe.__file__).read_bytes()
-    with tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-") as neutral:
-        try:
-            proc = subprocess.run(
-                [
-                    executable,
-                    "-c",
-                    probe.BOOTSTRAP,
-                    *(("which", which, working_directory or "") if which else ()),
-                ],
-                input=source,
-                capture_output=True,
-                cwd=neutral,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise InterpreterError(
-                f"{executable}: no answer within {timeout:g} s (hung at start-up?)"
-            ) from None
-        except OSError as exc:
-            raise InterpreterError(f"{executable}: cannot run it ({exc.strerror})") from None
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8", "replace")
+    return RunningProbe(executable, which=which, working_directory=working_directory).result(
+        timeout
+    )
+
+
+def _parse_probe(executable: str, out: bytes, err: bytes, returncode: int) -> ProbeResult:
+    stdout = out.decode("utf-8", "replace")
+    stderr = err.decode("utf-8", "replace")
     before, marker, document = stdout.rpartition("\n" + probe.MARKER + "\n")
     if not marker:
         hint = (stderr.strip() or stdout.strip()).splitlines()
-        last = hint[-1][:200] if hint else f"exit status {proc.returncode}, no output"
+        last = hint[-1][:200] if hint else f"exit status {returncode}, no output"
         raise InterpreterError(f"{executable}: not a working Python interpreter ({last})")
     try:
         data = json.loads(document)
@@ -504,15 +560,21 @@ def inspect_target(
     timeout: float = DEFAULT_TIMEOUT,
     which: str | None = None,
     working_directory: str | None = None,
+    started: tuple[Selection, RunningProbe] | None = None,
 ) -> Target:
     """Select the target, run its probe, and build the interpreter facts and the classifier.
 
+    :param started: the selection and its probe, already started by the caller.
     :raises InterpreterError: the target cannot be inspected.
     """
-    selection = select_interpreter(python, environ)
-    probe = run_probe(
-        selection.executable, timeout=timeout, which=which, working_directory=working_directory
-    )
+    if started is not None:
+        selection, running = started
+        probe = running.result(timeout)
+    else:
+        selection = select_interpreter(python, environ)
+        probe = run_probe(
+            selection.executable, timeout=timeout, which=which, working_directory=working_directory
+        )
     data = probe.data.get("facts") or {} if which else probe.data
     interpreter = build_interpreter(data, environ)
     pth_files = build_pth_files(data)
