@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import py_compile
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -283,7 +282,6 @@ def test_pip_cache_without_pip_removes_only_inside_the_cache(tmp_path: Path) -> 
     action = next(a for a in out["plan"] if a["finding"] == "pip-cache-large")
     assert [f["path"] for f in action["files"]] == [str(cache / "http-v2" / "big")]
     assert (elsewhere / "precious").exists() and (cache / "link").is_symlink()
-    assert shutil.disk_usage(tmp_path).free > 0
 
 
 def _on_terminal(argv: list[str], answer: bytes, cwd: Path) -> tuple[int, bytes]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from conftest import (
     clean_env,
-    cli,
     fix_json,
     install_flat_editable,
     make_venv,
@@ -42,18 +41,7 @@ def test_local_file_shadows_the_stdlib_and_fix_leaves_it(tmp_path: Path) -> None
     assert f["evidence"][0] == str(tmp_path / "random.py")
     assert f["evidence"][1].endswith("/random.py") and "python3" in f["evidence"][1]
     assert f["commands"] == [f"mv -- {tmp_path / 'random.py'} {tmp_path / 'my_random.py'}"]
-    cli(
-        "report",
-        "--python",
-        sys.executable,
-        "--fix",
-        "--yes",
-        "--format",
-        "json",
-        env=clean_env(),
-        cwd=tmp_path,
-        check=False,
-    )
+    fix_json(sys.executable, env=clean_env(), cwd=tmp_path, check=False)
     assert (tmp_path / "random.py").read_text() == "VALUE = 'mine'\n"  # a user file: never changed
 
 
