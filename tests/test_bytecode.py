@@ -310,8 +310,9 @@ def test_suggested_commands_remove_only_what_needs_removing(tmp_path: Path) -> N
 
 
 def test_background_scan_agrees_with_the_sequential_scan() -> None:
-    """The pooled scan (tasks split at depth 2, merged) counts exactly what one process counts
-    on a real tree (which examples are kept may differ: the first few each worker meets)."""
+    """The forked scan (tasks split at depth 2, taken from a pipe by two workers, merged) gives
+    exactly what one process gives on a real tree, examples included: they are the smallest
+    paths, whichever worker met them."""
     from pyenvdoctor.collect.bytecode import BackgroundScan
 
     python = require_python("3.11")
@@ -321,10 +322,70 @@ def test_background_scan_agrees_with_the_sequential_scan() -> None:
     )
     roots = [ScanRoot(path=str(stdlib), location=LocationClass.STDLIB)]
     one = scan_bytecode(roots, target)
-    pooled = BackgroundScan(roots, target).result()
+    seen: list[int] = []
+    scan = BackgroundScan(roots, target, progress=seen.append)
+    assert len(scan._workers) == BackgroundScan.WORKERS  # forked, not the in-process fallback
+    pooled = scan.result()
+    assert pooled == one and one.scanned_files > 1000
+    fresh = next(g for g in one.groups if g.category is C.FRESH)
+    assert len(fresh.examples) == 5 and list(fresh.examples) == sorted(fresh.examples)
+    # Progress: at least each worker's final count, never decreasing, ending at the total.
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] == one.scanned_files
 
-    def key(s: BytecodeSummary) -> list[tuple[C, LocationClass, int, int]]:
-        return [(g.category, g.location_class, g.files, g.bytes) for g in s.groups]
 
-    assert key(pooled) == key(one) and pooled.scanned_files == one.scanned_files > 1000
-    assert pooled.unreadable == one.unreadable and pooled.roots == one.roots
+def test_background_scan_examples_are_the_smallest_paths(tmp_path: Path) -> None:
+    """Sourceless pycs spread over many packages: the examples named are the smallest paths,
+    the same however the work was split."""
+    from pyenvdoctor.collect.bytecode import BackgroundScan
+
+    python = require_python("3.11")
+    target = target_for(python)
+    for i in range(40):
+        package = tmp_path / f"p{i:02}" / "sub"
+        package.mkdir(parents=True)
+        for j in range(3):
+            (package / f"m{j}.pyc").write_bytes(b"legacy")
+    roots = [ScanRoot(path=str(tmp_path), location=LocationClass.OTHER)]
+    summary = BackgroundScan(roots, target).result()
+    group = next(g for g in summary.groups if g.category is C.SOURCELESS)
+    everything = sorted(str(p) for p in tmp_path.rglob("*.pyc"))
+    assert group.files == 120 and list(group.examples) == everything
+    assert scan_bytecode(roots, target) == summary
+
+
+def test_background_scan_close_reaps_its_workers(tmp_path: Path) -> None:
+    """Closing a scan before its result (the report failed meanwhile) leaves no process."""
+    from pyenvdoctor.collect.bytecode import BackgroundScan
+
+    python = require_python("3.11")
+    target = target_for(python)
+    stdlib = run([python, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"])
+    roots = [ScanRoot(path=stdlib.stdout.strip(), location=LocationClass.STDLIB)]
+    scan = BackgroundScan(roots, target)
+    pids = [pid for pid, _fd in scan._workers]
+    assert len(pids) == BackgroundScan.WORKERS
+    scan.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: no longer this process's child
+
+
+def test_background_scan_passes_on_a_worker_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that fails gives its exception to the caller rather than a partial count."""
+    from pyenvdoctor.collect import bytecode
+
+    python = require_python("3.11")
+    target = target_for(python)
+    (tmp_path / "pkg").mkdir()
+
+    def broken(*_args: object) -> None:
+        raise UnicodeError("a directory the worker cannot take")
+
+    monkeypatch.setattr(bytecode, "_run_task", broken)  # the workers fork with it
+    scan = bytecode.BackgroundScan(
+        [ScanRoot(path=str(tmp_path), location=LocationClass.OTHER)], target
+    )
+    with pytest.raises(UnicodeError, match="cannot take"):
+        scan.result()

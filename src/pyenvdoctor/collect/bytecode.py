@@ -32,12 +32,14 @@ subprocess for all files).
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import os
 import struct
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from pyenvdoctor.model import (
     BytecodeCategory,
@@ -90,6 +92,9 @@ _POSIX = os.path.normcase("A") == "A"  # normcase is the identity: skip it in th
 FileSink = Callable[[BytecodeCategory, str, os.stat_result], None]
 _FIELDS = struct.Struct("<III")  # flags, then mtime and size (or the first half of a hash)
 _O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = _O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+#: ``open``/``stat`` relative to a directory descriptor (POSIX ``openat``/``fstatat``).
+_DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -256,10 +261,28 @@ def _parse_cache_name(name: str) -> tuple[str, str, int] | None:
 
 @dataclass
 class _Tally:
+    """Counts of one (category, location class); ``examples``: the ``limit`` smallest paths,
+    sorted, so that which files are named does not depend on the order of the walk (workers
+    finish in any order)."""
+
+    limit: int
     files: int = 0
     bytes: int = 0
     examples: list[str] = field(default_factory=list)
     roots: set[str] = field(default_factory=set)
+
+    def example(self, path: str) -> None:
+        """Keep ``path`` if it is among the ``limit`` smallest seen."""
+        examples = self.examples
+        if len(examples) < self.limit:
+            bisect.insort(examples, path)
+        elif path < examples[-1]:
+            bisect.insort(examples, path)
+            examples.pop()
+
+    @classmethod
+    def of(cls, category: BytecodeCategory) -> _Tally:
+        return cls(limit=MAX_LISTED if category in _LISTED else MAX_EXAMPLES)
 
 
 class _Scan:
@@ -296,12 +319,11 @@ class _Scan:
             self.on_file(category, path, st)
         t = self.tallies.get((category, location))
         if t is None:
-            t = self.tallies[(category, location)] = _Tally()
+            t = self.tallies[(category, location)] = _Tally.of(category)
         t.roots.add(root)
         t.files += 1
         t.bytes += size
-        if len(t.examples) < (MAX_LISTED if category in _LISTED else MAX_EXAMPLES):
-            t.examples.append(path)
+        t.example(path)
 
     def merge(self, other: _Scan) -> None:
         """Add a worker's partial scan to this one (examples stay within their limits)."""
@@ -313,8 +335,8 @@ class _Scan:
             mine.files += t.files
             mine.bytes += t.bytes
             mine.roots |= t.roots
-            limit = MAX_LISTED if key[0] in _LISTED else MAX_EXAMPLES
-            mine.examples.extend(t.examples[: max(limit - len(mine.examples), 0)])
+            for path in t.examples:
+                mine.example(path)
         self.unreadable.extend(other.unreadable)
         self.scanned += other.scanned
         self.hash_pending.extend(other.hash_pending)
@@ -370,6 +392,21 @@ class _Scan:
         except OSError:
             self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst)
             return
+        self.verdict(pyc, source, optimize, location, root, pst=pst, header=header, sst=sst)
+
+    def verdict(
+        self,
+        pyc: str,
+        source: str,
+        optimize: int,
+        location: LocationClass,
+        root: str,
+        *,
+        pst: os.stat_result,
+        header: bytes,
+        sst: os.stat_result,
+    ) -> None:
+        """Record one pyc whose header (up to 16 bytes) and stats, and its source's, are read."""
         if len(header) == HEADER_SIZE and header[:4] == self.target.magic_number:
             flags, mtime, size = _FIELDS.unpack_from(header, 4)
             if not flags:  # timestamp pyc: _validate_timestamp_pyc
@@ -501,17 +538,23 @@ class _Rules:
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    """Scan ``start`` (below ``root``), recursively or only the directory itself."""
+    """Scan ``start`` (below ``root``), recursively or only the directory itself; ``listed``:
+    the directory's listing, already read (by :func:`_tasks`)."""
 
     root: ScanRoot
     start: str
     recurse: bool
     skip: frozenset[str]
+    listed: tuple[set[str], list[os.DirEntry[str]]] | None = None
 
 
 def _run_task(
     state: _Scan, rules: _Rules, task: _Task, progress: Callable[[int], None] | None
 ) -> None:
+    if task.listed is not None:
+        names, picked = task.listed
+        _process(state, rules, root=task.root, directory=task.start, names=names, picked=picked)
+        return
     stack = [task.start]
     dirs = 0
     while stack:
@@ -578,6 +621,27 @@ def _process(
             state.scanned += 1
             state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
         return
+    if state.on_file is None and _DIR_FD:
+        try:
+            # O_NOFOLLOW: a symlinked __pycache__ takes the general path below, so that ".."
+            # from it is ``directory``.
+            dir_fd = os.open(cache_dir, _O_DIRECTORY)
+        except OSError:
+            pass
+        else:
+            try:
+                _judge_cache_dir(
+                    state,
+                    rules,
+                    root=root,
+                    directory=directory,
+                    cache_fd=dir_fd,
+                    names=names,
+                    entries=cache_entries,
+                )
+            finally:
+                os.close(dir_fd)
+            return
     plain_suffix = rules.plain_suffix
     with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
         for c in cache_entries:
@@ -608,6 +672,105 @@ def _process(
             )
 
 
+def _judge_cache_dir(
+    state: _Scan,
+    rules: _Rules,
+    *,
+    root: ScanRoot,
+    directory: str,
+    cache_fd: int,
+    names: set[str],
+    entries: list[os.DirEntry[str]],
+) -> None:
+    """:meth:`_Scan.judge` for every pyc of one ``__pycache__``, with the common verdict
+    (a timestamp pyc whose header matches its source: fresh) decided inline and counted once
+    per directory. The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read``
+    and ``close``, its source one ``fstatat`` (through ``..`` of the open ``__pycache__``)."""
+    target = state.target
+    loc, rp = root.location, root.path
+    cache_dir = os.path.join(directory, "__pycache__")
+    magic = target.magic_number
+    plain_suffix = rules.plain_suffix
+    cut = -len(plain_suffix)
+    source_suffix = rules.source_suffix
+    up = os.pardir + os.sep
+    open_, read, fstat, stat, close = os.open, os.read, os.fstat, os.stat, os.close
+    unpack = _FIELDS.unpack_from
+    fresh_files = fresh_bytes = 0
+    fresh_names: list[str] = []
+    for c in entries:
+        name = c.name
+        if name.endswith(plain_suffix):
+            stem, optimize = name[:cut], 0
+        else:
+            parsed = _parse_cache_name(name)
+            if parsed is None or parsed[1] != target.cache_tag:
+                state.scanned += 1
+                state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
+                continue
+            stem, _, optimize = parsed
+        source_name = stem + source_suffix
+        if source_name not in names:
+            state.scanned += 1
+            state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
+            continue
+        try:
+            fd = open_(name, _O_RDONLY, dir_fd=cache_fd)
+        except OSError:
+            state.scanned += 1
+            state.unreadable.append(c.path)
+            continue
+        try:
+            pst = fstat(fd)
+            header = read(fd, HEADER_SIZE)
+        except OSError:
+            state.scanned += 1
+            state.unreadable.append(c.path)
+            continue
+        finally:
+            close(fd)
+        try:
+            sst = stat(up + source_name, dir_fd=cache_fd)
+        except OSError:
+            state.scanned += 1
+            state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, pst)
+            continue
+        if (
+            len(header) == HEADER_SIZE
+            and header[:4] == magic
+            and unpack(header, 4) == (0, int(sst.st_mtime) & 0xFFFFFFFF, sst.st_size & 0xFFFFFFFF)
+            and sst.st_ctime_ns <= max(pst.st_mtime_ns, pst.st_ctime_ns)
+        ):
+            fresh_files += 1
+            fresh_bytes += pst.st_size
+            fresh_names.append(name)
+            continue
+        state.scanned += 1
+        state.verdict(
+            c.path,
+            directory + os.sep + source_name,
+            optimize,
+            loc,
+            rp,
+            pst=pst,
+            header=header,
+            sst=sst,
+        )
+    if fresh_files:
+        state.scanned += fresh_files
+        tally = state.tallies.get((BytecodeCategory.FRESH, loc))
+        if tally is None:
+            tally = state.tallies[(BytecodeCategory.FRESH, loc)] = _Tally.of(BytecodeCategory.FRESH)
+        tally.roots.add(rp)
+        tally.files += fresh_files
+        tally.bytes += fresh_bytes
+        # Every path here sorts after ``cache_dir/``: none can displace a smaller example.
+        prefix = cache_dir + os.sep
+        if len(tally.examples) < tally.limit or prefix < tally.examples[-1]:
+            for name in sorted(fresh_names)[: tally.limit]:
+                tally.example(prefix + name)
+
+
 def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[ScanRoot]:
     """Roots by real path, each directory once (by device and inode), in the given order."""
     seen: set[tuple[int, int]] = set()
@@ -628,31 +791,34 @@ def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[Scan
 def _tasks(
     roots: Sequence[ScanRoot], rules: _Rules, unreadable: list[str], *, depth: int
 ) -> list[_Task]:
-    """Split the scan of ``roots`` into tasks: directories above ``depth`` alone, each
-    directory at ``depth`` with everything below it (so one large package does not make one
-    large task)."""
+    """Split the scan of ``roots`` into tasks: each directory at ``depth`` with everything below
+    it (so one large package does not make one large task), then the directories above
+    ``depth`` alone, with the listing read here. The recursive tasks come first: whoever takes
+    the last tasks takes small ones, so the workers finish together."""
     skip = frozenset(os.path.normcase(r.path) for r in roots)
-    tasks: list[_Task] = []
+    deep: list[_Task] = []
+    shallow: list[_Task] = []
     for root in roots:
         own = skip - {os.path.normcase(root.path)}
         level = [root.path]
         for _ in range(depth):
             below: list[str] = []
             for d in level:
-                tasks.append(_Task(root=root, start=d, recurse=False, skip=own))
                 got = _listing(
                     d,
                     is_root=d == root.path,
                     skip=own,
                     skip_names=rules.skip_names,
                     interesting=rules.interesting,
-                    unreadable=[],
+                    unreadable=unreadable,
                 )
                 if got is not None:
-                    below.extend(got[2])
+                    names, picked, subdirs = got
+                    shallow.append(_Task(root, d, False, own, (names, picked)))
+                    below.extend(subdirs)
             level = below
-        tasks.extend(_Task(root=root, start=d, recurse=True, skip=own) for d in level)
-    return tasks
+        deep.extend(_Task(root=root, start=d, recurse=True, skip=own) for d in level)
+    return deep + shallow
 
 
 def _summary(state: _Scan, roots: Sequence[ScanRoot]) -> BytecodeSummary:
@@ -727,15 +893,25 @@ def _finish(
 class BackgroundScan:
     """:func:`scan_bytecode` in forked worker processes while the caller does other work.
 
-    The walk is split into tasks (:func:`_tasks`) that two workers take as they finish the
-    previous one; their partial results are merged, and the checks that may need the target
-    interpreter (hash-based pycs, timestamp candidates) run once, afterwards. Falls back to
-    :func:`scan_bytecode` in this process where ``fork`` is unavailable or when every file must
-    reach ``on_file`` (``--fix``).
+    The walk is split into tasks (:func:`_tasks`); their indices wait in a pipe, and each of
+    the workers reads the next index when it finishes a task (a 4-byte ``read`` of a pipe is
+    atomic, so no task is taken twice), so the work spreads however uneven the tasks are. A
+    forked worker already holds the tasks and the rules: only task indices go in and one
+    partial result per worker comes out (pickled, through its own pipe, with progress frames
+    before it). The checks that may need the target interpreter (hash-based pycs, timestamp
+    candidates) run once, afterwards, here. Falls back to :func:`scan_bytecode` in this
+    process when every file must reach ``on_file`` (``--fix``), where ``os.fork`` is
+    unavailable, and while this process runs another thread (a fork copies locks another
+    thread may hold; CPython 3.12 warns of it): in an IPython session, for one.
+
+    :meth:`close` (also called by :meth:`result`) ends and reaps the workers.
     """
 
     WORKERS = 2
     DEPTH = 2
+    #: At most this many indices wait in the queue pipe (4 bytes each: well within the 64 KiB
+    #: every POSIX pipe holds, so writing them never blocks); more tasks go in groups.
+    MAX_QUEUED = 4096
 
     def __init__(
         self,
@@ -749,48 +925,190 @@ class BackgroundScan:
         self._progress = progress
         self._classify = classify
         self._summary: BytecodeSummary | None = None
-        if on_file is not None or "fork" not in _start_methods():
+        self._workers: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
+        if on_file is not None or not _can_fork():
             self._summary = scan_bytecode(
                 roots, target, classify=classify, progress=progress, on_file=on_file
             )
             return
-        import multiprocessing
-
         self._state = _Scan(target, None)
         self._roots = _unique_roots(roots, self._state.unreadable)
         rules = _Rules.of(target)
         tasks = _tasks(self._roots, rules, self._state.unreadable, depth=self.DEPTH)
-        chunks = [tasks[i : i + 16] for i in range(0, len(tasks), 16)]
-        self._pool = multiprocessing.get_context("fork").Pool(self.WORKERS)
-        self._results = self._pool.imap_unordered(_scan_chunk, [(target, rules, c) for c in chunks])
+        group = -(-len(tasks) // self.MAX_QUEUED) or 1
+        queue_r, queue_w = os.pipe()
+        try:
+            os.write(
+                queue_w, b"".join(i.to_bytes(4, "little") for i in range(0, len(tasks), group))
+            )
+        finally:
+            os.close(queue_w)  # the workers see end of file once the queue is empty
+        try:
+            for _ in range(self.WORKERS):
+                out_r, out_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the worker: never returns
+                    os.close(out_r)
+                    _worker(
+                        queue_r,
+                        out_w,
+                        tasks=tasks,
+                        group=group,
+                        rules=rules,
+                        target=target,
+                        report_progress=progress is not None,
+                    )
+                os.close(out_w)
+                self._workers.append((pid, out_r))
+        except OSError:
+            self.close()
+            raise
+        finally:
+            os.close(queue_r)
 
     def result(self) -> BytecodeSummary:
-        """The summary (waits for the workers; re-raises a worker's exception, if any)."""
+        """The summary (waits for the workers; re-raises a worker's exception, if any).
+
+        :raises RuntimeError: a worker died without a result.
+        """
         if self._summary is None:
             try:
-                for part in self._results:
+                for part in self._collect():
                     self._state.merge(part)
-                    if self._progress is not None:
-                        self._progress(self._state.scanned)
             finally:
-                self._pool.close()
-                self._pool.join()
+                self.close()
             self._summary = _finish(self._state, self._roots, self._classify)
         return self._summary
 
+    def _collect(self) -> list[_Scan]:
+        """Read every worker's frames until each closes its pipe: ``P`` progress (files judged
+        so far by that worker), ``R`` its pickled partial scan, ``E`` its pickled exception."""
+        import pickle
+        import selectors
 
-def _scan_chunk(job: tuple[BytecodeTarget, _Rules, list[_Task]]) -> _Scan:
-    target, rules, tasks = job
-    state = _Scan(target, None)
-    for task in tasks:
-        _run_task(state, rules, task, None)
-    return state
+        buffers = {fd: bytearray() for _, fd in self._workers}
+        done: dict[int, int] = {}
+        parts: list[_Scan] = []
+        with selectors.DefaultSelector() as sel:
+            for fd in buffers:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                for key, _ in sel.select():
+                    fd = int(key.fd)
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        sel.unregister(fd)
+                        continue
+                    buf = buffers[fd]
+                    buf += chunk
+                    while len(buf) >= 5:
+                        size = int.from_bytes(buf[1:5], "little")
+                        if len(buf) < 5 + size:
+                            break
+                        kind, payload = buf[:1], bytes(buf[5 : 5 + size])
+                        del buf[: 5 + size]
+                        if kind == b"P":
+                            done[fd] = int.from_bytes(payload, "little")
+                            if self._progress is not None:
+                                self._progress(sum(done.values()))
+                        elif kind == b"E":
+                            raise pickle.loads(payload)
+                        else:
+                            part = _Scan(self._state.target, None)
+                            (
+                                part.tallies,
+                                part.unreadable,
+                                part.scanned,
+                                part.hash_pending,
+                                part.candidates,
+                            ) = pickle.loads(payload)
+                            parts.append(part)
+                            done[fd] = part.scanned
+                            if self._progress is not None:
+                                self._progress(sum(done.values()))
+        if len(parts) != len(self._workers):
+            raise RuntimeError("a bytecode scan worker ended without a result")
+        return parts
+
+    def close(self) -> None:
+        """End the workers that are still running and reap them (idempotent)."""
+        import signal
+
+        workers, self._workers = self._workers, []
+        for pid, fd in workers:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)  # a finished worker is a zombie: no effect
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    def __del__(self) -> None:
+        if getattr(self, "_workers", None):
+            self.close()
 
 
-def _start_methods() -> list[str]:
-    import multiprocessing
+def _can_fork() -> bool:
+    import threading
 
-    return multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _worker(
+    queue: int,
+    out: int,
+    *,
+    tasks: Sequence[_Task],
+    group: int,
+    rules: _Rules,
+    target: BytecodeTarget,
+    report_progress: bool,
+) -> NoReturn:
+    """The forked worker's life: take task indices from ``queue`` until it is empty, then
+    write the partial scan to ``out`` and exit (``os._exit``: nothing of the parent's runs)."""
+    import gc
+    import pickle
+    import time
+
+    gc.disable()  # the scan makes no reference cycles; collections would only cost time
+    status = 1
+    try:
+        state = _Scan(target, None)
+        last = time.monotonic()
+        while True:
+            index = os.read(queue, 4)
+            if len(index) < 4:
+                break
+            start = int.from_bytes(index, "little")
+            for task in tasks[start : start + group]:
+                _run_task(state, rules, task, None)
+            if report_progress and time.monotonic() - last > 0.1:
+                last = time.monotonic()
+                _write_frame(out, b"P", state.scanned.to_bytes(8, "little"))
+        payload = (
+            state.tallies,
+            state.unreadable,
+            state.scanned,
+            state.hash_pending,
+            state.candidates,
+        )
+        _write_frame(out, b"R", pickle.dumps(payload, pickle.HIGHEST_PROTOCOL))
+        status = 0
+    except BaseException as exc:  # everything goes to the parent
+        try:
+            data = pickle.dumps(exc, pickle.HIGHEST_PROTOCOL)
+            pickle.loads(data)
+        except Exception:  # an exception that does not survive pickling
+            data = pickle.dumps(RuntimeError(f"bytecode scan worker: {exc!r}"))
+        with contextlib.suppress(OSError):
+            _write_frame(out, b"E", data)
+    finally:
+        os._exit(status)
+
+
+def _write_frame(fd: int, kind: bytes, payload: bytes) -> None:
+    view = memoryview(kind + len(payload).to_bytes(4, "little") + payload)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _scan_prefix_tree(
