@@ -268,24 +268,35 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
     environ = dict(os.environ)
     selection = select_interpreter(args.python, environ)
     started = (selection, RunningProbe(selection.executable))  # boots during the imports below
-    from pyenvdoctor.report import build_report
+    from pyenvdoctor.start import start_report
 
     progress = None
     if sys.stderr.isatty():
         from pyenvdoctor.render.console import ScanProgress
 
         progress = ScanProgress()
+    working_directory = os.getcwd()
     try:
-        return build_report(
+        # The scan's workers fork here, before the rest of the pipeline is imported: those
+        # imports then overlap the scan instead of preceding it.
+        begun = start_report(
             python=args.python,
             environ=environ,
-            started=started,
-            working_directory=os.getcwd(),
-            generated_at=now,
+            working_directory=working_directory,
             timeout=args.timeout,
             paths=args.path,
             progress=progress,
             on_file=on_file,
+            started=started,
+        )
+        from pyenvdoctor.report import build_report
+
+        return build_report(
+            python=args.python,
+            environ=environ,
+            working_directory=working_directory,
+            generated_at=now,
+            begun=begun,
         )
     finally:
         if progress is not None:

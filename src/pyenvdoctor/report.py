@@ -5,11 +5,11 @@ Pure with respect to the file system (reads only); wall-clock time enters as an 
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 from pyenvdoctor import __version__
 from pyenvdoctor.checks import sort_findings
@@ -25,7 +25,7 @@ from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
 from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
-from pyenvdoctor.collect.bytecode import BackgroundScan, BytecodeTarget, FileSink, ScanRoot
+from pyenvdoctor.collect.bytecode import FileSink
 from pyenvdoctor.collect.caches import collect_caches
 from pyenvdoctor.collect.debian import collect_debian, read_externally_managed
 from pyenvdoctor.collect.dependencies import (
@@ -38,9 +38,7 @@ from pyenvdoctor.collect.distributions import dangling_egg_links, scan_distribut
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     RunningProbe,
-    build_sys_path,
     environment_variables,
-    inspect_target,
 )
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.nearby import find_nearby_venvs
@@ -48,41 +46,42 @@ from pyenvdoctor.collect.pip_cache import measure_pip_cache
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
     CheckSkipped,
-    LocationClass,
-    PathEntry,
+    Finding,
+    PipCache,
     Report,
     Selection,
     SelectionReason,
 )
+from pyenvdoctor.start import PROJECT_MARKERS, StartedReport, find_project_root, start_report
 
 __all__ = ["PROJECT_MARKERS", "build_report", "find_project_root"]
 
-#: One helper thread for the disk walks that overlap the metadata work.
-_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyenvdoctor")
-
-#: Files that mark the root of a Python project (PEP 518/621 pyproject, setuptools files).
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+_T = TypeVar("_T")
 
 
-def find_project_root(start: str) -> str | None:
-    """The nearest directory at or above ``start`` holding one of :data:`PROJECT_MARKERS`."""
-    path = Path(start).absolute()
-    for candidate in (path, *path.parents):
-        if any((candidate / m).is_file() for m in PROJECT_MARKERS):
-            return str(candidate)
-    return None
+class _InThread(Generic[_T]):
+    """``function()`` in a thread of its own; :meth:`result` joins it. No thread outlives the
+    report, so the next report's scan forks a process that runs no other thread."""
 
+    def __init__(self, function: Callable[[], _T]) -> None:
+        self._function = function
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pyenvdoctor", daemon=True)
+        self._thread.start()
 
-def _scan_roots(sys_path: tuple[PathEntry, ...], project_root: str | None) -> list[ScanRoot]:
-    """The target's sys.path directories (not the working directory) and the project tree."""
-    roots: list[ScanRoot] = []
-    for entry in sys_path:
-        if entry.kind != "directory" or entry.location is LocationClass.SCRIPT_DIR:
-            continue  # the working directory is scanned only as part of a project
-        roots.append(ScanRoot(path=entry.resolved, location=entry.location))
-    if project_root is not None:
-        roots.append(ScanRoot(path=project_root, location=LocationClass.PROJECT))
-    return roots
+    def _run(self) -> None:
+        try:
+            self._value = self._function()
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+
+    def result(self) -> _T:
+        """The function's value (waits for it); re-raises its exception."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast("_T", self._value)
 
 
 def build_report(
@@ -97,6 +96,7 @@ def build_report(
     on_file: FileSink | None = None,
     now: float | None = None,
     started: tuple[Selection, RunningProbe] | None = None,
+    begun: StartedReport | None = None,
 ) -> Report:
     """Inspect one interpreter and diagnose it.
 
@@ -111,39 +111,66 @@ def build_report(
     :param on_file: receives every judged bytecode file (``--fix`` plans from these).
     :param started: the selection and its probe, already started (the CLI starts it before
         importing this module, so the target boots while the imports run).
+    :param begun: the first stage, already done by :func:`~pyenvdoctor.start.start_report`
+        with these same arguments (the CLI forks the scan before importing this module);
+        ``None``: done here.
     :param now: the time the report describes, in seconds since the epoch (for "not modified
         for 90 days"); ``None``: the current time.
     :raises InterpreterError: the target cannot be inspected.
     """
     now = time.time() if now is None else now
-    target_facts = inspect_target(python, environ, timeout=timeout, started=started)
+    if begun is None:
+        # The scan reads the disk while this process reads metadata: both cores work.
+        begun = start_report(
+            python=python,
+            environ=environ,
+            working_directory=working_directory,
+            timeout=timeout,
+            paths=paths,
+            progress=progress,
+            on_file=on_file,
+            started=started,
+        )
+    try:
+        return _diagnose(
+            begun,
+            environ=environ,
+            working_directory=working_directory,
+            generated_at=generated_at,
+            now=now,
+        )
+    finally:
+        begun.scan.close()
+
+
+def _diagnose(
+    begun: StartedReport,
+    *,
+    environ: Mapping[str, str],
+    working_directory: str,
+    generated_at: str | None,
+    now: float,
+) -> Report:
+    """The second stage of :func:`build_report`: everything but the target and the scan."""
+    target_facts, sys_path, project_root = begun.facts, begun.sys_path, begun.project_root
+    pending_scan = begun.scan
     selection, probe, data = target_facts.selection, target_facts.probe, target_facts.data
     interpreter, pth_files = target_facts.interpreter, target_facts.pth_files
     raw_path, classifier = target_facts.sys_path, target_facts.classifier
-    sys_path = build_sys_path(raw_path, classifier, working_directory)
-    project_root = find_project_root(working_directory)
     skipped: list[CheckSkipped] = []
 
-    target = BytecodeTarget.for_interpreter(interpreter)
-    roots = _scan_roots(sys_path, project_root)
-    roots += [
-        ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
-    ]
-    # The scan reads the disk while this process reads metadata: both cores work.
-    pending_scan = BackgroundScan(
-        roots, target, classify=classifier.classify_path, progress=progress, on_file=on_file
-    )
     # pip's cache is a walk of stat calls (they release the GIL): a thread overlaps it with
     # the metadata work below. Started after the scan's fork: no thread may run across a fork.
-    pending_pip_cache = _THREADS.submit(
-        measure_pip_cache, target_prefix=interpreter.prefix, environ=environ
-    )
-    pending_scripts = _THREADS.submit(
-        console_script_findings,
-        interpreter.sysconfig_paths.get("scripts", ""),
-        target_prefix=interpreter.prefix,
-        target_executable=interpreter.executable,
-    )
+    def walks() -> tuple[PipCache, tuple[Finding, ...]]:
+        cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
+        scripts = console_script_findings(
+            interpreter.sysconfig_paths.get("scripts", ""),
+            target_prefix=interpreter.prefix,
+            target_executable=interpreter.executable,
+        )
+        return cache, tuple(scripts)
+
+    pending_walks = _InThread(walks)
     site_dirs = [
         *(
             (interpreter.user_site,)
@@ -186,7 +213,7 @@ def build_report(
         now=now,
         target_prefix=interpreter.prefix,
     )
-    pip_cache = pending_pip_cache.result()
+    pip_cache, script_findings = pending_walks.result()
     bytecode = pending_scan.result()
     caches = collect_caches(
         environ=environ,
@@ -236,7 +263,7 @@ def build_report(
             env_is_active=selection.reason
             in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
         ),
-        *pending_scripts.result(),
+        *script_findings,
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),
