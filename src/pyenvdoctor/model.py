@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -696,12 +697,35 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return result
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
+@functools.cache
+def _shape(tp: Any) -> tuple[str, tuple[Any, ...]]:
+    """What kind of type annotation ``tp`` is, and its arguments (computed once per type)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
-        return value
+        return "any", ()
     if origin in (Union, types.UnionType):
+        return "union", args
+    if origin is tuple:
+        return "tuple", args
+    if origin is dict:
+        return "dict", args
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "enum", ()
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return "dataclass", ()
+    if tp in (bool, int, str, type(None)):
+        return tp.__name__, ()
+    raise TypeError(f"unsupported type {tp!r}")  # pragma: no cover
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    kind, args = _shape(tp)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ReportFormatError(f"{where}: expected a string, got {value!r}")
+        return value
+    if kind == "union":
         if value is None and type(None) in args:
             return None
         for arg in args:
@@ -712,7 +736,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             except ReportFormatError:
                 continue
         raise ReportFormatError(f"{where}: {value!r} does not match {tp}")
-    if origin is tuple:
+    if kind == "tuple":
         if not isinstance(value, list | tuple):
             raise ReportFormatError(f"{where}: expected a list, got {type(value).__name__}")
         if len(args) == 2 and args[1] is Ellipsis:
@@ -723,37 +747,47 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             _convert(a, v, f"{where}[{i}]")
             for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
-    if origin is dict:
+    if kind == "dict":
         if not isinstance(value, Mapping):
             raise ReportFormatError(f"{where}: expected an object, got {type(value).__name__}")
         return {
             _convert(args[0], k, where): _convert(args[1], v, f"{where}.{k}")
             for k, v in value.items()
         }
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+    if kind == "enum":
         try:
             return tp(value)
         except ValueError:
             raise ReportFormatError(f"{where}: {value!r} is not a {tp.__name__}") from None
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if kind == "dataclass":
         return from_dict(tp, value, where=where)
-    if tp is bool:
+    if kind == "bool":
         if not isinstance(value, bool):
             raise ReportFormatError(f"{where}: expected true/false, got {value!r}")
         return value
-    if tp is int:
+    if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ReportFormatError(f"{where}: expected an integer, got {value!r}")
         return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ReportFormatError(f"{where}: expected a string, got {value!r}")
-        return value
-    if tp is type(None):
+    if kind == "NoneType":
         if value is not None:
             raise ReportFormatError(f"{where}: expected null, got {value!r}")
         return None
-    raise ReportFormatError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
+    return value  # Any
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """``(name, resolved annotation, has a default)`` of each field of a dataclass, once."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            hints[f.name],
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    )
 
 
 def from_dict(cls: type[T], data: Any, *, where: str = "$") -> T:
@@ -765,17 +799,15 @@ def from_dict(cls: type[T], data: Any, *, where: str = "$") -> T:
         raise ReportFormatError(f"{where}: expected an object, got {type(data).__name__}")
     if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):  # pragma: no cover
         raise TypeError(f"{cls!r} is not a dataclass")
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    known = set()
-    for f in dataclasses.fields(cls):
-        known.add(f.name)
-        if f.name not in data:
-            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+    fields = _fields(cls)
+    for name, hint, has_default in fields:
+        if name not in data:
+            if has_default:
                 continue
-            raise ReportFormatError(f"{where}: missing key {f.name!r}")
-        kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
-    unknown = set(data) - known
-    if unknown:
+            raise ReportFormatError(f"{where}: missing key {name!r}")
+        kwargs[name] = _convert(hint, data[name], f"{where}.{name}")
+    if len(kwargs) != len(data):
+        unknown = set(data) - {name for name, _, _ in fields}
         raise ReportFormatError(f"{where}: unknown keys {sorted(unknown)}")
     return cls(**kwargs)
