@@ -47,6 +47,7 @@ from pyenvdoctor.model import (
     SCHEMA_VERSION,
     CheckSkipped,
     Finding,
+    NearbyVenv,
     PipCache,
     Report,
     Selection,
@@ -159,16 +160,22 @@ def _diagnose(
     raw_path, classifier = target_facts.sys_path, target_facts.classifier
     skipped: list[CheckSkipped] = []
 
-    # pip's cache is a walk of stat calls (they release the GIL): a thread overlaps it with
-    # the metadata work below. Started after the scan's fork: no thread may run across a fork.
-    def walks() -> tuple[PipCache, tuple[Finding, ...]]:
+    # pip's cache and the environments beside the project are walks of stat calls (they
+    # release the GIL): a thread overlaps them with the metadata work below. Started after the
+    # scan's fork: no thread may run across a fork.
+    def walks() -> tuple[PipCache, tuple[Finding, ...], tuple[NearbyVenv, ...]]:
         cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
         scripts = console_script_findings(
             interpreter.sysconfig_paths.get("scripts", ""),
             target_prefix=interpreter.prefix,
             target_executable=interpreter.executable,
         )
-        return cache, tuple(scripts)
+        nearby = find_nearby_venvs(
+            dict.fromkeys([project_root or working_directory, working_directory]),
+            now=now,
+            target_prefix=interpreter.prefix,
+        )
+        return cache, tuple(scripts), nearby
 
     pending_walks = _InThread(walks)
     site_dirs = [
@@ -208,12 +215,7 @@ def _diagnose(
     debian = collect_debian(
         interpreter=interpreter, distributions=scan.distributions, environ=environ
     )
-    nearby_venvs = find_nearby_venvs(
-        dict.fromkeys([project_root or working_directory, working_directory]),
-        now=now,
-        target_prefix=interpreter.prefix,
-    )
-    pip_cache, script_findings = pending_walks.result()
+    pip_cache, script_findings, nearby_venvs = pending_walks.result()
     bytecode = pending_scan.result()
     caches = collect_caches(
         environ=environ,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import json
 import os
 import re
@@ -73,7 +74,8 @@ class Headers:
     def __init__(self, text: str) -> None:
         fields: dict[str, list[str]] = {}
         key = None
-        for line in text.splitlines():
+        end = text.find("\n\n")  # the loop stops at that empty line, if not before
+        for line in (text if end < 0 else text[:end]).splitlines():
             if not line.strip():
                 break  # the body (the long description) starts here
             if line[0] in " \t" and key is not None:
@@ -111,6 +113,8 @@ class LoadedDistribution:
     def __init__(self, dist: importlib_metadata.Distribution) -> None:
         self.dist = dist
         self._path = getattr(dist, "_path", None)
+        # A metadata directory on the file system (not in a zip file): read it directly.
+        self._dir = os.fspath(self._path) if isinstance(self._path, Path) else None
         self._headers: Headers | None = None
 
     @property
@@ -120,7 +124,7 @@ class LoadedDistribution:
         :raises importlib_metadata.MetadataNotFound: neither file exists.
         """
         if self._headers is None:
-            text = self.dist.read_text("METADATA") or self.dist.read_text("PKG-INFO")
+            text = self.read_text("METADATA") or self.read_text("PKG-INFO")
             if text is None:
                 raise importlib_metadata.MetadataNotFound("No package metadata was found.")
             self._headers = Headers(text)
@@ -136,8 +140,36 @@ class LoadedDistribution:
         return self.dist.requires
 
     def read_text(self, filename: str) -> str | None:
-        """A file of the metadata directory, or ``None``."""
-        return self.dist.read_text(filename)
+        """A file of the metadata directory, or ``None``: ``PathDistribution.read_text``,
+        whose ``pathlib`` text-mode read costs several times the ``open``/``read``/``close``
+        done here for a directory on disk.
+
+        :raises UnicodeDecodeError: the file is not UTF-8 (as ``read_text`` raises).
+        :raises OSError: other than the absent or unreadable file that gives ``None``.
+        """
+        if self._dir is None:
+            return self.dist.read_text(filename)
+        return _read_utf8(os.path.join(self._dir, filename))
+
+
+def _read_utf8(path: str) -> str | None:
+    """A file as ``open(path, encoding="utf-8").read()`` gives it (newlines translated), or
+    ``None`` where ``importlib_metadata`` suppresses the error (absent, a directory, not a
+    directory, permission denied)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return None
+    chunks = []
+    try:
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _info_path(dist: importlib_metadata.Distribution | LoadedDistribution) -> str:
@@ -228,6 +260,11 @@ def _editable_from_finder(finders: Sequence[str], location: str, canonical: str)
     return None
 
 
+#: RECORD (PEP 376 CSV): the first path component of each unquoted row, and the separator
+#: after it if any. Unquoted, a path holds no comma; rows starting with a quote go to ``csv``.
+_RECORD_FIRST = re.compile(r'^(?!")([^,/\\\r\n]*)([/\\]?)', re.MULTILINE)
+
+
 def _top_level(dist: LoadedDistribution) -> tuple[str, ...]:
     """Import names: ``top_level.txt`` if present, else inferred from RECORD the way
     ``importlib_metadata.packages_distributions()`` does (``_top_level_inferred``)."""
@@ -235,24 +272,35 @@ def _top_level(dist: LoadedDistribution) -> tuple[str, ...]:
     if text is not None:
         return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
     record = _read(dist, "RECORD")
-    if record is not None:  # the paths, without the existence check dist.files does per file
-        paths = [row[0] for row in csv.reader(record.splitlines()) if row]
+    if record is not None:
+        # Only the distinct first components matter: one regex pass over the file instead of
+        # a CSV parse and a split of every row (a large distribution has tens of thousands),
+        # and without the existence check dist.files does per file.
+        firsts = set(_RECORD_FIRST.findall(record))
+        if '"' in record:
+            quoted = [line for line in record.splitlines() if line.startswith('"')]
+            for row in csv.reader(quoted):
+                if row:
+                    first, sep, _ = row[0].replace("\\", "/").partition("/")
+                    firsts.add((first, sep))
     else:
         try:
-            paths = [str(f) for f in dist.dist.files or ()]  # installed-files.txt
+            files = [str(f) for f in dist.dist.files or ()]  # installed-files.txt
         except Exception:  # a corrupt file list
             return ()
+        firsts = set()
+        for path in files:
+            first, sep, _ = path.replace("\\", "/").partition("/")
+            firsts.add((first, sep))
     names: set[str] = set()
-    for path in paths:
-        parts = path.replace("\\", "/").split("/")
-        first = parts[0]
+    for first, sep in firsts:
         if (
             first in ("..", "", "__pycache__")
             or first.endswith((".dist-info", ".data", ".egg-info"))
             or first.startswith("__editable__")
         ):
             continue
-        if len(parts) > 1:
+        if sep:
             if first.isidentifier():
                 names.add(first)
         elif first.endswith((".py", ".so", ".pyd")) or ".cpython-" in first:
@@ -266,10 +314,10 @@ def _egg_link_for(name: str, site_dirs: Sequence[str]) -> str | None:
     its first line is the project path."""
     link = re.sub("[^A-Za-z0-9.]+", "-", name) + ".egg-link"
     for site in site_dirs:
-        path = Path(site, link)
-        if path.is_file():
+        path = os.path.join(site, link)
+        if os.path.isfile(path):
             try:
-                first = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 continue
             if first and first[0].strip():
@@ -327,6 +375,7 @@ def scan_distributions(
 
     recorded: set[str] = set()
     finder_files: dict[str, tuple[str, ...]] = {}  # listed once per location, per scan
+    location_class = functools.lru_cache(maxsize=None)(classifier.classify_path)
 
     def add(found_in: str, raw: importlib_metadata.Distribution, link_to: str | None) -> None:
         dist = LoadedDistribution(raw)
@@ -369,7 +418,7 @@ def scan_distributions(
                 canonical_name=canonical,
                 version=version,
                 location=found_in,
-                location_class=classifier.classify_path(found_in),
+                location_class=location_class(found_in),
                 metadata_path=info,
                 installer=installer.strip() or None if installer is not None else None,
                 requested=os.path.exists(os.path.join(info, "REQUESTED")) if is_dist_info else None,
