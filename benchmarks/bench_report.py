@@ -31,14 +31,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Runs the command and prints its wall time (without this wrapper's own start-up) and the
+#: peak RSS of its largest process.
 PEAK = (
-    "import resource, subprocess, sys; "
+    "import resource, subprocess, sys, time; "
+    "t = time.perf_counter(); "
     "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
+    "t = time.perf_counter() - t; "
+    "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
 )
 MINIMAL = """\
 import os, sys
@@ -124,30 +127,45 @@ def build_tree(root: Path, files: int) -> Path:
     return root
 
 
-def measure(cmd: list[str], env: dict[str, str], cold: bool = False) -> tuple[float, int]:
-    """Wall seconds and peak RSS in bytes (largest process of the command's tree)."""
+def measure(
+    cmd: list[str], env: dict[str, str], workdir: Path, cold: bool = False
+) -> tuple[float, int]:
+    """Wall seconds and peak RSS in bytes (largest process of the command's tree). Commands
+    run in ``workdir``, an empty directory: no project and no virtual environment beside
+    them, so that what is measured is the environment, not where the benchmark started."""
     if cold:
         subprocess.run(["sync"], check=False)
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    start = time.perf_counter()
+    workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", PEAK, *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=workdir,
     )
-    return time.perf_counter() - start, int(proc.stderr.strip().splitlines()[-1]) * 1024
+    seconds, peak = proc.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(peak) * 1024
 
 
 def run_all(
-    commands: dict[str, list[str]], env: dict[str, str], runs: int, cold: bool = False
+    commands: dict[str, list[str]],
+    env: dict[str, str],
+    runs: int,
+    *,
+    workdir: Path,
+    cold: bool = False,
 ) -> dict[str, tuple[float, int]]:
     """Median seconds and max peak bytes per command, alternating the commands each round."""
     times: dict[str, list[float]] = {k: [] for k in commands}
     peaks: dict[str, int] = dict.fromkeys(commands, 0)
     if not cold:
         for cmd in commands.values():
-            measure(cmd, env)  # warm the page cache
+            measure(cmd, env, workdir)  # warm the page cache
     for _ in range(runs):
         for name, cmd in commands.items():
-            t, peak = measure(cmd, env, cold)
+            t, peak = measure(cmd, env, workdir, cold)
             times[name].append(t)
             peaks[name] = max(peaks[name], peak)
     return {k: (statistics.median(v), peaks[k]) for k, v in times.items()}
@@ -174,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="CI: a fresh small venv, small tree")
     args = parser.parse_args(argv)
     cache = Path(args.cache_dir)
+    workdir = cache / "workdir"
     env = _env()
     if args.small:
         args.runs, args.cache_files, args.tree_files = 1, 50, 2_000
@@ -217,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         env,
         args.runs,
+        workdir=workdir,
     )
     show(
         "warm page cache:",
@@ -237,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             env,
             args.runs,
+            workdir=workdir,
             cold=True,
         )
         show(
@@ -257,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         env,
         1,
+        workdir=workdir,
     )
     show("generated tree (memory must not grow with the file count):", scans, [])
     return 0
