@@ -280,6 +280,32 @@ def test_walk_scans_each_directory_once_and_skips_foreign_site_dirs(tmp_path: Pa
     assert (group.category, group.files, group.bytes) == (C.ORPHANED, 1, 20)
 
 
+def test_a_symlinked_pycache_is_judged_against_the_sources_beside_the_link(
+    tmp_path: Path,
+) -> None:
+    """``pkg/__pycache__`` a symlink to a shared directory: the import system reads the pycs
+    through the link and checks them against ``pkg``'s sources; so does the scan (by full
+    paths there: ``..`` of the link's target would be the shared directory's parent)."""
+    python = Path(sys.executable)
+    target = target_for(python)
+    pkg, shared = tmp_path / "root" / "pkg", tmp_path / "shared" / "cache"
+    pkg.mkdir(parents=True)
+    shared.mkdir(parents=True)
+    (pkg / "__pycache__").symlink_to(shared)
+    (pkg / "m.py").write_text("VALUE = 'first'\n")
+    compile_in(python, pkg / "m.py")
+    assert [p.name for p in shared.iterdir()] == [f"m.{target.cache_tag}.pyc"]
+    roots = [ScanRoot(path=str(tmp_path / "root"), location=LocationClass.PROJECT)]
+
+    def verdicts() -> list[tuple[C, int]]:
+        return [(g.category, g.files) for g in scan_bytecode(roots, target).groups]
+
+    assert verdicts() == [(C.FRESH, 1)]
+    (pkg / "m.py").write_text("VALUE = 'second, longer'\n")
+    assert verdicts() == [(C.STALE, 1)]
+    assert value_in(python, pkg, "m") == "second, longer"
+
+
 def test_suggested_commands_remove_only_what_needs_removing(tmp_path: Path) -> None:
     """Run each finding's command as printed; afterwards only fresh bytecode and every source
     remain, and the import runs the current code."""

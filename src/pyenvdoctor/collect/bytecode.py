@@ -358,24 +358,12 @@ class _Scan:
         optimize: int,
         location: LocationClass,
         root: str,
-        *,
-        names: tuple[str, str] | None = None,
-        cache_fd: int | None = None,
-        source_fd: int | None = None,
     ) -> None:
-        """Judge one pyc of the target's tag whose source exists by name.
-
-        With ``cache_fd``/``source_fd`` (open directories) and ``names`` (the pyc's and the
-        source's file names), the files are opened relative to the directories, which spares
-        the kernel a full path walk per file; the full paths are then only used in the report.
-        """
+        """Judge one pyc of the target's tag whose source exists by name (full paths; the
+        scan's own loop is :func:`_judge_cache_dir`)."""
         self.scanned += 1
-        if names is not None and cache_fd is not None and source_fd is not None:
-            pyc_name, source_name = names
-        else:
-            pyc_name, source_name, cache_fd, source_fd = pyc, source, None, None
         try:
-            fd = os.open(pyc_name, _O_RDONLY, dir_fd=cache_fd)
+            fd = os.open(pyc, _O_RDONLY)
         except OSError:
             self.unreadable.append(pyc)
             return
@@ -388,7 +376,7 @@ class _Scan:
         finally:
             os.close(fd)
         try:
-            sst = os.stat(source_name, dir_fd=source_fd)
+            sst = os.stat(source)
         except OSError:
             self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst)
             return
@@ -621,55 +609,25 @@ def _process(
             state.scanned += 1
             state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
         return
-    if state.on_file is None and _DIR_FD:
-        try:
-            # O_NOFOLLOW: a symlinked __pycache__ takes the general path below, so that ".."
-            # from it is ``directory``.
-            dir_fd = os.open(cache_dir, _O_DIRECTORY)
-        except OSError:
-            pass
-        else:
-            try:
-                _judge_cache_dir(
-                    state,
-                    rules,
-                    root=root,
-                    directory=directory,
-                    cache_fd=dir_fd,
-                    names=names,
-                    entries=cache_entries,
-                )
-            finally:
-                os.close(dir_fd)
-            return
-    plain_suffix = rules.plain_suffix
-    with _DirFds(directory, cache_dir) as (source_fd, cache_fd):
-        for c in cache_entries:
-            name = c.name
-            if name.endswith(plain_suffix):
-                stem, optimize = name[: -len(plain_suffix)], 0
-            else:
-                parsed = _parse_cache_name(name)
-                if parsed is None or parsed[1] != target.cache_tag:
-                    state.scanned += 1
-                    state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
-                    continue
-                stem, _, optimize = parsed
-            source_name = stem + source_suffix
-            if source_name not in names:
-                state.scanned += 1
-                state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
-                continue
-            state.judge(
-                c.path,
-                directory + os.sep + source_name,
-                optimize,
-                loc,
-                rp,
-                names=(name, source_name),
-                cache_fd=cache_fd,
-                source_fd=source_fd,
-            )
+    cache_fd = None
+    if _DIR_FD:
+        # O_NOFOLLOW: a symlinked __pycache__ is judged by full paths, as ".." from it would
+        # not be ``directory``.
+        with contextlib.suppress(OSError):
+            cache_fd = os.open(cache_dir, _O_DIRECTORY)
+    try:
+        _judge_cache_dir(
+            state,
+            rules,
+            root=root,
+            directory=directory,
+            cache_fd=cache_fd,
+            names=names,
+            entries=cache_entries,
+        )
+    finally:
+        if cache_fd is not None:
+            os.close(cache_fd)
 
 
 def _judge_cache_dir(
@@ -678,22 +636,27 @@ def _judge_cache_dir(
     *,
     root: ScanRoot,
     directory: str,
-    cache_fd: int,
+    cache_fd: int | None,
     names: set[str],
     entries: list[os.DirEntry[str]],
 ) -> None:
     """:meth:`_Scan.judge` for every pyc of one ``__pycache__``, with the common verdict
     (a timestamp pyc whose header matches its source: fresh) decided inline and counted once
     per directory. The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read``
-    and ``close``, its source one ``fstatat`` (through ``..`` of the open ``__pycache__``)."""
+    and ``close``, its source one ``fstatat``: relative to ``cache_fd`` (the open
+    ``__pycache__``; the source through its ``..``), or by full path when it is ``None``."""
     target = state.target
+    on_file = state.on_file
     loc, rp = root.location, root.path
     cache_dir = os.path.join(directory, "__pycache__")
     magic = target.magic_number
     plain_suffix = rules.plain_suffix
     cut = -len(plain_suffix)
     source_suffix = rules.source_suffix
-    up = os.pardir + os.sep
+    if cache_fd is None:
+        pyc_prefix, source_prefix = cache_dir + os.sep, directory + os.sep
+    else:
+        pyc_prefix, source_prefix = "", os.pardir + os.sep
     open_, read, fstat, stat, close = os.open, os.read, os.fstat, os.stat, os.close
     unpack = _FIELDS.unpack_from
     fresh_files = fresh_bytes = 0
@@ -715,7 +678,7 @@ def _judge_cache_dir(
             state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
             continue
         try:
-            fd = open_(name, _O_RDONLY, dir_fd=cache_fd)
+            fd = open_(pyc_prefix + name, _O_RDONLY, dir_fd=cache_fd)
         except OSError:
             state.scanned += 1
             state.unreadable.append(c.path)
@@ -730,7 +693,7 @@ def _judge_cache_dir(
         finally:
             close(fd)
         try:
-            sst = stat(up + source_name, dir_fd=cache_fd)
+            sst = stat(source_prefix + source_name, dir_fd=cache_fd)
         except OSError:
             state.scanned += 1
             state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, pst)
@@ -744,6 +707,8 @@ def _judge_cache_dir(
             fresh_files += 1
             fresh_bytes += pst.st_size
             fresh_names.append(name)
+            if on_file is not None:
+                on_file(BytecodeCategory.FRESH, c.path, pst)
             continue
         state.scanned += 1
         state.verdict(
@@ -1149,33 +1114,6 @@ def _scan_prefix_tree(
                 continue
             source = os.path.join(source_dir, parsed[0] + source_suffix)
             state.judge(e.path, source, parsed[2], loc, prefix)
-
-
-class _DirFds:
-    """Open two directories for ``*at`` calls; yields ``(None, None)`` where the platform has
-    no ``dir_fd`` support or a directory cannot be opened (then full paths are used)."""
-
-    _supported = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
-
-    def __init__(self, *directories: str) -> None:
-        self._dirs = directories
-        self._fds: list[int] = []
-
-    def __enter__(self) -> tuple[int | None, ...]:
-        if not self._supported:
-            return (None,) * len(self._dirs)
-        try:
-            for d in self._dirs:
-                self._fds.append(os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
-        except OSError:
-            self.__exit__()
-            return (None,) * len(self._dirs)
-        return tuple(self._fds)
-
-    def __exit__(self, *exc: object) -> None:
-        for fd in self._fds:
-            os.close(fd)
-        self._fds.clear()
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:
