@@ -61,8 +61,9 @@ _T = TypeVar("_T")
 
 
 class _InThread(Generic[_T]):
-    """``function()`` in a thread of its own; :meth:`result` joins it. No thread outlives the
-    report, so the next report's scan forks a process that runs no other thread."""
+    """``function()`` in a thread of its own; :meth:`result` joins it, so no thread outlives a
+    report and the next report's scan can fork (:class:`~pyenvdoctor.collect.bytecode.
+    BackgroundScan` scans in-process while another thread runs)."""
 
     def __init__(self, function: Callable[[], _T]) -> None:
         self._function = function

@@ -874,9 +874,10 @@ class BackgroundScan:
 
     WORKERS = 2
     DEPTH = 2
-    #: At most this many indices wait in the queue pipe (4 bytes each: well within the 64 KiB
-    #: every POSIX pipe holds, so writing them never blocks); more tasks go in groups.
-    MAX_QUEUED = 4096
+    #: At most this many indices wait in the queue pipe, written before the workers exist:
+    #: 4 bytes each, 4 KiB in all, less than any pipe holds (Linux 64 KiB, macOS 16 KiB), so
+    #: the write never blocks. More tasks than this go in groups of consecutive tasks.
+    MAX_QUEUED = 1024
 
     def __init__(
         self,
