@@ -360,22 +360,25 @@ def test_background_scan_agrees_with_the_sequential_scan() -> None:
 
 
 def test_background_scan_examples_are_the_smallest_paths(tmp_path: Path) -> None:
-    """Sourceless pycs spread over many packages: the examples named are the smallest paths,
-    the same however the work was split."""
-    from pyenvdoctor.collect.bytecode import BackgroundScan
+    """Orphaned pycs spread over many packages, far more than the 5 examples a harmless group
+    keeps: the examples are the 5 smallest paths, whatever order the directories are listed
+    and the workers finish in."""
+    from pyenvdoctor.collect.bytecode import MAX_EXAMPLES, BackgroundScan
 
     python = require_python("3.11")
     target = target_for(python)
+    tag = target.cache_tag
     for i in range(40):
-        package = tmp_path / f"p{i:02}" / "sub"
-        package.mkdir(parents=True)
+        cache = tmp_path / f"p{i:02}" / "sub" / "__pycache__"
+        cache.mkdir(parents=True)
         for j in range(3):
-            (package / f"m{j}.pyc").write_bytes(b"legacy")
+            (cache / f"m{j}.{tag}.pyc").write_bytes(b"x" * 20)
     roots = [ScanRoot(path=str(tmp_path), location=LocationClass.OTHER)]
     summary = BackgroundScan(roots, target).result()
-    group = next(g for g in summary.groups if g.category is C.SOURCELESS)
-    everything = sorted(str(p) for p in tmp_path.rglob("*.pyc"))
-    assert group.files == 120 and list(group.examples) == everything
+    (group,) = summary.groups
+    smallest = sorted(str(p) for p in tmp_path.rglob("*.pyc"))[:MAX_EXAMPLES]
+    assert (group.category, group.files) == (C.ORPHANED, 120)
+    assert list(group.examples) == smallest
     assert scan_bytecode(roots, target) == summary
 
 
