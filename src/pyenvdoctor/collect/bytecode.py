@@ -621,6 +621,7 @@ def _process(
             rules,
             root=root,
             directory=directory,
+            cache_dir=cache_dir,
             cache_fd=cache_fd,
             names=names,
             entries=cache_entries,
@@ -636,6 +637,7 @@ def _judge_cache_dir(
     *,
     root: ScanRoot,
     directory: str,
+    cache_dir: str,
     cache_fd: int | None,
     names: set[str],
     entries: list[os.DirEntry[str]],
@@ -648,7 +650,6 @@ def _judge_cache_dir(
     target = state.target
     on_file = state.on_file
     loc, rp = root.location, root.path
-    cache_dir = os.path.join(directory, "__pycache__")
     magic = target.magic_number
     plain_suffix = rules.plain_suffix
     cut = -len(plain_suffix)
