@@ -47,6 +47,7 @@ __all__ = [
 FIXABLE_BYTECODE: Mapping[BytecodeCategory, str] = {
     BytecodeCategory.STALE_ACCEPTED: "bytecode-stale-accepted",
     BytecodeCategory.SOURCELESS: "bytecode-sourceless",
+    BytecodeCategory.BROKEN: "bytecode-broken",
     BytecodeCategory.ORPHANED: "bytecode-orphaned",
     BytecodeCategory.FOREIGN: "bytecode-foreign",
 }

@@ -137,10 +137,12 @@ class BytecodeCategory(str, enum.Enum):
     STALE_ACCEPTED = "stale-accepted"  # source changed, yet this bytecode runs: the old code
     STALE_NOT_REWRITTEN = "stale-not-rewritten"  # recompiled on every start, never rewritten
     STALE = "stale"  # header does not match: recompiled (and rewritten) on next import
+    BROKEN = "broken"  # read and accepted (or sourceless), but does not load: the import fails
     SOURCELESS = "sourceless"  # legacy .pyc outside __pycache__, no source: it is imported
     EXTENSION_BESIDE_SOURCE = "extension-beside-source"  # foo.<ext suffix> wins over foo.py
+    SHADOWED = "shadowed"  # FileFinder picks a package, extension or source first: never read
     ORPHANED = "orphaned"  # __pycache__ entry whose source is gone: never imported, debris
-    IGNORED = "ignored"  # in-tree __pycache__ while sys.pycache_prefix is set: never read
+    IGNORED = "ignored"  # never read as configured: pycache_prefix, other opt level, dotted name
     FOREIGN = "foreign"  # another cache tag, unknown magic, short header, unknown flag bits
 
 
@@ -362,7 +364,9 @@ class BytecodeGroup:
     """Bytecode files of one category in one location class.
 
     :ivar files: count; :ivar bytes: total size in bytes; :ivar examples: up to a few paths;
-    :ivar roots: the scan roots the files were found under.
+    :ivar roots: the scan roots the files were found under;
+    :ivar paths: every file of the group, sorted (all ``files`` of them), for every category
+        but ``fresh`` (empty there: fresh files are only counted).
     """
 
     category: BytecodeCategory
@@ -371,6 +375,7 @@ class BytecodeGroup:
     bytes: int
     examples: tuple[str, ...]
     roots: tuple[str, ...]
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

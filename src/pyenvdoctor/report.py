@@ -159,7 +159,7 @@ def _diagnose(
     selection, probe, data = target_facts.selection, target_facts.probe, target_facts.data
     interpreter, pth_files = target_facts.interpreter, target_facts.pth_files
     raw_path, classifier = target_facts.sys_path, target_facts.classifier
-    skipped: list[CheckSkipped] = []
+    skipped: list[CheckSkipped] = list(begun.skipped)
 
     # pip's cache and the environments beside the project are walks of stat calls (they
     # release the GIL): a thread overlaps them with the metadata work below. Started after the

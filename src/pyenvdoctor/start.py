@@ -21,7 +21,7 @@ from pyenvdoctor.collect.interpreter import (
     build_sys_path,
     inspect_target,
 )
-from pyenvdoctor.model import LocationClass, PathEntry, Selection
+from pyenvdoctor.model import CheckSkipped, LocationClass, PathEntry, Selection
 
 __all__ = ["PROJECT_MARKERS", "StartedReport", "find_project_root", "start_report"]
 
@@ -47,12 +47,14 @@ class StartedReport:
         standing in for ``''``.
     :ivar project_root: the current project (:func:`find_project_root`), or ``None``.
     :ivar scan: the bytecode scan, running (its :meth:`~BackgroundScan.result` waits).
+    :ivar skipped: what the scan leaves out on purpose, and why.
     """
 
     facts: Target
     sys_path: tuple[PathEntry, ...]
     project_root: str | None
     scan: BackgroundScan
+    skipped: tuple[CheckSkipped, ...] = ()
 
 
 def start_report(
@@ -77,7 +79,18 @@ def start_report(
     classifier = facts.classifier
     sys_path = build_sys_path(facts.sys_path, classifier, working_directory)
     project_root = find_project_root(working_directory)
-    roots = _scan_roots(sys_path, project_root)
+    home = environ.get("HOME") or os.path.expanduser("~")
+    roots = _scan_roots(sys_path, project_root, home=home)
+    skipped = tuple(
+        CheckSkipped(
+            check="bytecode",
+            reason=f"the working directory {r.path} is the home directory or /: only the "
+            "regular packages in it (directories with an __init__) were scanned, not every "
+            "directory below it",
+        )
+        for r in roots
+        if r.importable_only
+    )
     roots += [
         ScanRoot(path=os.path.abspath(p), location=classifier.classify_path(p)) for p in paths
     ]
@@ -88,16 +101,39 @@ def start_report(
         progress=progress,
         on_file=on_file,
     )
-    return StartedReport(facts=facts, sys_path=sys_path, project_root=project_root, scan=scan)
+    return StartedReport(
+        facts=facts, sys_path=sys_path, project_root=project_root, scan=scan, skipped=skipped
+    )
 
 
-def _scan_roots(sys_path: tuple[PathEntry, ...], project_root: str | None) -> list[ScanRoot]:
-    """The target's sys.path directories (not the working directory) and the project tree."""
+def _scan_roots(
+    sys_path: tuple[PathEntry, ...], project_root: str | None, *, home: str = ""
+) -> list[ScanRoot]:
+    """The target's sys.path directories and the project tree.
+
+    The working directory (``sys.path[0]`` for ``python script.py``, ``-m``, ``-c`` and the
+    REPL) is scanned like any sys.path directory, bounded as every root is (no ``.git``,
+    ``node_modules``, ``.tox``/``.nox``, other virtual environments); when it is the home
+    directory or ``/``, only the regular packages it makes importable (``importable_only``).
+    When it is the project root, the project root stands for it.
+    """
     roots: list[ScanRoot] = []
+    # Last: a directory that is also another root keeps that root's location class.
+    script_dirs: list[ScanRoot] = []
+    project_real = os.path.realpath(project_root) if project_root is not None else None
+    bounded = {os.path.realpath(home) if home else None, os.path.realpath(os.sep)}
     for entry in sys_path:
-        if entry.kind != "directory" or entry.location is LocationClass.SCRIPT_DIR:
-            continue  # the working directory is scanned only as part of a project
+        if entry.kind != "directory":
+            continue
+        if entry.location is LocationClass.SCRIPT_DIR:
+            real = os.path.realpath(entry.resolved)
+            if real == project_real:
+                continue
+            script_dirs.append(
+                ScanRoot(path=real, location=entry.location, importable_only=real in bounded)
+            )
+            continue
         roots.append(ScanRoot(path=entry.resolved, location=entry.location))
     if project_root is not None:
         roots.append(ScanRoot(path=project_root, location=LocationClass.PROJECT))
-    return roots
+    return roots + script_dirs

@@ -3,6 +3,7 @@ that needs attention, with counts, bytes, examples and a command that touches on
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import defaultdict
 from dataclasses import dataclass
@@ -42,6 +43,17 @@ _TEXT: dict[BytecodeCategory, _Text] = {
         "hash-based pyc (PEP 552) that this interpreter does not check. Deleting them makes the "
         "interpreter compile the current source.",
     ),
+    BytecodeCategory.BROKEN: _Text(
+        "bytecode-broken",
+        Severity.ERROR,
+        "Bytecode that makes the import fail",
+        "The interpreter reads these .pyc files and cannot load them, so `import` raises: the "
+        "header is accepted (it matches the source, or the file is a legacy .pyc with no "
+        "source) but the rest is truncated or not a code object (`_compile_bytecode` raises "
+        "EOFError/ValueError/ImportError), or a legacy sourceless .pyc has a wrong magic number "
+        "or a short header. Deleting them lets the interpreter compile the source again (a "
+        "sourceless one has nothing to fall back to: the import then fails as 'no module').",
+    ),
     BytecodeCategory.SOURCELESS: _Text(
         "bytecode-sourceless",
         Severity.WARNING,
@@ -76,6 +88,14 @@ _TEXT: dict[BytecodeCategory, _Text] = {
         "The recorded source mtime/size or hash no longer matches, so the interpreter ignores "
         "these files and rewrites them on the next import. Harmless.",
     ),
+    BytecodeCategory.SHADOWED: _Text(
+        "bytecode-shadowed",
+        Severity.INFO,
+        "Bytecode of a module that import finds elsewhere first",
+        "The import system never reads these: for the same module name in the same directory it "
+        "picks a package directory first, then an extension module, then the .py, then a legacy "
+        ".pyc (`FileFinder`), so this bytecode belongs to a file that loses. Debris.",
+    ),
     BytecodeCategory.ORPHANED: _Text(
         "bytecode-orphaned",
         Severity.INFO,
@@ -84,12 +104,14 @@ _TEXT: dict[BytecodeCategory, _Text] = {
         "was deleted or renamed. Debris; safe to remove.",
     ),
     BytecodeCategory.IGNORED: _Text(
-        "bytecode-ignored-pycache-prefix",
+        "bytecode-ignored",
         Severity.INFO,
-        "In-tree __pycache__ is ignored (sys.pycache_prefix is set)",
-        "With PYTHONPYCACHEPREFIX / -X pycache_prefix this interpreter reads and writes bytecode "
-        "only under the prefix tree; these in-tree files are never used by it (another "
-        "interpreter without the prefix may still use them).",
+        "Bytecode this interpreter never reads as configured",
+        "Never read by this interpreter with its current options: in-tree __pycache__ while "
+        "sys.pycache_prefix is set (PYTHONPYCACHEPREFIX, -X pycache_prefix), a .opt-N.pyc of "
+        "another optimization level than sys.flags.optimize (-O/-OO use them), an .opt-0 name, "
+        "or a file name that is no module name (a dot in the stem). Another interpreter or "
+        "another -O level may still use them.",
     ),
     BytecodeCategory.FOREIGN: _Text(
         "bytecode-foreign",
@@ -110,10 +132,11 @@ def _command(
     roots: tuple[str, ...],
 ) -> tuple[str, ...]:
     files = sum(g.files for g in groups)
-    listed = sorted(e for g in groups for e in g.examples)
+    listed = sorted(e for g in groups for e in g.paths)
     quoted = " ".join(shlex.quote(r) for r in roots)
     if (
-        category in (BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS)
+        category
+        in (BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS, BytecodeCategory.BROKEN)
         and len(listed) == files
     ):
         return ("rm -f -- " + " ".join(shlex.quote(p) for p in listed),)
@@ -121,12 +144,16 @@ def _command(
         return (f"{python} -m compileall -q -f {quoted}",)
     if category is BytecodeCategory.SOURCELESS:
         return (f"find {quoted} -name '*.pyc' -not -path '*/__pycache__/*'  # review, then delete",)
-    if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+    if category in (
+        BytecodeCategory.EXTENSION_BESIDE_SOURCE,
+        BytecodeCategory.BROKEN,
+        BytecodeCategory.SHADOWED,
+    ):
         return ()
     if category in (BytecodeCategory.STALE, BytecodeCategory.STALE_NOT_REWRITTEN):
         return (f"{python} -m compileall -q {quoted}",)
     if category is BytecodeCategory.IGNORED:
-        return (f"find {quoted} -path '*/__pycache__/*.pyc' -type f -delete",)
+        return ()
     if category is BytecodeCategory.FOREIGN:
         return (
             f"find {quoted} -path '*/__pycache__/*.pyc' -not -name '*.{cache_tag}.pyc' "
@@ -138,6 +165,29 @@ def _command(
         "if not p.parent.parent.joinpath(p.name.split('.')[0] + '.py').exists()]"
     )
     return (f"{python} -c {shlex.quote(script)} {quoted}",)
+
+
+def _source_of(pyc: str) -> str | None:
+    """The source a ``__pycache__`` pyc was compiled from (PEP 3147 ``source_from_cache``)."""
+    cache_dir, name = os.path.split(pyc)
+    if os.path.basename(cache_dir) != "__pycache__":
+        return None
+    return os.path.join(os.path.dirname(cache_dir), name.split(".", 1)[0] + ".py")
+
+
+def _evidence(category: BytecodeCategory, groups: list[BytecodeGroup]) -> tuple[str, ...]:
+    """Every path of an error or warning group (the pyc and, for old code that runs, the
+    source it hides); a few examples of the others."""
+    if _TEXT[category].severity is Severity.INFO:
+        return tuple(e for g in groups for e in g.examples)
+    paths = sorted(p for g in groups for p in g.paths)
+    if category is not BytecodeCategory.STALE_ACCEPTED:
+        return tuple(paths)
+    out = []
+    for p in paths:
+        source = _source_of(p)
+        out.append(p if source is None else f"{p} (old code of {source})")
+    return tuple(out)
 
 
 def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) -> list[Finding]:
@@ -163,7 +213,7 @@ def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) 
                 severity=text.severity,
                 title=f"{text.title}: {files} file{'s' if files != 1 else ''}, {format_bytes(size)}",
                 message=f"{text.explanation} ({per_class}).",
-                evidence=tuple(e for g in groups for e in g.examples),
+                evidence=_evidence(category, groups),
                 commands=_command(category, groups, py, cache_tag, roots),
             )
         )

@@ -20,9 +20,23 @@ Rules, from CPython ``Lib/importlib/_bootstrap_external.py``:
   ``always``, never with ``never``; an unchecked one runs even though its source changed.
   When the bytecode is rejected, the new one is written back unless ``sys.dont_write_bytecode``
   or the directory is not writable: then it is recompiled on every start.
-* ``FileFinder`` tries extension modules, then source, then bytecode suffixes: a legacy
-  ``<stem>.pyc`` beside ``<stem>.py`` is ignored, without it it is imported
-  (``SourcelessFileLoader``), and ``<stem>.<extension suffix>`` beside ``<stem>.py`` wins.
+* ``FileFinder.find_spec``: for module ``<stem>`` a directory ``<stem>/`` holding an
+  ``__init__`` with a loader suffix wins (a package), then ``_get_supported_file_loaders``
+  order: extension suffixes (``EXTENSION_SUFFIXES`` order), source, then ``.pyc``; each only if
+  ``_path_isfile`` (``stat``: symlinks followed, a dangling one does not count). The pyc of a
+  source that loses is never read (``shadowed``); a legacy ``<stem>.pyc`` that wins is loaded by
+  ``SourcelessFileLoader`` (``_classify_pyc`` then ``_compile_bytecode``: a bad header or body
+  makes the import fail). A module name has no dot: ``m.cpython-311.pyc`` outside
+  ``__pycache__`` or ``__pycache__/a.b.cpython-311.pyc`` is never read.
+* ``cache_from_source(optimization=sys.flags.optimize)``: only ``<stem>.<tag>.pyc`` (optimize
+  0) or ``<stem>.<tag>.opt-N.pyc`` (optimize N) is read; other levels and ``.opt-0`` never.
+* ``SourceLoader.get_code``: a rejected header (``ImportError``/``EOFError`` from
+  ``_classify_pyc`` or the validation: short, wrong magic, unknown flags, mismatch) means the
+  source is compiled and the pyc rewritten by ``_write_atomic`` (a temporary file, then
+  ``os.replace``: it fails when bytecode writing is off, the directory is not writable, or the
+  pyc or directory is immutable/append-only). An accepted header whose body does not
+  unmarshal into a code object makes the import fail: ``_compile_bytecode`` is outside that
+  ``try`` (``broken``).
 
 Source hashes use the target's key (its magic number) *and* its algorithm: ``_Py_KeyedHash``
 is SipHash-2-4 up to 3.10 and SipHash-1-3 from 3.11 (``Python/pyhash.c``); when host and
@@ -35,6 +49,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+import stat
 import struct
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -52,7 +67,6 @@ from pyenvdoctor.model import (
 __all__ = [
     "HEADER_SIZE",
     "MAX_EXAMPLES",
-    "MAX_LISTED",
     "BackgroundScan",
     "BytecodeTarget",
     "FileSink",
@@ -62,11 +76,8 @@ __all__ = [
     "scan_bytecode",
 ]
 
-#: Paths kept per (category, location class) for harmless categories.
+#: Example paths per (category, location class); every path is kept (``paths``) but fresh ones.
 MAX_EXAMPLES = 5
-#: Paths kept for the categories whose every file needs removing, so a command can name them.
-MAX_LISTED = 1000
-_LISTED = frozenset({BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS})
 
 #: Directory names never descended into: version control and tool caches.
 _SKIP_DIRS = frozenset(
@@ -86,6 +97,13 @@ _SKIP_DIRS = frozenset(
 _SITE_DIR_NAMES = ("site-packages", "dist-packages")
 
 HEADER_SIZE = 16
+#: The header and the first byte of the body: marshal's type code of a code object, ``c``
+#: (0x63), with ``FLAG_REF`` (0x80) or without (``Python/marshal.c``).
+_READ_SIZE = HEADER_SIZE + 1
+_CODE_TYPES = (0x63, 0xE3)
+#: A pyc whose ctime is later than its mtime by more than this was changed after it was written
+#: (``chmod``, ``chattr``, a copy that kept mtimes): its mtime no longer dates the write.
+_CTIME_SLACK_NS = 50_000_000
 _POSIX = os.path.normcase("A") == "A"  # normcase is the identity: skip it in the hot loop
 
 #: Receives every judged file: ``(category, path, its stat at judging time)``.
@@ -93,6 +111,8 @@ FileSink = Callable[[BytecodeCategory, str, os.stat_result], None]
 _FIELDS = struct.Struct("<III")  # flags, then mtime and size (or the first half of a hash)
 _O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = _O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+#: Reading a pyc follows a symlink, as the import system does; never blocks on a FIFO.
+_O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 #: ``open``/``stat`` relative to a directory descriptor (POSIX ``openat``/``fstatat``).
 _DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
 
@@ -106,6 +126,7 @@ class BytecodeTarget:
     :ivar executable: runs the source hashing and code comparison the host cannot do.
     :ivar pycache_prefix: ``sys.pycache_prefix`` or ``None``.
     :ivar dont_write_bytecode: ``sys.dont_write_bytecode``: stale bytecode is never rewritten.
+    :ivar optimize: ``sys.flags.optimize``: which ``opt-N`` name is read.
     """
 
     executable: str
@@ -117,6 +138,7 @@ class BytecodeTarget:
     extension_suffixes: tuple[str, ...] = ()
     pycache_prefix: str | None = None
     dont_write_bytecode: bool = False
+    optimize: int = 0
 
     @classmethod
     def for_interpreter(cls, interpreter: Interpreter) -> BytecodeTarget:
@@ -131,15 +153,25 @@ class BytecodeTarget:
             extension_suffixes=interpreter.extension_suffixes,
             pycache_prefix=interpreter.pycache_prefix,
             dont_write_bytecode=bool(interpreter.flags.get("dont_write_bytecode")),
+            optimize=_int_flag(interpreter.flags.get("optimize")),
         )
+
+
+def _int_flag(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ScanRoot:
-    """A directory to scan, and the location class its files count under."""
+    """A directory to scan, and the location class its files count under.
+
+    :ivar importable_only: enter only regular packages (directories with an ``__init__``)
+        below it: for a working directory that is the home directory or ``/``.
+    """
 
     path: str
     location: LocationClass
+    importable_only: bool = False
 
 
 def classify_header(
@@ -203,6 +235,10 @@ for p in paths:
 print(json.dumps(out))
 """
 
+# For each (pyc, source or None, optimize): "broken" when the body does not unmarshal into a
+# code object (what _compile_bytecode raises on), "ok" for a sourceless one that does, else
+# "same"/"differs" from a compile of the current source ("differs" when that compile fails: the
+# interpreter never compiles it while the header matches).
 _COMPARE_CODE = """\
 import json, marshal, sys
 out = {}
@@ -210,11 +246,28 @@ for pyc, src, opt in json.load(sys.stdin):
     try:
         with open(pyc, 'rb') as f:
             old = marshal.loads(f.read()[16:])
-        with open(src, 'rb') as f:
-            new = compile(f.read(), src, 'exec', dont_inherit=True, optimize=opt)
-        out[pyc] = old == new
+    except OSError:
+        continue
     except Exception:
-        out[pyc] = None
+        out[pyc] = 'broken'
+        continue
+    if type(old).__name__ != 'code':
+        out[pyc] = 'broken'
+        continue
+    if src is None:
+        out[pyc] = 'ok'
+        continue
+    try:
+        with open(src, 'rb') as f:
+            data = f.read()
+    except OSError:
+        continue
+    try:
+        new = compile(data, src, 'exec', dont_inherit=True, optimize=opt)
+    except Exception:
+        out[pyc] = 'differs'
+        continue
+    out[pyc] = 'same' if old == new else 'differs'
 print(json.dumps(out))
 """
 
@@ -237,44 +290,73 @@ def _source_hashes(target: BytecodeTarget, paths: Sequence[str]) -> dict[str, by
 
 
 def _same_code(
-    target: BytecodeTarget, items: Sequence[tuple[str, str, int]]
-) -> dict[str, bool | None]:
-    """For each ``(pyc, source, optimize)``: does the pyc hold what the target compiles from the
-    current source (code objects compared with ``==``: bytecode, constants, names, line table)?"""
+    target: BytecodeTarget, items: Sequence[tuple[str, str | None, int]]
+) -> dict[str, str]:
+    """For each ``(pyc, source, optimize)``, in the target: ``broken`` (the body does not
+    unmarshal into a code object), ``ok`` (sourceless, loads), ``same`` or ``differs`` (code
+    objects compared with ``==``: bytecode, constants, names, line table; a source that does
+    not compile differs). Files it could not read are absent; ``{}`` when the target fails."""
     if not items:
         return {}
     data = _run_in_target(target.executable, _COMPARE_CODE, [list(i) for i in items])
-    return dict(data) if isinstance(data, dict) else {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
 
 
-def _parse_cache_name(name: str) -> tuple[str, str, int] | None:
-    """``stem.tag[.opt-N].pyc`` -> (stem, tag, N); ``None`` for a name without a tag."""
+def _parse_cache_name(name: str) -> tuple[str, str, int | None] | None:
+    """``stem.tag[.opt-N].pyc`` -> (stem, tag, N or ``None`` without an ``opt-`` part);
+    ``None`` for a name without a tag."""
     parts = name[:-4].split(".")
-    optimize = 0
+    optimize: int | None = None
     if len(parts) >= 3 and parts[-1].startswith("opt-"):
         optimize = int(parts[-1][4:]) if parts[-1][4:].isdigit() else -1
         parts = parts[:-1]
-    if len(parts) < 2 or optimize < 0:
+    if len(parts) < 2 or (optimize is not None and optimize < 0):
         return None
     return ".".join(parts[:-1]), parts[-1], optimize
 
 
+def _fs_flags(path: str, *, follow: bool = False) -> int:
+    """Linux inode flags (``FS_IOC_GETFLAGS``) of ``path``; 0 where unsupported or a link."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    import fcntl
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return 0
+    try:
+        buf = fcntl.ioctl(fd, 0x80086601, b"\0" * 8)  # FS_IOC_GETFLAGS = _IOR('f', 1, long)
+        return int.from_bytes(buf[:4], "little")
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+#: ``FS_IMMUTABLE_FL`` and ``FS_APPEND_FL`` (``linux/fs.h``): no rename over or within.
+_NO_REPLACE_FLAGS = 0x10 | 0x20
+
+
 @dataclass
 class _Tally:
-    """Counts of one (category, location class); ``examples``: the ``limit`` smallest paths,
-    sorted, so that which files are named does not depend on the order of the walk (workers
-    finish in any order)."""
+    """Counts of one (category, location class); ``examples``: every path (``limit``
+    ``None``), or the ``limit`` smallest, sorted, so that which files are named does not depend
+    on the order of the walk (workers finish in any order)."""
 
-    limit: int
+    limit: int | None
     files: int = 0
     bytes: int = 0
     examples: list[str] = field(default_factory=list)
     roots: set[str] = field(default_factory=set)
 
     def example(self, path: str) -> None:
-        """Keep ``path`` if it is among the ``limit`` smallest seen."""
+        """Keep ``path`` (if it is among the ``limit`` smallest seen)."""
         examples = self.examples
-        if len(examples) < self.limit:
+        if self.limit is None:
+            examples.append(path)
+        elif len(examples) < self.limit:
             bisect.insort(examples, path)
         elif path < examples[-1]:
             bisect.insort(examples, path)
@@ -282,7 +364,7 @@ class _Tally:
 
     @classmethod
     def of(cls, category: BytecodeCategory) -> _Tally:
-        return cls(limit=MAX_LISTED if category in _LISTED else MAX_EXAMPLES)
+        return cls(limit=MAX_EXAMPLES if category is BytecodeCategory.FRESH else None)
 
 
 class _Scan:
@@ -301,7 +383,7 @@ class _Scan:
         self.unreadable: list[str] = []
         self.scanned = 0
         self.hash_pending: list[tuple[str, str, bytes, os.stat_result, str, LocationClass]] = []
-        self.candidates: list[tuple[str, str, int, os.stat_result, str, LocationClass]] = []
+        self.candidates: list[tuple[str, str | None, int, os.stat_result, str, LocationClass]] = []
         self.progress = progress
         self.writable: dict[str, bool] = {}
 
@@ -316,7 +398,11 @@ class _Scan:
         """Count ``path`` (``st``: its lstat, ``None`` if it vanished) and pass it to the sink."""
         size = st.st_size if st is not None else 0
         if self.on_file is not None and st is not None:
-            self.on_file(category, path, st)
+            # The sink gets the file's own lstat (a symlinked pyc is the link: ``--fix``
+            # removes at most the link, never what it points to).
+            own = _lstat(path)
+            if own is not None:
+                self.on_file(category, path, own)
         t = self.tallies.get((category, location))
         if t is None:
             t = self.tallies[(category, location)] = _Tally.of(category)
@@ -335,52 +421,31 @@ class _Scan:
             mine.files += t.files
             mine.bytes += t.bytes
             mine.roots |= t.roots
-            for path in t.examples:
-                mine.example(path)
+            if mine.limit is None:
+                mine.examples.extend(t.examples)
+            else:
+                for path in t.examples:
+                    mine.example(path)
         self.unreadable.extend(other.unreadable)
         self.scanned += other.scanned
         self.hash_pending.extend(other.hash_pending)
         self.candidates.extend(other.candidates)
 
-    def stale(self, cache_dir: str) -> BytecodeCategory:
-        """STALE, or STALE_NOT_REWRITTEN where the target will not write the new bytecode."""
+    def stale(self, pyc: str) -> BytecodeCategory:
+        """STALE, or STALE_NOT_REWRITTEN where the target will not replace ``pyc``: bytecode
+        writing off, its directory not writable or immutable/append-only, or the pyc itself
+        immutable/append-only (``_write_atomic``'s ``os.replace`` fails)."""
         if self.target.dont_write_bytecode:
             return BytecodeCategory.STALE_NOT_REWRITTEN
+        cache_dir = os.path.dirname(pyc)
         w = self.writable.get(cache_dir)
         if w is None:
-            w = self.writable[cache_dir] = os.access(cache_dir, os.W_OK)
-        return BytecodeCategory.STALE if w else BytecodeCategory.STALE_NOT_REWRITTEN
-
-    def judge(
-        self,
-        pyc: str,
-        source: str,
-        optimize: int,
-        location: LocationClass,
-        root: str,
-    ) -> None:
-        """Judge one pyc of the target's tag whose source exists by name (full paths; the
-        scan's own loop is :func:`_judge_cache_dir`)."""
-        self.scanned += 1
-        try:
-            fd = os.open(pyc, _O_RDONLY)
-        except OSError:
-            self.unreadable.append(pyc)
-            return
-        try:
-            pst = os.fstat(fd)
-            header = os.read(fd, HEADER_SIZE)
-        except OSError:
-            self.unreadable.append(pyc)
-            return
-        finally:
-            os.close(fd)
-        try:
-            sst = os.stat(source)
-        except OSError:
-            self.record(BytecodeCategory.ORPHANED, location, root, pyc, pst)
-            return
-        self.verdict(pyc, source, optimize, location, root, pst=pst, header=header, sst=sst)
+            w = self.writable[cache_dir] = os.access(cache_dir, os.W_OK) and not (
+                _fs_flags(cache_dir, follow=True) & _NO_REPLACE_FLAGS
+            )
+        if w and not _fs_flags(pyc) & _NO_REPLACE_FLAGS:
+            return BytecodeCategory.STALE
+        return BytecodeCategory.STALE_NOT_REWRITTEN
 
     def verdict(
         self,
@@ -394,14 +459,21 @@ class _Scan:
         header: bytes,
         sst: os.stat_result,
     ) -> None:
-        """Record one pyc whose header (up to 16 bytes) and stats, and its source's, are read."""
-        if len(header) == HEADER_SIZE and header[:4] == self.target.magic_number:
+        """Record one pyc at the target's own cache path of ``source``, which import reads:
+        its first :data:`_READ_SIZE` bytes and stats, and its source's, are given."""
+        if len(header) >= HEADER_SIZE and header[:4] == self.target.magic_number:
             flags, mtime, size = _FIELDS.unpack_from(header, 4)
             if not flags:  # timestamp pyc: _validate_timestamp_pyc
                 if mtime != int(sst.st_mtime) & 0xFFFFFFFF or size != sst.st_size & 0xFFFFFFFF:
-                    category = self.stale(os.path.dirname(pyc))
-                elif sst.st_ctime_ns > max(pst.st_mtime_ns, pst.st_ctime_ns):
-                    # Valid header, but the source changed after the pyc was written.
+                    category = self.stale(pyc)
+                elif len(header) < _READ_SIZE or header[HEADER_SIZE] not in _CODE_TYPES:
+                    category = BytecodeCategory.BROKEN
+                elif (
+                    sst.st_ctime_ns >= pst.st_mtime_ns
+                    or pst.st_ctime_ns - pst.st_mtime_ns > _CTIME_SLACK_NS
+                ):
+                    # Valid header, but the source may have changed after the pyc was written
+                    # (the header records only mtime and size): compare the code.
                     self.candidates.append((pyc, source, optimize, pst, root, location))
                     return
                 else:
@@ -411,7 +483,23 @@ class _Scan:
             if flags & 0b01 and not flags & ~0b11:  # hash-based: one batch later
                 self.hash_pending.append((pyc, source, header, pst, root, location))
                 return
-        self.record(BytecodeCategory.FOREIGN, location, root, pyc, pst)
+        # Short, wrong magic, unknown flags: _classify_pyc raises, get_code recompiles.
+        self.record(self.stale(pyc), location, root, pyc, pst)
+
+    def sourceless(
+        self, pyc: str, location: LocationClass, root: str, *, pst: os.stat_result, header: bytes
+    ) -> None:
+        """Record a legacy pyc that ``FileFinder`` picks (``SourcelessFileLoader``): its header
+        must pass ``_classify_pyc`` (no mtime/hash check) and its body must load."""
+        if (
+            len(header) < _READ_SIZE
+            or header[:4] != self.target.magic_number
+            or int.from_bytes(header[4:8], "little") & ~0b11
+            or header[HEADER_SIZE] not in _CODE_TYPES
+        ):
+            self.record(BytecodeCategory.BROKEN, location, root, pyc, pst)
+            return
+        self.candidates.append((pyc, None, 0, pst, root, location))
 
     def finish(self) -> None:
         """Hash-based pycs and timestamp candidates: one batch each, in the target if needed."""
@@ -419,44 +507,110 @@ class _Scan:
         if self.hash_pending:
             hashes = _source_hashes(t, sorted({p[1] for p in self.hash_pending}))
             for pyc, src, header, pst, root, loc in self.hash_pending:
-                try:
-                    sst = os.stat(src)
-                except OSError:
-                    self.record(BytecodeCategory.ORPHANED, loc, root, pyc, pst)
-                    continue
-                category = classify_header(header, sst, t, hashes.get(src))
-                if category is BytecodeCategory.STALE:
-                    category = self.stale(os.path.dirname(pyc))
-                self.record(category, loc, root, pyc, pst)
+                flags = int.from_bytes(header[4:8], "little")
+                mode = t.check_hash_based_pycs
+                checked = mode == "always" or (mode == "default" and bool(flags & 0b10))
+                matches = hashes.get(src) == header[8:16]
+                if checked and not matches:  # _validate_hash_pyc raises: recompiled
+                    self.record(self.stale(pyc), loc, root, pyc, pst)
+                elif len(header) < _READ_SIZE or header[HEADER_SIZE] not in _CODE_TYPES:
+                    self.record(BytecodeCategory.BROKEN, loc, root, pyc, pst)
+                elif matches:
+                    self.record(BytecodeCategory.FRESH, loc, root, pyc, pst)
+                else:  # not checked, source changed: it runs, old code if the code differs
+                    self.candidates.append((pyc, src, t.optimize, pst, root, loc))
         if self.candidates:
             same = _same_code(t, [(c[0], c[1], c[2]) for c in self.candidates])
-            for pyc, _src, _opt, pst, root, loc in self.candidates:
-                # Unconfirmable (the target failed to compile it): the header is valid, so
-                # the interpreter runs it; report it as it stands, fresh.
-                ok = same.get(pyc)
-                category = (
-                    BytecodeCategory.STALE_ACCEPTED if ok is False else BytecodeCategory.FRESH
-                )
+            for pyc, source, _opt, pst, root, loc in self.candidates:
+                # Unconfirmable (the target could not tell): the header is valid, so the
+                # interpreter runs it; report it as it stands.
+                answer = same.get(pyc)
+                if answer == "broken":
+                    category = BytecodeCategory.BROKEN
+                elif source is None:
+                    category = BytecodeCategory.SOURCELESS
+                elif answer == "differs":
+                    category = BytecodeCategory.STALE_ACCEPTED
+                else:
+                    category = BytecodeCategory.FRESH
                 self.record(category, loc, root, pyc, pst)
 
 
 def judge_file(pyc: str, source: str | None, target: BytecodeTarget) -> BytecodeCategory | None:
     """The category of one bytecode file by the same rules as :func:`scan_bytecode`
-    (``None`` when ``pyc`` does not exist). ``source`` ``None``: a legacy sourceless pyc."""
-    try:
-        st = os.lstat(pyc)
-    except OSError:
+    (``None`` when ``pyc`` does not exist or is not a bytecode file a scan would judge).
+    ``source``: its source (for a ``__pycache__`` or prefix pyc), ``None`` for a legacy pyc."""
+    if not pyc.endswith(".pyc") or not os.path.isfile(pyc):
         return None
-    if source is None:
-        return BytecodeCategory.SOURCELESS
     state = _Scan(target, None)
-    parsed = _parse_cache_name(os.path.basename(pyc))
-    if parsed is None or parsed[1] != target.cache_tag:
-        state.record(BytecodeCategory.FOREIGN, LocationClass.OTHER, "", pyc, st)
+    rules = _Rules.of(target)
+    root = ScanRoot(path="", location=LocationClass.OTHER)
+    if source is None:
+        directory = os.path.dirname(pyc) or os.curdir
+        names = _names(directory)
+        _judge_legacy(state, rules, root=root, directory=directory, names=names, path=pyc)
     else:
-        state.judge(pyc, source, parsed[2], LocationClass.OTHER, "")
+        directory = os.path.dirname(source) or os.curdir
+        names = _names(directory)
+        entry = next(
+            (e for e in _scan_pycs(os.path.dirname(pyc)) if e.path == pyc),
+            None,
+        )
+        if entry is None:
+            return None
+        _judge_cache_dir(
+            state,
+            rules,
+            root=root,
+            directory=directory,
+            cache_dir=os.path.dirname(pyc),
+            cache_fd=None,
+            names=names,
+            entries=[entry],
+            ext_stems=_ext_stems(names, rules),
+        )
     state.finish()
-    return next(iter(state.tallies))[0] if state.tallies else None
+    if state.tallies:
+        return next(iter(state.tallies))[0]
+    return None
+
+
+def _names(directory: str) -> set[str]:
+    try:
+        return set(os.listdir(directory))
+    except OSError:
+        return set()
+
+
+def _scan_pycs(cache_dir: str) -> list[os.DirEntry[str]]:
+    """The ``.pyc`` entries of a cache directory that are files (symlinks followed, as the
+    import system reads them; not FIFOs or directories).
+
+    :raises OSError: the directory cannot be read."""
+    with os.scandir(cache_dir) as it:
+        return [c for c in it if c.name.endswith(".pyc") and _is_file(c)]
+
+
+def _ext_stems(names: Iterable[str], rules: _Rules) -> frozenset[str]:
+    """Every ``stem`` such that ``stem + suffix`` is in ``names`` for an extension suffix."""
+    return frozenset(n[: -len(suf)] for n in names for suf in rules.ext_suffixes if n.endswith(suf))
+
+
+def _winner(directory: str, stem: str, names: set[str], rules: _Rules) -> str | None:
+    """What ``FileFinder.find_spec`` picks for module ``stem`` in ``directory``: ``"/"`` for a
+    package directory (``stem/__init__<suffix>`` is a file), else the first loader suffix
+    (extensions, source, ``.pyc``) with which ``stem`` names a file; ``None`` for none (a
+    namespace portion or nothing). ``_path_isfile`` follows symlinks."""
+    isfile, join = os.path.isfile, os.path.join
+    if stem in names:
+        base = join(directory, stem)
+        for suffix in rules.loader_suffixes:
+            if isfile(join(base, "__init__" + suffix)):
+                return "/"
+    for suffix in rules.loader_suffixes:
+        if stem + suffix in names and isfile(join(directory, stem + suffix)):
+            return suffix
+    return None
 
 
 def _listing(
@@ -467,13 +621,15 @@ def _listing(
     skip_names: frozenset[str],
     interesting: tuple[str, ...],
     unreadable: list[str],
+    packages_only: tuple[str, ...] = (),
 ) -> tuple[set[str], list[os.DirEntry[str]], list[str]] | None:
     """One pass over a directory: ``(names, entries whose name ends with interesting,
     subdirectories to enter)``; ``None`` when unreadable or another virtual environment.
 
     Symlinked directories are not entered; nor are ``skip`` (other roots), ``skip_names``
     (site directories that are not roots, tool caches, ``__pycache__``, which the caller
-    reads) and directories holding a ``pyvenv.cfg``.
+    reads) and directories holding a ``pyvenv.cfg``; with ``packages_only`` (loader suffixes)
+    only directories holding an ``__init__`` with one of them.
     """
     try:
         with os.scandir(directory) as it:
@@ -499,6 +655,11 @@ def _listing(
             and (e.path if _POSIX else os.path.normcase(e.path)) not in skip
         ):
             subdirs.append(e.path)
+    if packages_only:
+        isfile, join = os.path.isfile, os.path.join
+        subdirs = [
+            d for d in subdirs if any(isfile(join(d, "__init__" + s)) for s in packages_only)
+        ]
     return names, picked, subdirs
 
 
@@ -511,16 +672,26 @@ class _Rules:
     interesting: tuple[str, ...]
     plain_suffix: str
     skip_names: frozenset[str]
+    #: ``_get_supported_file_loaders`` order: extension suffixes as the target lists them,
+    #: source, bytecode.
+    loader_suffixes: tuple[str, ...] = ()
+    #: The ``opt-N`` of the only name read (``None``: the plain name), and that name's suffix.
+    optimize: int | None = None
 
     @classmethod
     def of(cls, target: BytecodeTarget, *, skip_site_dirs: bool = True) -> _Rules:
         ext = tuple(sorted(target.extension_suffixes, key=len, reverse=True))
+        source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
+        optimize = target.optimize or None
+        opt = f".opt-{optimize}" if optimize else ""
         return cls(
-            source_suffix=target.source_suffixes[0] if target.source_suffixes else ".py",
+            source_suffix=source_suffix,
             ext_suffixes=ext,
             interesting=(".pyc", *ext),
-            plain_suffix="." + target.cache_tag + ".pyc",
+            plain_suffix="." + target.cache_tag + opt + ".pyc",
             skip_names=_SKIP_DIRS | frozenset(_SITE_DIR_NAMES) if skip_site_dirs else _SKIP_DIRS,
+            loader_suffixes=(*target.extension_suffixes, source_suffix, ".pyc"),
+            optimize=optimize,
         )
 
 
@@ -554,6 +725,7 @@ def _run_task(
             skip_names=rules.skip_names,
             interesting=rules.interesting,
             unreadable=state.unreadable,
+            packages_only=rules.loader_suffixes if task.root.importable_only else (),
         )
         if got is None:
             continue
@@ -580,27 +752,29 @@ def _process(
     target = state.target
     loc, rp = root.location, root.path
     source_suffix = rules.source_suffix
+    ext_stems: frozenset[str] = frozenset()
+    if len(picked) > 0:
+        ext_stems = _ext_stems((e.name for e in picked if not e.name.endswith(".pyc")), rules)
     for e in picked:
         name = e.name
         if name.endswith(".pyc"):
-            if not _is_file(e):
-                continue
-            state.scanned += 1
-            has_source = name[:-4] + source_suffix in names
-            cat = BytecodeCategory.ORPHANED if has_source else BytecodeCategory.SOURCELESS
-            state.record(cat, loc, rp, e.path, _stat(e))
-        else:
-            stem = next(name[: -len(s)] for s in rules.ext_suffixes if name.endswith(s))
-            if stem + source_suffix in names and _is_file(e):
-                state.record(BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _stat(e))
+            _judge_legacy(
+                state, rules, root=root, directory=directory, names=names, path=e.path, entry=e
+            )
+            continue
+        stem = next(name[: -len(s)] for s in rules.ext_suffixes if name.endswith(s))
+        if (
+            stem + source_suffix in names
+            and "." not in stem
+            and _winner(directory, stem, names, rules) == name[len(stem) :]
+            and os.path.isfile(os.path.join(directory, stem + source_suffix))
+        ):
+            state.record(BytecodeCategory.EXTENSION_BESIDE_SOURCE, loc, rp, e.path, _stat(e))
     if "__pycache__" not in names:
         return
     cache_dir = os.path.join(directory, "__pycache__")
     try:
-        with os.scandir(cache_dir) as it:
-            cache_entries = [
-                c for c in it if c.name.endswith(".pyc") and c.is_file(follow_symlinks=False)
-            ]
+        cache_entries = _scan_pycs(cache_dir)
     except OSError:
         state.unreadable.append(cache_dir)
         return
@@ -625,10 +799,60 @@ def _process(
             cache_fd=cache_fd,
             names=names,
             entries=cache_entries,
+            ext_stems=ext_stems,
         )
     finally:
         if cache_fd is not None:
             os.close(cache_fd)
+
+
+def _read_head(path: str, dir_fd: int | None = None) -> tuple[os.stat_result, bytes] | None:
+    """``fstat`` and the first :data:`_READ_SIZE` bytes of a regular file (symlinks followed,
+    FIFOs and devices refused); ``None`` when it cannot be read."""
+    try:
+        fd = os.open(path, _O_READ, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        pst = os.fstat(fd)
+        if not stat.S_ISREG(pst.st_mode):
+            return None
+        return pst, os.read(fd, _READ_SIZE)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _judge_legacy(
+    state: _Scan,
+    rules: _Rules,
+    *,
+    root: ScanRoot,
+    directory: str,
+    names: set[str],
+    path: str,
+    entry: os.DirEntry[str] | None = None,
+) -> None:
+    """A ``<stem>.pyc`` outside ``__pycache__``: never read when ``stem`` is not a module name
+    (``ignored``) or ``FileFinder`` picks a package, extension or source first (``shadowed``);
+    else loaded by ``SourcelessFileLoader`` (``sourceless``, or ``broken`` if it cannot)."""
+    if entry is not None and not _is_file(entry):
+        return
+    stem = os.path.basename(path)[:-4]
+    loc, rp = root.location, root.path
+    state.scanned += 1
+    if "." in stem or not stem:
+        state.record(BytecodeCategory.IGNORED, loc, rp, path, _lstat(path))
+        return
+    if _winner(directory, stem, names, rules) != ".pyc":
+        state.record(BytecodeCategory.SHADOWED, loc, rp, path, _lstat(path))
+        return
+    got = _read_head(path)
+    if got is None:
+        state.unreadable.append(path)
+        return
+    state.sourceless(path, loc, rp, pst=got[0], header=got[1])
 
 
 def _judge_cache_dir(
@@ -641,12 +865,17 @@ def _judge_cache_dir(
     cache_fd: int | None,
     names: set[str],
     entries: list[os.DirEntry[str]],
+    ext_stems: frozenset[str],
 ) -> None:
-    """:meth:`_Scan.judge` for every pyc of one ``__pycache__``, with the common verdict
-    (a timestamp pyc whose header matches its source: fresh) decided inline and counted once
-    per directory. The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read``
-    and ``close``, its source one ``fstatat``: relative to ``cache_fd`` (the open
-    ``__pycache__``; the source through its ``..``), or by full path when it is ``None``."""
+    """Judge every pyc of one ``__pycache__`` (or of one directory of the
+    ``pycache_prefix`` tree) against the sources of ``directory`` (its listing: ``names``),
+    with the common verdict (a timestamp pyc whose header matches its source, written after
+    the source last changed: fresh) decided inline and counted once per directory.
+
+    The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read`` and ``close``, its
+    source one ``fstatat``: relative to ``cache_fd`` (the open ``__pycache__``; the source
+    through its ``..``), or by full path when it is ``None``. The slow path (``FileFinder``'s
+    order, :func:`_winner`) runs only for a stem that is also a directory or extension name."""
     target = state.target
     on_file = state.on_file
     loc, rp = root.location, root.path
@@ -654,39 +883,55 @@ def _judge_cache_dir(
     plain_suffix = rules.plain_suffix
     cut = -len(plain_suffix)
     source_suffix = rules.source_suffix
+    want_opt = rules.optimize
     if cache_fd is None:
         pyc_prefix, source_prefix = cache_dir + os.sep, directory + os.sep
     else:
         pyc_prefix, source_prefix = "", os.pardir + os.sep
-    open_, read, fstat, stat, close = os.open, os.read, os.fstat, os.stat, os.close
+    open_, read, fstat, stat_, close = os.open, os.read, os.fstat, os.stat, os.close
+    isreg = stat.S_ISREG
     unpack = _FIELDS.unpack_from
+    slack = _CTIME_SLACK_NS
     fresh_files = fresh_bytes = 0
     fresh_names: list[str] = []
     for c in entries:
         name = c.name
-        if name.endswith(plain_suffix):
-            stem, optimize = name[:cut], 0
+        if name.endswith(plain_suffix) and "." not in name[:cut]:
+            stem = name[:cut]
         else:
             parsed = _parse_cache_name(name)
+            state.scanned += 1
             if parsed is None or parsed[1] != target.cache_tag:
-                state.scanned += 1
                 state.record(BytecodeCategory.FOREIGN, loc, rp, c.path, _stat(c))
                 continue
-            stem, _, optimize = parsed
+            if parsed[2] != want_opt or "." in parsed[0]:
+                # cache_from_source names only this optimization level; a dotted stem is no
+                # module name.
+                state.record(BytecodeCategory.IGNORED, loc, rp, c.path, _stat(c))
+                continue
+            stem = parsed[0]
+            state.scanned -= 1
         source_name = stem + source_suffix
         if source_name not in names:
             state.scanned += 1
             state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
             continue
+        if stem in names or stem in ext_stems:
+            won = _winner(directory, stem, names, rules)
+            if won != source_suffix:
+                state.scanned += 1
+                category = BytecodeCategory.ORPHANED if won is None else BytecodeCategory.SHADOWED
+                state.record(category, loc, rp, c.path, _stat(c))
+                continue
         try:
-            fd = open_(pyc_prefix + name, _O_RDONLY, dir_fd=cache_fd)
+            fd = open_(pyc_prefix + name, _O_READ, dir_fd=cache_fd)
         except OSError:
             state.scanned += 1
             state.unreadable.append(c.path)
             continue
         try:
             pst = fstat(fd)
-            header = read(fd, HEADER_SIZE)
+            header = read(fd, _READ_SIZE) if isreg(pst.st_mode) else b""
         except OSError:
             state.scanned += 1
             state.unreadable.append(c.path)
@@ -694,16 +939,20 @@ def _judge_cache_dir(
         finally:
             close(fd)
         try:
-            sst = stat(source_prefix + source_name, dir_fd=cache_fd)
+            sst = stat_(source_prefix + source_name, dir_fd=cache_fd)
         except OSError:
+            sst = None
+        if sst is None or not isreg(sst.st_mode):  # _path_isfile: no source, never read
             state.scanned += 1
             state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, pst)
             continue
         if (
-            len(header) == HEADER_SIZE
+            len(header) == _READ_SIZE
             and header[:4] == magic
             and unpack(header, 4) == (0, int(sst.st_mtime) & 0xFFFFFFFF, sst.st_size & 0xFFFFFFFF)
-            and sst.st_ctime_ns <= max(pst.st_mtime_ns, pst.st_ctime_ns)
+            and header[16] in _CODE_TYPES
+            and sst.st_ctime_ns < pst.st_mtime_ns
+            and pst.st_ctime_ns - pst.st_mtime_ns <= slack
         ):
             fresh_files += 1
             fresh_bytes += pst.st_size
@@ -715,7 +964,7 @@ def _judge_cache_dir(
         state.verdict(
             c.path,
             directory + os.sep + source_name,
-            optimize,
+            target.optimize,
             loc,
             rp,
             pst=pst,
@@ -732,8 +981,9 @@ def _judge_cache_dir(
         tally.bytes += fresh_bytes
         # Every path here sorts after ``cache_dir/``: none can displace a smaller example.
         prefix = cache_dir + os.sep
-        if len(tally.examples) < tally.limit or prefix < tally.examples[-1]:
-            for name in sorted(fresh_names)[: tally.limit]:
+        limit = tally.limit or 0
+        if len(tally.examples) < limit or prefix < tally.examples[-1]:
+            for name in sorted(fresh_names)[:limit]:
                 tally.example(prefix + name)
 
 
@@ -750,18 +1000,33 @@ def _unique_roots(roots: Iterable[ScanRoot], unreadable: list[str]) -> list[Scan
             continue
         if (st.st_dev, st.st_ino) not in seen:
             seen.add((st.st_dev, st.st_ino))
-            result.append(ScanRoot(path=real, location=r.location))
+            result.append(
+                ScanRoot(path=real, location=r.location, importable_only=r.importable_only)
+            )
     return result
 
 
+def _prefix_skip(target: BytecodeTarget) -> frozenset[str]:
+    """The ``pycache_prefix`` tree, which the walks pass by (it is judged once, as a prefix)."""
+    prefix = target.pycache_prefix
+    if prefix is None:
+        return frozenset()
+    return frozenset({os.path.normcase(os.path.abspath(prefix)), os.path.realpath(prefix)})
+
+
 def _tasks(
-    roots: Sequence[ScanRoot], rules: _Rules, unreadable: list[str], *, depth: int
+    roots: Sequence[ScanRoot],
+    rules: _Rules,
+    unreadable: list[str],
+    *,
+    depth: int,
+    rules_target: BytecodeTarget,
 ) -> list[_Task]:
     """Split the scan of ``roots`` into tasks: each directory at ``depth`` with everything below
     it (so one large package does not make one large task), then the directories above
     ``depth`` alone, with the listing read here. The recursive tasks come first: whoever takes
     the last tasks takes small ones, so the workers finish together."""
-    skip = frozenset(os.path.normcase(r.path) for r in roots)
+    skip = frozenset(os.path.normcase(r.path) for r in roots) | _prefix_skip(rules_target)
     deep: list[_Task] = []
     shallow: list[_Task] = []
     for root in roots:
@@ -777,6 +1042,7 @@ def _tasks(
                     skip_names=rules.skip_names,
                     interesting=rules.interesting,
                     unreadable=unreadable,
+                    packages_only=rules.loader_suffixes if root.importable_only else (),
                 )
                 if got is not None:
                     names, picked, subdirs = got
@@ -797,8 +1063,9 @@ def _summary(state: _Scan, roots: Sequence[ScanRoot]) -> BytecodeSummary:
             location_class=loc,
             files=t.files,
             bytes=t.bytes,
-            examples=tuple(sorted(t.examples)),
+            examples=tuple(sorted(t.examples)[:MAX_EXAMPLES]),
             roots=tuple(sorted(t.roots)),
+            paths=() if cat is BytecodeCategory.FRESH else tuple(sorted(t.examples)),
         )
         for (cat, loc), t in sorted(
             state.tallies.items(), key=lambda kv: (order[kv[0][0]], lorder[kv[0][1]])
@@ -825,8 +1092,9 @@ def scan_bytecode(
     process (:class:`BackgroundScan` spreads the same work over worker processes).
 
     A directory reached from two roots (or twice through one) is scanned once; symlinks are
-    not followed; unreadable directories are listed in the result, never raised. Memory holds
-    only counts and a few example paths per group, whatever the number of files.
+    not followed into directories (a symlinked pyc is read, as import reads it); unreadable
+    directories are listed in the result, never raised. Memory holds the paths of every group
+    but ``fresh``, which is only counted (and a few examples), whatever its number of files.
 
     :param classify: location class of a source directory, for bytecode under the
         ``pycache_prefix`` tree (default: ``other``).
@@ -837,7 +1105,7 @@ def scan_bytecode(
     state = _Scan(target, progress, on_file)
     unique = _unique_roots(roots, state.unreadable)
     rules = _Rules.of(target)
-    skip = frozenset(os.path.normcase(r.path) for r in unique)
+    skip = frozenset(os.path.normcase(r.path) for r in unique) | _prefix_skip(target)
     for root in unique:
         task = _Task(
             root=root, start=root.path, recurse=True, skip=skip - {os.path.normcase(root.path)}
@@ -901,7 +1169,9 @@ class BackgroundScan:
         self._state = _Scan(target, None)
         self._roots = _unique_roots(roots, self._state.unreadable)
         rules = _Rules.of(target)
-        tasks = _tasks(self._roots, rules, self._state.unreadable, depth=self.DEPTH)
+        tasks = _tasks(
+            self._roots, rules, self._state.unreadable, depth=self.DEPTH, rules_target=target
+        )
         group = -(-len(tasks) // self.MAX_QUEUED) or 1
         queue_r, queue_w = os.pipe()
         try:
@@ -1082,9 +1352,10 @@ def _scan_prefix_tree(
     state: _Scan, prefix: str, classify: Callable[[str], LocationClass] | None
 ) -> None:
     """Bytecode under ``sys.pycache_prefix``: ``<prefix>/<source dir>/<stem>.<tag>.pyc``
-    mirrors the absolute source directory (POSIX: without its leading ``/``)."""
+    mirrors the absolute source directory (POSIX: without its leading ``/``); each pyc is
+    judged by the same rules against the listing of that source directory."""
     target = state.target
-    source_suffix = target.source_suffixes[0] if target.source_suffixes else ".py"
+    rules = _Rules.of(target)
     prefix_abs = os.path.abspath(prefix)
     # The prefix mirrors absolute paths: site directories in it are entered.
     skip_names = _Rules.of(target, skip_site_dirs=False).skip_names
@@ -1101,28 +1372,41 @@ def _scan_prefix_tree(
         )
         if got is None:
             continue
-        _names, entries, subdirs = got
+        _listed, entries, subdirs = got
         stack.extend(subdirs)
+        entries = [e for e in entries if _is_file(e)]
+        if not entries:
+            continue
         rel = os.path.relpath(directory, prefix_abs)
         source_dir = os.sep + ("" if rel == "." else rel)
         loc = classify(source_dir) if classify is not None else LocationClass.OTHER
-        for e in entries:
-            if not _is_file(e):
-                continue
-            parsed = _parse_cache_name(e.name)
-            if parsed is None or parsed[1] != target.cache_tag:
-                state.scanned += 1
-                state.record(BytecodeCategory.FOREIGN, loc, prefix, e.path, _stat(e))
-                continue
-            source = os.path.join(source_dir, parsed[0] + source_suffix)
-            state.judge(e.path, source, parsed[2], loc, prefix)
+        names = _names(source_dir)
+        _judge_cache_dir(
+            state,
+            rules,
+            root=ScanRoot(path=prefix, location=loc),
+            directory=source_dir,
+            cache_dir=directory,
+            cache_fd=None,
+            names=names,
+            entries=entries,
+            ext_stems=_ext_stems(names, rules),
+        )
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:
+    """A regular file, or a symlink to one (``_path_isfile`` follows links)."""
     try:
-        return e.is_file(follow_symlinks=False)
+        return e.is_file()
     except OSError:
         return False
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
 
 
 def _stat(e: os.DirEntry[str]) -> os.stat_result | None:
