@@ -166,6 +166,10 @@ def test_extension_shadows_source_and_its_pyc(python: Path, tmp_path: Path) -> N
     assert category(target, tmp_path, copied) is C.EXTENSION_BESIDE_SOURCE
     got = import_in(python, tmp_path, "_json")
     assert got.value is None and str(pyc) not in got.read
+    # The finding names the extension and the source it hides.
+    data = report_json(python, clean_env(), tmp_path)
+    (finding,) = (f for f in data["findings"] if f["code"] == "extension-shadows-source")
+    assert f"{copied} (imported instead of {src})" in finding["evidence"]
 
 
 @pytest.mark.parametrize("after", ["chmod", "copy"])

@@ -181,6 +181,11 @@ def _evidence(category: BytecodeCategory, groups: list[BytecodeGroup]) -> tuple[
     if _TEXT[category].severity is Severity.INFO:
         return tuple(e for g in groups for e in g.examples)
     paths = sorted(p for g in groups for p in g.paths)
+    if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+        return tuple(
+            f"{p} (imported instead of {os.path.join(os.path.dirname(p), _stem(p) + '.py')})"
+            for p in paths
+        )
     if category is not BytecodeCategory.STALE_ACCEPTED:
         return tuple(paths)
     out = []
@@ -188,6 +193,10 @@ def _evidence(category: BytecodeCategory, groups: list[BytecodeGroup]) -> tuple[
         source = _source_of(p)
         out.append(p if source is None else f"{p} (old code of {source})")
     return tuple(out)
+
+
+def _stem(path: str) -> str:
+    return os.path.basename(path).split(".", 1)[0]
 
 
 def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) -> list[Finding]:
