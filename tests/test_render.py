@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,8 @@ from pyenvdoctor.model import (
     PathCommand,
     PathEntry,
     PipCache,
+    PthFile,
+    PthLine,
     Report,
     Selection,
     SelectionReason,
@@ -235,3 +238,61 @@ def test_markdown_table_cells_escape_pipes() -> None:
         if line.startswith("| "):
             cells = line.replace("\\|", "").count("|")
             assert cells >= 3, line
+
+
+def _rendered_markdown_texts(text: str) -> tuple[list[str], list[str]]:
+    """Render Markdown with a real CommonMark + GFM tables implementation (markdown-it-py, which
+    rich depends on): the code spans' contents and the plain text runs, as a reader sees them."""
+    from markdown_it import MarkdownIt
+
+    codes: list[str] = []
+    texts: list[str] = []
+    for block in MarkdownIt("commonmark").enable("table").parse(text):
+        for child in block.children or ():
+            if child.type == "code_inline":
+                codes.append(child.content)
+            elif child.type == "text":
+                texts.append(child.content)
+    return codes, texts
+
+
+def test_markdown_shows_values_as_they_are() -> None:
+    """Issue 17: backslashes, pipes, backticks and Markdown syntax in values come out literally
+    in the rendered Markdown (code spans are not escaped twice; ``__init__`` is not bold)."""
+    base = sample_report()
+    tricky_exe = r"C:\Python\python.exe"
+    tricky_line = r"import os; exec('try:\n  x | y')"
+    entries = list(base.sys_path)
+    entries[0] = dataclasses.replace(entries[0], path=r"C:\work\a|b", resolved=r"C:\work\a|b")
+    pth = PthFile(
+        path="/p/venv/lib/python3.11/site-packages/x.pth",
+        sitedir="/p/venv/lib/python3.11/site-packages",
+        skipped=None,
+        lines=(PthLine(lineno=1, kind="import", text=tricky_line),),
+    )
+    dists = list(base.distributions)
+    dists[0] = dataclasses.replace(dists[0], top_level=("__init__", "*star*", "a`b"))
+    report = dataclasses.replace(
+        base,
+        interpreter=dataclasses.replace(base.interpreter, executable=tricky_exe),
+        sys_path=tuple(entries),
+        pth_files=(pth,),
+        distributions=tuple(dists),
+    )
+    codes, texts = _rendered_markdown_texts(render(report, OutputFormat.MARKDOWN))
+    assert tricky_exe in codes
+    assert tricky_line.replace("\n", " ") in codes
+    assert r"C:\work\a|b" in codes
+    assert "__init__, *star*, a`b" in "".join(texts)
+
+
+def test_markdown_evidence_is_capped_with_a_count_and_json_keeps_all() -> None:
+    """Issue 17: a long evidence list ends with "… and N more"; the JSON has every line."""
+    base = sample_report()
+    many = tuple(f"/p/venv/lib/python3.11/site-packages/m{i}.pyc" for i in range(45))
+    finding = dataclasses.replace(base.findings[0], evidence=many)
+    report = dataclasses.replace(base, findings=(finding, *base.findings[1:]))
+    text = render(report, OutputFormat.MARKDOWN)
+    assert many[19] in text and many[20] not in text
+    assert "… and 25 more (the JSON report lists all)" in text
+    assert json.loads(render(report, OutputFormat.JSON))["findings"][0]["evidence"] == list(many)

@@ -15,16 +15,47 @@ __all__ = ["render_markdown"]
 _ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 
 
-def _cell(value: object) -> str:
+class _Md(str):
+    """Inline Markdown, already escaped: a table cell takes it as it is (but for ``|``)."""
+
+    __slots__ = ()
+
+
+#: ASCII punctuation that can start Markdown syntax in text (CommonMark "backslash escapes"
+#: may escape any ASCII punctuation; ``|`` is the table's, see :func:`_cell`).
+_SPECIAL = frozenset("\\`*_[]<>#!~&")
+
+
+def _esc(value: object) -> _Md:
+    """Plain text as inline Markdown: each character that could start syntax escaped."""
     text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    out = []
+    for i, c in enumerate(text):
+        # An underscore between letters or digits never delimits emphasis (CommonMark 6.2).
+        intraword = c == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum()
+        if c in _SPECIAL and not (intraword and text[i + 1].isalnum()):
+            out.append("\\")
+        out.append(c)
+    return _Md("".join(out))
 
 
-def _code(value: object) -> str:
+def _cell(value: object) -> str:
+    """A GFM table cell: ``|`` escaped everywhere, code spans included (the GFM table
+    extension removes that backslash before inline parsing); plain values escaped first."""
+    md = value if isinstance(value, _Md) else _esc(value)
+    return md.replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _code(value: object) -> _Md:
+    """A code span holding ``value`` literally (CommonMark: backslashes are literal inside)."""
     text = str(value).replace("\n", " ")
-    fence = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or text[:1] == text[-1:] == " " else ""
+    return _Md(f"{fence}{pad}{text}{pad}{fence}")
 
 
 #: GitHub's limit for an issue or comment body, in characters.
@@ -55,8 +86,14 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str
     return lines
 
 
-def _lines(items: Sequence[str]) -> list[str]:
+#: Evidence lines shown per finding in Markdown (the JSON report has them all).
+MAX_EVIDENCE = 20
+
+
+def _lines(items: Sequence[str], limit: int | None = None) -> list[str]:
     cap = _CAP.get()
+    if limit is not None:
+        cap = limit if cap is None else min(cap, limit)
     if cap is None or len(items) <= cap:
         return list(items)
     return [*items[:cap], _more(len(items) - cap)]
@@ -74,10 +111,15 @@ def _details(summary: str, body: list[str]) -> list[str]:
 
 
 def _finding(f: Finding) -> list[str]:
-    lines = [f"### {_ICON[f.severity.value]} {f.title}", "", f"`{f.code}` · {f.severity.value}", ""]
+    lines = [
+        f"### {_ICON[f.severity.value]} {_esc(f.title)}",
+        "",
+        f"`{f.code}` · {f.severity.value}",
+        "",
+    ]
     lines += [f.message, ""]
     if f.evidence:
-        lines += ["Evidence:", "", "```text", *_lines(f.evidence), "```", ""]
+        lines += ["Evidence:", "", "```text", *_lines(f.evidence, MAX_EVIDENCE), "```", ""]
     if f.commands:
         lines += ["Suggested:", "", "```sh", *(_command(c) for c in f.commands), "```", ""]
     return lines
@@ -145,7 +187,7 @@ def _render(report: Report) -> str:
         ("exec_prefix", _code(it.exec_prefix)),
         (
             "user site",
-            f"{_code(it.user_site)} ({'enabled' if it.user_site_enabled else 'disabled'})",
+            _Md(f"{_code(it.user_site)} ({'enabled' if it.user_site_enabled else 'disabled'})"),
         ),
         ("pycache_prefix", _code(it.pycache_prefix) if it.pycache_prefix else "not set"),
         ("check_hash_based_pycs", it.check_hash_based_pycs),
@@ -159,7 +201,7 @@ def _render(report: Report) -> str:
     ]
     flag_text = ", ".join(f"{k}={v}" for k, v in it.flags.items())
     rows.append(("flags", flag_text))
-    out += _table(["", ""], rows) + [""]
+    out += _table(["fact", "value"], rows) + [""]
     if report.environment_variables:
         out += _details(
             f"Environment variables ({len(report.environment_variables)})",
@@ -175,9 +217,9 @@ def _render(report: Report) -> str:
         (
             (
                 e.index,
-                _code(e.path or "''") + ("" if e.path else f" → {_code(e.resolved)}"),
+                _Md(_code(e.path or "''") + ("" if e.path else f" → {_code(e.resolved)}")),
                 e.kind,
-                e.location.value + (f" ({_code(e.pth_file)})" if e.pth_file else ""),
+                _Md(e.location.value + (f" ({_code(e.pth_file)})" if e.pth_file else "")),
             )
             for e in report.sys_path
         ),
@@ -324,11 +366,11 @@ def _caches_section(report: Report) -> list[str]:
                 ["environment", "made by", "version", "from", "interpreter", "on disk"],
                 (
                     (
-                        _code(v.name) + (" (target)" if v.is_target else ""),
+                        _Md(_code(v.name) + (" (target)" if v.is_target else "")),
                         v.creator,
                         v.version or "",
                         _code(v.base_executable or v.home or ""),
-                        "exists" if v.interpreter_exists else "**missing**",
+                        "exists" if v.interpreter_exists else _Md("**missing**"),
                         _maybe_bytes(v.disk_bytes),
                     )
                     for v in report.nearby_venvs
@@ -346,7 +388,7 @@ def _caches_section(report: Report) -> list[str]:
         body += _table(
             ["distribution", "version", "Debian package", "package version"],
             (
-                (o.distribution, o.version, o.package or "**none**", o.package_version or "")
+                (o.distribution, o.version, o.package or _Md("**none**"), o.package_version or "")
                 for o in deb.owners
             ),
         )
