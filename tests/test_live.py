@@ -432,3 +432,34 @@ def test_ipython_extension(tmp_path: Path) -> None:
     assert "findings for" not in stale_view
     full = out["%pyenvdoctor"]
     assert "mod  changed" in full and f"findings for {sys.executable}" in full
+
+
+@pytest.mark.parametrize("bytecode", ["on", "off"])
+def test_function_edit_before_pyenvdoctor_is_seen_by_its_code(
+    tmp_path: Path, bytecode: str
+) -> None:
+    """Issue 17: with bytecode writing off (no pyc) and the module imported before pyenvdoctor,
+    an edit of a function is still seen: the loaded code differs from a compile of the current
+    source. An unedited module with functions is not reported."""
+    proj = write_tree(
+        tmp_path / "proj",
+        {
+            "mod.py": "def f():\n    return 1\n\n\nclass K:\n    def m(self):\n        return 1\n",
+            "same.py": "def g():\n    return 1\n",
+        },
+    )
+    out = run_script(
+        proj,
+        """\
+import mod, same
+edit("mod.py", "def f():\\n    return 1\\n\\n\\nclass K:\\n    def m(self):\\n        return 2\\n")
+import pyenvdoctor
+emit("report", pyenvdoctor.stale_modules())
+emit("value", mod.K().m())
+""",
+        bytecode,
+    )
+    stale = names(out["report"])
+    assert set(stale) == {"mod"}
+    assert "K.m()" in stale["mod"]["how"] and "differs" in stale["mod"]["how"]
+    assert out["value"] == 1  # the old code is what runs

@@ -10,7 +10,13 @@ A module keeps no record of its source's state at import time, so the evidence i
    modules imported before that;
 3. the file's ``(st_mtime_ns, st_size)`` when pyenvdoctor first saw the module (a snapshot taken
    when this module is first imported, then at each :func:`stale_modules` call for new modules);
-4. the module's bytecode ``__spec__.cached`` (PEP 3147/552): a timestamp pyc records the source
+4. the code of the functions and methods the module defines (``__code__`` whose
+   ``co_filename`` is the module's file) against a compile of the current source: a function
+   whose code differs, or that the source no longer defines, means the file changed after the
+   import (code objects compare bytecode, constants, names and line numbers, so a moved
+   function counts). This sees an edit made before pyenvdoctor was imported even with bytecode
+   writing off, but not an edit of module-level values only;
+5. the module's bytecode ``__spec__.cached`` (PEP 3147/552): a timestamp pyc records the source
    mtime and size it was compiled from, a hash-based pyc the source hash
    (``importlib.util.source_hash``), as ``SourceLoader.get_code`` in CPython
    ``Lib/importlib/_bootstrap_external.py`` checks them. Trusted only while the pyc is unchanged
@@ -38,7 +44,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
-from types import ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Literal
 
 __all__ = ["PurgeResult", "StaleModule", "StaleReport", "purge_modules", "stale_modules"]
@@ -226,15 +232,81 @@ def stale_modules(names: Iterable[str] | None = None, *, since: float | None = N
             how = f"modified {_when(st.st_mtime)}, after the import at {_when(imported / 1e9)}"
         elif seen.source is not None and seen.source != (st.st_mtime_ns, st.st_size):
             how = f"mtime or size changed since pyenvdoctor first saw it at {_when(seen.seen_ns / 1e9)}"
+        loader = getattr(mod.__spec__, "loader", None)
+        if how is None and isinstance(loader, SourceFileLoader):
+            if not trusted or _edited_after_pyc(mod, st):
+                how = _code_evidence(mod, origin, st)
+            if how is None and not trusted and imported is None:
+                unchecked.append(name)  # only source modules can hide an earlier edit
         if how is not None:
             stale.append(_stale(name, origin, st.st_mtime, how))
-        elif not trusted and imported is None:
-            unchecked.append(name)
     return StaleReport(
         stale=tuple(sorted(_with_importers(stale), key=lambda m: m.name)),
         unchecked=tuple(sorted(unchecked)),
         snapshot_at=SNAPSHOT_AT,
     )
+
+
+#: origin -> ((st_mtime_ns, st_size, st_ino), compiled code objects by name, or None when the
+#: source does not compile): one compile per file state.
+_COMPILED: dict[str, tuple[tuple[int, int, int], dict[str, list[CodeType]] | None]] = {}
+
+
+def _compiled(origin: str, st: os.stat_result) -> dict[str, list[CodeType]] | None:
+    """Every code object a compile of the current ``origin`` makes, by ``co_name``."""
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    hit = _COMPILED.get(origin)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    try:
+        with open(origin, "rb") as f:
+            code = compile(f.read(), origin, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        _COMPILED[origin] = (key, None)
+        return None
+    by_name: dict[str, list[CodeType]] = {}
+    stack = [code]
+    while stack:
+        for const in stack.pop().co_consts:
+            if isinstance(const, CodeType):
+                by_name.setdefault(const.co_name, []).append(const)
+                stack.append(const)
+    _COMPILED[origin] = (key, by_name)
+    return by_name
+
+
+def _defined_functions(mod: ModuleType, origin: str) -> Iterator[tuple[str, CodeType]]:
+    """``(qualified name, code)`` of the functions and methods compiled from ``origin`` that the
+    module's globals and their classes hold (decorator wrappers from elsewhere are not)."""
+    namespace = getattr(mod, "__dict__", {})
+    for value in list(namespace.values()):
+        members = vars(value).values() if isinstance(value, type) else (value,)
+        for member in list(members):
+            func = getattr(member, "__func__", member)  # staticmethod, classmethod
+            if isinstance(func, FunctionType) and func.__code__.co_filename == origin:
+                yield func.__qualname__, func.__code__
+
+
+def _edited_after_pyc(mod: ModuleType, st: os.stat_result) -> bool:
+    """Whether the source's mtime is later than its pyc's: a timestamp pyc records whole
+    seconds (PEP 552 header), so an edit of the same size within the second of the pyc write
+    still matches the header; only the code can tell."""
+    pst = _stat(getattr(mod.__spec__, "cached", None))
+    return pst is not None and st.st_mtime_ns > pst.st_mtime_ns
+
+
+def _code_evidence(mod: ModuleType, origin: str, st: os.stat_result) -> str | None:
+    """Why the loaded functions are not what the current source compiles to, or ``None``."""
+    loaded = list(_defined_functions(mod, origin))
+    if not loaded:
+        return None
+    compiled = _compiled(origin, st)
+    if compiled is None:
+        return "the current source no longer compiles, so it is not what was imported"
+    for qualname, code in loaded:
+        if not any(code == other for other in compiled.get(code.co_name, ())):
+            return f"the loaded code of {qualname}() differs from a compile of the current source"
+    return None
 
 
 def _stale(name: str, file: str, changed_at: float | None, how: str) -> StaleModule:
