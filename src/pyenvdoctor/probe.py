@@ -43,9 +43,18 @@ BOOTSTRAP = (
     '"executable": "%s"}\\n\' % (sys.version.split()[0], '
     "(sys.executable or '').replace('\\\\', '/').replace('\"', '')))\n"
     "else:\n"
+    "    _m = sorted(sys.modules)\n"
+    "    _p = list(sys.path)\n"
+    "    sys.path[:] = [p for p in _p if p]\n"
     "    _src = sys.stdin.read()\n"
-    "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__'})\n"
+    "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__',"
+    " '_startup_modules': _m, '_startup_path': _p})\n"
 )
+#: The bootstrap records the names in ``sys.modules`` and ``sys.path`` before anything of the
+#: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` while
+#: the probe imports its own modules: ``which`` runs the probe in the *user's* working directory
+#: (so relative ``PYTHONPATH`` entries, which ``site.removeduppaths`` made absolute, and ``''``
+#: mean what they mean for the user), and a ``./json.py`` there must not replace the probe's.
 
 _ENV_VARS_PREFIXES = ("PIP_",)
 
@@ -320,14 +329,34 @@ def _pyvenv_cfg() -> Optional[Dict[str, Any]]:
     return None
 
 
+def _search_locations(spec: Any) -> Optional[List[str]]:
+    """``spec.submodule_search_locations`` as a list, without recomputing a PEP 420 path.
+
+    Iterating a ``_NamespacePath`` recalculates it from ``sys.modules[parent].__path__``
+    (``_bootstrap_external._NamespacePath._recalculate``), which raises ``KeyError`` for a nested
+    namespace package whose parent was never imported (``google.cloud``): read the path it was
+    built with (``_path``, 3.8-3.13) instead.
+    """
+    locations = spec.submodule_search_locations
+    if locations is None:
+        return None
+    raw = getattr(locations, "_path", None)
+    if isinstance(raw, list):
+        return list(raw)
+    return list(locations)
+
+
 def _spec_info(spec: Any) -> Dict[str, Any]:
     """The parts of a ModuleSpec the host needs (no module code runs to get them)."""
-    locations = spec.submodule_search_locations
+    locations = _search_locations(spec)
     origin = spec.origin
+    loader = _describe(spec.loader) if spec.loader is not None else None
     if locations is not None and origin in (None, "namespace"):
         kind = "namespace"
     elif origin in ("built-in", "frozen"):
         kind = origin
+    elif loader is not None and loader.endswith(("FrozenImporter", "BuiltinImporter")):
+        kind = "frozen" if loader.endswith("FrozenImporter") else "built-in"
     elif locations is not None:
         kind = "package"
     else:
@@ -335,21 +364,98 @@ def _spec_info(spec: Any) -> Dict[str, Any]:
     return {
         "origin": origin if origin not in (None, "namespace") else None,
         "kind": kind,
-        "loader": _describe(spec.loader) if spec.loader is not None else None,
+        "loader": loader,
+        "spec_name": spec.name,
         "cached": getattr(spec, "cached", None) if spec.has_location else None,
-        "submodule_search_locations": list(locations) if locations is not None else None,
+        "submodule_search_locations": locations,
     }
 
 
-def resolve(name: str) -> Dict[str, Any]:
+def _meta_path_installers(origin: str) -> List[str]:
+    """Classes a module's source adds to ``sys.meta_path`` (``sys.meta_path.append(X)`` /
+    ``.insert(i, X)``, ``X`` a class or a name bound to ``Class(...)``), read with :mod:`ast`
+    (six adds ``_SixMetaPathImporter``, which builds ``six.moves`` at run time)."""
+    import ast
+
+    try:
+        with open(origin, "rb") as f:
+            tree = ast.parse(f.read())
+    except Exception:
+        return []
+    bound = {}  # type: Dict[str, str]
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+        ):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    bound[t.id] = node.value.func.id
+    found = []  # type: List[str]
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        target = node.func.value
+        if not (
+            node.func.attr in ("append", "insert")
+            and isinstance(target, ast.Attribute)
+            and target.attr == "meta_path"
+            and node.args
+        ):
+            continue
+        arg = node.args[-1]
+        if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
+            found.append(arg.func.id)
+        elif isinstance(arg, ast.Name):
+            found.append(bound.get(arg.id, arg.id))
+    return found
+
+
+def _extend_path(sub: str, init_origin: str, path: List[str], parent_path: Any) -> List[str]:
+    """The ``__path__`` a package's ``__init__`` makes with
+    ``__path__ = pkgutil.extend_path(__path__, __name__)``, computed by the target's own
+    :func:`pkgutil.extend_path` (which searches ``sys.path``, or the parent's ``__path__``)."""
+    import pkgutil
+    import types
+
+    parent = sub.rpartition(".")[0]
+    placed = False
+    if parent and parent not in sys.modules:
+        stub = types.ModuleType(parent)
+        stub.__path__ = list(parent_path or [])  # type: ignore[attr-defined]
+        sys.modules[parent] = stub
+        placed = True
+    try:
+        return list(pkgutil.extend_path(list(path), sub))
+    finally:
+        if placed:
+            del sys.modules[parent]
+
+
+def resolve(name: str, startup_modules: Any = ()) -> Dict[str, Any]:
     """Where ``import name`` would load from, without executing any module's code.
 
-    Each level of a dotted name is found as ``importlib._bootstrap._find_spec`` does: every
-    finder of ``sys.meta_path`` in order, with the parent's ``submodule_search_locations`` as
-    the path. The parent's ``__init__`` is not run, so a package that changes its
-    ``__path__`` at import time (pkgutil/pkg_resources namespace helpers) is noted. Candidates
-    that lose are found by asking ``PathFinder`` one path entry at a time.
+    Each level of a dotted name is found as ``importlib._bootstrap._find_and_load`` does:
+    ``sys.modules`` first (a module imported at start-up, ``startup_modules``, is what
+    ``import`` returns: ``encodings``, ``os`` on 3.8-3.10, ``os.path`` bound to ``posixpath``),
+    then every finder of ``sys.meta_path`` in order with the parent's ``__path__`` as the path
+    (``_find_spec``). The parent's ``__init__`` is not run: a ``pkgutil.extend_path`` line in it
+    is modelled with the target's own ``pkgutil``, other ``__path__`` changes are noted.
+    Candidates that lose are found by asking ``PathFinder`` one path entry at a time.
     """
+
+    started = set(startup_modules)
+    stubs: List[str] = []
+    try:
+        return _resolve(name, started, stubs)
+    finally:
+        for stub in stubs:
+            sys.modules.pop(stub, None)
+
+
+def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
+    import types
     from importlib import machinery
 
     result: Dict[str, Any] = {"name": name, "levels": [], "notes": []}
@@ -359,21 +465,36 @@ def resolve(name: str) -> Dict[str, Any]:
         sub = ".".join(parts[: i + 1])
         level: Dict[str, Any] = {"name": sub, "finder": None, "spec": None, "candidates": []}
         result["levels"].append(level)
-        for finder in sys.meta_path:
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            try:
-                spec = find_spec(sub, path)
-            except Exception as exc:  # a broken finder is data
-                result["notes"].append(
-                    "%s raised %s: %s" % (_describe(finder), type(exc).__name__, exc)
-                )
-                continue
-            if spec is not None:
-                level["finder"] = _describe(finder)
-                level["spec"] = _spec_info(spec)
-                break
+        module = sys.modules.get(sub) if sub in started else None
+        module_spec = getattr(module, "__spec__", None) if module is not None else None
+        if module is not None and module_spec is not None:
+            level["finder"] = "sys.modules"
+            level["spec"] = _spec_info(module_spec)
+            real_path = getattr(module, "__path__", None)
+            level["spec"]["submodule_search_locations"] = (
+                list(real_path) if real_path is not None else None
+            )
+            also = "" if module_spec.name == sub else " (module %s)" % module_spec.name
+            result["notes"].append(
+                "%s was imported at start-up: import returns sys.modules[%r]%s; "
+                "sys.path is not searched" % (sub, sub, also)
+            )
+        else:
+            for finder in sys.meta_path:
+                find_spec = getattr(finder, "find_spec", None)
+                if find_spec is None:
+                    continue
+                try:
+                    spec = find_spec(sub, path)
+                except Exception as exc:  # a broken finder is data
+                    result["notes"].append(
+                        "%s raised %s: %s" % (_describe(finder), type(exc).__name__, exc)
+                    )
+                    continue
+                if spec is not None:
+                    level["finder"] = _describe(finder)
+                    level["spec"] = _spec_info(spec)
+                    break
         entries = sys.path if path is None else path
         for index, entry in enumerate(entries):
             try:
@@ -387,32 +508,78 @@ def resolve(name: str) -> Dict[str, Any]:
                 level["candidates"].append(info)
         found = level["spec"]
         if found is None:
+            if i > 0:
+                parent_origin = result["levels"][i - 1]["spec"]["origin"] or ""
+                if parent_origin.endswith(".py"):
+                    for cls in _meta_path_installers(parent_origin):
+                        result["notes"].append(
+                            "%s adds the finder %s to sys.meta_path when imported: it may "
+                            "build %s at run time (not resolved without running %s)"
+                            % (parts[0] if i == 1 else ".".join(parts[:i]), cls, sub, parts[0])
+                        )
             result["notes"].append("%s: no finder found it" % sub)
             break
         if i < len(parts) - 1:
-            path = found["submodule_search_locations"]
-            if path is None:
-                result["notes"].append(
-                    "%s is a module, not a package: no submodule %s" % (sub, parts[i + 1])
-                )
+            next_path = found["submodule_search_locations"]
+            if ".".join(parts[: i + 2]) in started and sys.modules.get(".".join(parts[: i + 2])):
+                path = next_path or []  # already in sys.modules (os.path): found there
+                continue
+            if next_path is None:
+                origin = found["origin"] or ""
+                installers = _meta_path_installers(origin) if origin.endswith(".py") else []
+                for cls in installers:
+                    result["notes"].append(
+                        "%s adds the finder %s to sys.meta_path when imported: it builds %s "
+                        "at run time (not resolved without running %s)"
+                        % (sub, cls, ".".join(parts[: i + 2]), sub)
+                    )
+                if not installers:
+                    result["notes"].append(
+                        "%s is a module, not a package: no submodule %s" % (sub, parts[i + 1])
+                    )
                 break
             origin = found["origin"] or ""
-            if origin.endswith("__init__.py"):
-                try:
-                    with open(origin, "rb") as f:
-                        text = f.read(65536)
-                    if (
-                        b"extend_path" in text
-                        or b"declare_namespace" in text
-                        or b"__path__" in text
-                    ):
-                        result["notes"].append(
-                            "%s changes its __path__ when imported; resolved without running it"
-                            % sub
-                        )
-                except OSError:
-                    pass
+            if level["finder"] != "sys.modules" and origin.endswith("__init__.py"):
+                next_path = _path_changes(result, sub, origin, next_path, path)
+            if sub not in sys.modules:
+                # A bodiless stand-in, so PathFinder can build a nested _NamespacePath (its
+                # constructor reads sys.modules[parent].__path__); removed when done.
+                stub = types.ModuleType(sub)
+                stub.__path__ = list(next_path)  # type: ignore[attr-defined]
+                sys.modules[sub] = stub
+                stubs.append(sub)
+            path = next_path
     return result
+
+
+def _path_changes(
+    result: Dict[str, Any], sub: str, origin: str, path: List[str], parent_path: Any
+) -> List[str]:
+    """The package ``__path__`` after its ``__init__`` ran, as far as it can be known
+    without running it (``pkgutil.extend_path`` is computed; anything else is noted)."""
+    import re
+
+    try:
+        with open(origin, "rb") as f:
+            text = f.read(65536)
+    except OSError:
+        return path
+    if re.search(rb"__path__\s*=\s*[\w.()'\"]*extend_path\(\s*__path__\s*,\s*__name__\s*\)", text):
+        try:
+            extended = _extend_path(sub, origin, path, parent_path)
+        except Exception as exc:
+            result["notes"].append("%s: pkgutil.extend_path failed: %s" % (sub, exc))
+            return path
+        result["notes"].append(
+            "%s extends its __path__ with pkgutil.extend_path: %d entr%s"
+            % (sub, len(extended), "y" if len(extended) == 1 else "ies")
+        )
+        return extended
+    if b"declare_namespace" in text or b"__path__" in text:
+        result["notes"].append(
+            "%s changes its __path__ when imported; resolved without running it" % sub
+        )
+    return path
 
 
 def collect() -> Dict[str, Any]:
@@ -442,11 +609,26 @@ def main() -> None:
     """Print :data:`MARKER` and the JSON document on standard output."""
     # ensure_ascii keeps undecodable paths (surrogate escapes) as valid JSON escapes.
     # ``python -c BOOTSTRAP which NAME`` resolves NAME instead of collecting facts.
+    # The probe's own modules are imported while '' is off sys.path (see BOOTSTRAP); then
+    # sys.path is put back as the target started with it.
+    import ast  # noqa: F401
+    import importlib.machinery  # noqa: F401
+    import importlib.util  # noqa: F401
+    import inspect  # noqa: F401
+    import locale  # noqa: F401
+    import pkgutil  # noqa: F401
+    import platform  # noqa: F401
+    import re  # noqa: F401
+    import sysconfig  # noqa: F401
+    import types  # noqa: F401
+
+    startup_path = globals().get("_startup_path")
+    if startup_path is not None:
+        sys.path[:] = startup_path
     if len(sys.argv) >= 3 and sys.argv[1] == "which":
         facts = collect()
-        if len(sys.argv) >= 4:  # the user's working directory stands for '' (finders only look)
-            sys.path[:] = [sys.argv[3] if p == "" else p for p in sys.path]
-        answer = {"probe_version": PROBE_VERSION, "which": resolve(sys.argv[2]), "facts": facts}
+        found = resolve(sys.argv[2], globals().get("_startup_modules") or ())
+        answer = {"probe_version": PROBE_VERSION, "which": found, "facts": facts}
     else:
         answer = collect()
     document = json.dumps(answer, ensure_ascii=True, sort_keys=True)

@@ -157,6 +157,12 @@ class RunningProbe:
         self.executable = executable
         self._started = time.monotonic()
         self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
+        # ``which`` runs where the user stands: site.py makes relative PYTHONPATH entries
+        # absolute against the working directory, and '' is searched there (the bootstrap keeps
+        # '' off sys.path while the probe imports its own modules).
+        cwd = self._neutral.name
+        if which and working_directory and os.path.isdir(working_directory):
+            cwd = working_directory
         self._error: InterpreterError | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         argv = [
@@ -172,7 +178,7 @@ class RunningProbe:
                 stdin=read_end,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                cwd=self._neutral.name,
+                cwd=cwd,
             )
         except OSError as exc:
             os.close(write_end)

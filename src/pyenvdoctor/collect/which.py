@@ -15,6 +15,7 @@ from pyenvdoctor.collect.interpreter import (
     PathClassifier,
     inspect_target,
 )
+from pyenvdoctor.collect.zipbytecode import describe, judge_zip_module, split_zip_path
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
     Distribution,
@@ -138,7 +139,21 @@ def build_which(
             owner = owning_distribution(
                 last.origin, name.split(".", maxsplit=1)[0], scan.distributions
             )
-            if last.origin.endswith(".pyc"):
+            in_zip = (last.loader or "").endswith("zipimporter")
+            split = split_zip_path(last.origin) if in_zip else None
+            if split is not None:
+                archive, member = split
+                module_path = member.rpartition(".")[0]
+                if last.kind == "package":
+                    module_path = module_path.rpartition("/")[0]
+                code = judge_zip_module(
+                    archive, module_path, BytecodeTarget.for_interpreter(interpreter)
+                )
+                if code is not None:
+                    bytecode = code.category
+                    bytecode_path = f"{archive}/{code.pyc}" if code.pyc else None
+                    notes.append("zipimport: " + describe(code))
+            elif last.origin.endswith(".pyc"):
                 bytecode_path = last.origin
                 bytecode = judge_file(
                     last.origin, None, BytecodeTarget.for_interpreter(interpreter)
