@@ -1,0 +1,211 @@
+"""Differential test: ``which NAME`` against the interpreter it describes.
+
+For each interpreter (pyenv 3.8-3.13, Debian's ``/usr/bin/python3``; absent ones are skipped) one
+tree is generated holding every case below; for each name three answers are compared:
+
+* ``build_which`` (the probe, run where the user stands, with the user's ``PYTHONPATH``);
+* ``importlib.util.find_spec(NAME)`` run by the target in the same directory and environment
+  (origin and loader class);
+* ``python -v -c "import NAME"``: the ``import 'X' # <loader>`` line ``-v`` prints for the module
+  that really loads, and that module's ``__spec__.origin`` after the import.
+
+Cases: plain shadowing by a working-directory file, files that never win because the module is
+in ``sys.modules`` at start-up (``encodings``, ``os``, ``stat``, ``os.path`` bound to
+``posixpath``), nested PEP 420 namespace packages spread over two entries, a relative
+``PYTHONPATH`` entry, frozen modules (``__hello__``; ``runpy`` frozen on 3.11+), modules in a zip
+file (source, a stale-but-accepted pyc, a rejected pyc, a sourceless pyc, a package), and a
+package that extends its ``__path__`` with ``pkgutil.extend_path``. Zip verdicts are checked
+against the value the module really has (the old code's value means its pyc ran).
+
+``PYENVDOCTOR_ORACLE_VERBOSE=1`` prints each interpreter's count of cases and disagreements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import clean_env, pyenv_python, run
+from pyenvdoctor.collect.which import build_which
+from pyenvdoctor.model import BytecodeCategory
+
+INTERPRETERS = {
+    **{minor: pyenv_python(minor) for minor in ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")},
+    "debian": Path("/usr/bin/python3") if Path("/usr/bin/python3").exists() else None,
+}
+
+_FIND_SPEC = """\
+import importlib.util, json, sys
+s = importlib.util.find_spec(sys.argv[1])
+loader = s.loader if isinstance(s.loader, type) else type(s.loader)
+print(json.dumps([s.origin if s.origin != 'namespace' else None, loader.__name__]))
+"""
+
+_IMPORT = """\
+import importlib, json, sys
+m = importlib.import_module(sys.argv[1])
+print(json.dumps([m.__spec__.name, m.__spec__.origin, getattr(m, 'A', None)]))
+"""
+
+_V_ZIP = re.compile(r"^import ([\w.]+) # loaded from Zip (.*)$")
+_V_LINE = re.compile(r"^import '([\w.]+)' # <(?:class ')?(?:[\w.]+\.)?(\w+)")
+
+
+def _compile(python: Path, source: Path, cfile: Path) -> None:
+    run(
+        [
+            python,
+            "-c",
+            f"import py_compile; py_compile.compile({str(source)!r}, cfile={str(cfile)!r}, doraise=True)",
+        ]
+    )
+
+
+def _build(root: Path, python: Path) -> list[str]:
+    """The tree for one interpreter; returns the names to ask about."""
+    work = root / "work"
+    work.mkdir()
+    for name in ("random", "encodings", "os", "stat", "runpy"):
+        (work / f"{name}.py").write_text("A = 'cwd'\n")
+    # nested namespace: nsa.nsb over two entries, the leaf in the second
+    (root / "ns1" / "nsa" / "nsb").mkdir(parents=True)
+    (root / "ns2" / "nsa" / "nsb" / "leaf").mkdir(parents=True)
+    (root / "ns2" / "nsa" / "nsb" / "leaf" / "__init__.py").write_text("A = 'leaf'\n")
+    (root / "ns1" / "nsa" / "nsb" / "other.py").write_text("A = 'other'\n")
+    # relative PYTHONPATH entry ../rel
+    (root / "rel").mkdir()
+    (root / "rel" / "relmod.py").write_text("A = 'rel'\n")
+    # pkgutil.extend_path over ext1 and ext2
+    for part in ("ext1", "ext2"):
+        (root / part / "extpkg").mkdir(parents=True)
+    (root / "ext1" / "extpkg" / "__init__.py").write_text(
+        "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+    )
+    (root / "ext2" / "extpkg" / "__init__.py").write_text("")
+    (root / "ext2" / "extpkg" / "extra.py").write_text("A = 'extra'\n")
+    # zip: a stale pyc accepted (same size, DOS time within 1 s), one rejected, one sourceless
+    src = root / "src"
+    src.mkdir()
+    (src / "zold.py").write_text("A = 'old'\n")
+    _compile(python, src / "zold.py", src / "zold.pyc")
+    mtime = os.stat(src / "zold.py").st_mtime
+    with zipfile.ZipFile(root / "archive.zip", "w") as z:
+        z.writestr(zipfile.ZipInfo("zacc.py", time.localtime(mtime)[:6]), "A = 'new'\n")
+        z.write(src / "zold.pyc", "zacc.pyc")
+        z.writestr(zipfile.ZipInfo("zrej.py", time.localtime(mtime - 600)[:6]), "A = 'new'\n")
+        z.write(src / "zold.pyc", "zrej.pyc")
+        z.write(src / "zold.pyc", "zsrcless.pyc")
+        z.writestr("zpkg/__init__.py", "")
+        z.writestr("zpkg/mod.py", "A = 'zmod'\n")
+    return [
+        "random",
+        "encodings",
+        "os",
+        "stat",
+        "os.path",
+        "nsa.nsb.leaf",
+        "nsa.nsb.other",
+        "relmod",
+        "__hello__",
+        "runpy",
+        "zacc",
+        "zrej",
+        "zsrcless",
+        "zpkg",
+        "zpkg.mod",
+        "extpkg.extra",
+    ]
+
+
+def _tail(dotted: str | None) -> str | None:
+    return dotted.rsplit(".", 1)[-1] if dotted else None
+
+
+def _disagreements(python: Path, root: Path, name: str, env: dict[str, str]) -> list[str]:
+    work = root / "work"
+    report = build_which(name, python=str(python), environ=env, working_directory=str(work))
+    spec = json.loads(run([python, "-c", _FIND_SPEC, name], cwd=work, env=env).stdout)
+    proc = run([python, "-v", "-c", _IMPORT, name], cwd=work, env=env)
+    spec_name, runtime_origin, value = json.loads(proc.stdout.strip().splitlines()[-1])
+    v_loaders = {m.group(1): m.group(2) for m in map(_V_LINE.match, proc.stderr.splitlines()) if m}
+    for m in map(_V_ZIP.match, proc.stderr.splitlines()):  # 3.8-3.9: zipimport.load_module
+        if m:
+            v_loaders[m.group(1)] = "zipimporter"
+            if m.group(1) == spec_name and m.group(2) != runtime_origin:
+                return [f"{name}: -v loaded {m.group(2)}, __spec__ says {runtime_origin}"]
+    out = []
+    if not report.found:
+        return [f"{name}: which says not found ({report.notes})"]
+    last = report.levels[-1]
+    ours = (last.origin, _tail(last.loader))
+    if ours != tuple(spec):
+        out.append(f"{name}: which {ours} != find_spec {tuple(spec)}")
+    if last.origin != runtime_origin:
+        out.append(f"{name}: which {last.origin} != loaded {runtime_origin}")
+    if v_loaders.get(spec_name) != _tail(last.loader):
+        out.append(f"{name}: which {last.loader} != -v {v_loaders.get(spec_name)}")
+    if name.startswith("z") and not name.startswith("zpkg"):
+        ran_old = value == "old"
+        if ran_old != (
+            report.bytecode in (BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS)
+        ):
+            out.append(f"{name}: which says {report.bytecode}, the module has A={value!r}")
+    return out
+
+
+@pytest.mark.parametrize("label", sorted(INTERPRETERS))
+def test_which_agrees_with_cpython(
+    label: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = INTERPRETERS[label]
+    if python is None:
+        pytest.skip(f"no {label} interpreter on this machine")
+    names = _build(tmp_path, python)
+    pythonpath = os.pathsep.join(
+        [
+            str(tmp_path / "ns1"),
+            str(tmp_path / "ns2"),
+            "../rel",
+            str(tmp_path / "archive.zip"),
+            str(tmp_path / "ext1"),
+            str(tmp_path / "ext2"),
+        ]
+    )
+    env = clean_env(PYTHONPATH=pythonpath)
+    monkeypatch.setenv("PYTHONPATH", pythonpath)  # the probe inherits the host's environment
+    found: list[str] = []
+    for name in names:
+        found += _disagreements(python, tmp_path, name, env)
+    if os.environ.get("PYENVDOCTOR_ORACLE_VERBOSE"):
+        print(f"{label}: {len(names)} cases, {len(found)} disagreements")
+    assert found == []
+
+
+def test_which_is_byte_identical_with_a_relative_pythonpath(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = INTERPRETERS.get("3.12") or INTERPRETERS.get("debian")
+    if python is None:
+        pytest.skip("no interpreter")
+    _build(tmp_path, python)
+    monkeypatch.setenv("PYTHONPATH", "../rel")
+    env = clean_env(PYTHONPATH="../rel")
+    from pyenvdoctor.model import to_dict
+
+    answers: list[Any] = [
+        to_dict(
+            build_which(
+                "relmod", python=str(python), environ=env, working_directory=str(tmp_path / "work")
+            )
+        )
+        for _ in range(2)
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0]["levels"][0]["origin"] == str(tmp_path / "rel" / "relmod.py")
