@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, pyenv_python, run
+from conftest import clean_env, make_venv, pyenv_python, run
 from pyenvdoctor.collect.which import build_which
 from pyenvdoctor.model import BytecodeCategory
 
@@ -209,3 +209,29 @@ def test_which_is_byte_identical_with_a_relative_pythonpath(
     ]
     assert answers[0] == answers[1]
     assert answers[0]["levels"][0]["origin"] == str(tmp_path / "rel" / "relmod.py")
+
+
+def test_finders_that_build_modules_at_run_time(tmp_path: Path) -> None:
+    """setuptools' ``distutils-precedence.pth`` puts ``_distutils_hack.DistutilsMetaFinder`` on
+    ``sys.meta_path`` at start-up: which names it and agrees with find_spec. six adds
+    ``_SixMetaPathImporter`` when imported: which cannot resolve ``six.moves`` without running
+    six, and names the finder that will."""
+    python = INTERPRETERS.get("3.12") or INTERPRETERS.get("debian")
+    if python is None:
+        pytest.skip("no interpreter")
+    venv = make_venv(tmp_path / "venv", python)
+    # From /opt/wheels (PIP_FIND_LINKS) or the index; skipped when neither has them.
+    got = run([venv, "-m", "pip", "install", "-q", "six", "setuptools"], check=False)
+    if got.returncode != 0:
+        pytest.skip("six and setuptools cannot be installed here")
+    env = clean_env()
+    report = build_which(
+        "distutils", python=str(venv), environ=env, working_directory=str(tmp_path)
+    )
+    spec = json.loads(run([venv, "-c", _FIND_SPEC, "distutils"], cwd=tmp_path, env=env).stdout)
+    assert report.levels[-1].finder == "_distutils_hack.DistutilsMetaFinder"
+    assert (report.levels[-1].origin, _tail(report.levels[-1].loader)) == tuple(spec)
+    moves = build_which("six.moves", python=str(venv), environ=env, working_directory=str(tmp_path))
+    assert any("_SixMetaPathImporter" in n for n in moves.notes)
+    spec = json.loads(run([venv, "-c", _FIND_SPEC, "six.moves"], cwd=tmp_path, env=env).stdout)
+    assert spec[1] == "_SixMetaPathImporter"
