@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, make_venv, pyenv_python, run
+from conftest import clean_env, make_venv, pyenv_python, report_json, run
 from pyenvdoctor.collect.which import build_which
 from pyenvdoctor.model import BytecodeCategory
 
@@ -235,3 +235,30 @@ def test_finders_that_build_modules_at_run_time(tmp_path: Path) -> None:
     assert any("_SixMetaPathImporter" in n for n in moves.notes)
     spec = json.loads(run([venv, "-c", _FIND_SPEC, "six.moves"], cwd=tmp_path, env=env).stdout)
     assert spec[1] == "_SixMetaPathImporter"
+
+
+@pytest.mark.parametrize("label", sorted(INTERPRETERS))
+def test_zip_pycs_in_the_report_agree_with_zipimport(label: str, tmp_path: Path) -> None:
+    """The report judges the pycs of a zip on ``sys.path`` (given as a relative PYTHONPATH
+    entry) by zipimport's rules; the value each module really has says which code ran."""
+    python = INTERPRETERS[label]
+    if python is None:
+        pytest.skip(f"no {label} interpreter on this machine")
+    _build(tmp_path, python)
+    work = tmp_path / "work"
+    env = clean_env(PYTHONPATH="../archive.zip")
+    data = report_json(python, env, work)
+    archive = str(tmp_path / "archive.zip")
+    got = {
+        p: g["category"]
+        for g in data["bytecode"]["groups"]
+        if archive in g["roots"]
+        for p in g["paths"]
+    }
+    expected = {"zacc": "stale-accepted", "zrej": "stale-not-rewritten", "zsrcless": "sourceless"}
+    assert got == {f"{archive}/{m}.pyc": c for m, c in expected.items()}
+    for module, category in expected.items():
+        value = run([python, "-c", f"import {module}; print({module}.A)"], cwd=work, env=env)
+        assert (value.stdout.strip() == "old") == (category != "stale-not-rewritten")
+    codes = {f["code"]: f["commands"] for f in data["findings"]}
+    assert codes["bytecode-stale-accepted"] == []  # no rm of a zip member

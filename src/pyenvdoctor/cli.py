@@ -267,7 +267,8 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
 
     environ = dict(os.environ)
     selection = select_interpreter(args.python, environ)
-    started = (selection, RunningProbe(selection.executable))  # boots during the imports below
+    # Boots during the imports below, where the user stands (relative PYTHONPATH entries).
+    started = (selection, RunningProbe(selection.executable, working_directory=os.getcwd()))
     from pyenvdoctor.start import start_report
 
     progress = None

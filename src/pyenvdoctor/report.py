@@ -25,7 +25,7 @@ from pyenvdoctor.checks.distributions import distribution_findings
 from pyenvdoctor.checks.environment import environment_findings
 from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
-from pyenvdoctor.collect.bytecode import FileSink
+from pyenvdoctor.collect.bytecode import BytecodeTarget, FileSink
 from pyenvdoctor.collect.caches import collect_caches
 from pyenvdoctor.collect.debian import collect_debian, read_externally_managed
 from pyenvdoctor.collect.dependencies import (
@@ -43,6 +43,7 @@ from pyenvdoctor.collect.interpreter import (
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.nearby import find_nearby_venvs
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
+from pyenvdoctor.collect.zipbytecode import add_zip_groups
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
     CheckSkipped,
@@ -218,6 +219,7 @@ def _diagnose(
     )
     pip_cache, script_findings, nearby_venvs = pending_walks.result()
     bytecode = pending_scan.result()
+    bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
     caches = collect_caches(
         environ=environ,
         working_directory=working_directory,

@@ -124,6 +124,11 @@ _TEXT: dict[BytecodeCategory, _Text] = {
 }
 
 
+#: Zip files on sys.path whose pycs ``add_zip_groups`` judged: rebuilding the archive is the
+#: user's call, so no command is suggested for them.
+_ZIP_SUFFIXES = (".zip", ".egg", ".pyz", ".whl")
+
+
 def _command(
     category: BytecodeCategory,
     groups: list[BytecodeGroup],
@@ -131,6 +136,8 @@ def _command(
     cache_tag: str,
     roots: tuple[str, ...],
 ) -> tuple[str, ...]:
+    if any(r.endswith(_ZIP_SUFFIXES) for g in groups for r in g.roots):
+        return ()  # members of a zip file (collect/zipbytecode.py): no file to remove
     files = sum(g.files for g in groups)
     listed = sorted(e for g in groups for e in g.paths)
     quoted = " ".join(shlex.quote(r) for r in roots)

@@ -157,11 +157,12 @@ class RunningProbe:
         self.executable = executable
         self._started = time.monotonic()
         self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
-        # ``which`` runs where the user stands: site.py makes relative PYTHONPATH entries
+        # The probe runs where the user stands: site.py makes relative PYTHONPATH entries
         # absolute against the working directory, and '' is searched there (the bootstrap keeps
-        # '' off sys.path while the probe imports its own modules).
+        # '' off sys.path while the probe imports its own modules). The empty directory is the
+        # fallback when there is no such directory.
         cwd = self._neutral.name
-        if which and working_directory and os.path.isdir(working_directory):
+        if working_directory and os.path.isdir(working_directory):
             cwd = working_directory
         self._error: InterpreterError | None = None
         self._proc: subprocess.Popen[bytes] | None = None

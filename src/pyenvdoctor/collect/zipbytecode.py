@@ -19,15 +19,29 @@ CPython ``Lib/zipimport.py`` (3.8-3.13, the same logic in each; 3.13 adds ZIP64 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyenvdoctor.collect.bytecode import BytecodeTarget, _run_in_target
-from pyenvdoctor.model import BytecodeCategory
+from pyenvdoctor.model import (
+    BytecodeCategory,
+    BytecodeGroup,
+    BytecodeSummary,
+    LocationClass,
+    PathEntry,
+)
 
-__all__ = ["ZipModuleCode", "describe", "judge_zip_module", "split_zip_path"]
+__all__ = [
+    "ZipModuleCode",
+    "add_zip_groups",
+    "describe",
+    "judge_zip_module",
+    "split_zip_path",
+]
 
 _SEARCH_ORDER = (
     ("/__init__.pyc", True),
@@ -193,22 +207,22 @@ def _judge_pyc(
     flags = int.from_bytes(data[4:8], "little")
     if flags & ~0b11:
         return "unknown flag bits"
-    checked = _target_check(target, archive, name, source)
-    if not checked.get("code"):
-        return verdict(BytecodeCategory.BROKEN, "the body is not a code object", None)
-    if flags & 0b1:
-        check_source = bool(flags & 0b10)
-        mode = target.check_hash_based_pycs
-        checks = source is not None and mode != "never" and (check_source or mode == "always")
-        if checks and data[8:16].hex() != checked.get("hash"):
-            return "source hash differs"
-    elif source is not None:
+    if not flags & 0b1 and source is not None:
         info = infos[source]
         pyc_mtime = int.from_bytes(data[8:12], "little")
         pyc_size = int.from_bytes(data[12:16], "little")
         # _eq_mtime: 1 second either way; the size is the member's uncompressed size.
         if abs(pyc_mtime - _dos_mtime(info)) > 1 or pyc_size != (info.file_size & 0xFFFFFFFF):
             return "time stamp or size differs from the source member"
+    checked = _target_check(target, archive, name, source)
+    if flags & 0b1:
+        check_source = bool(flags & 0b10)
+        mode = target.check_hash_based_pycs
+        checks = source is not None and mode != "never" and (check_source or mode == "always")
+        if checks and data[8:16].hex() != checked.get("hash"):
+            return "source hash differs"
+    if not checked.get("code"):
+        return verdict(BytecodeCategory.BROKEN, "the body is not a code object", None)
     if source is None:
         return verdict(BytecodeCategory.SOURCELESS, "no source member: the pyc is not checked")
     if checked.get("same"):
@@ -224,3 +238,64 @@ def describe(code: ZipModuleCode) -> str:
     where = f"{code.archive}/{code.member}" if code.member else code.archive
     cat = code.category.value if code.category else "source"
     return f"{where} ({cat}): {code.reason}"
+
+
+def judge_zip_archive(
+    archive: str, target: BytecodeTarget
+) -> list[tuple[str, BytecodeCategory, int]]:
+    """Every pyc member of ``archive`` as ``(archive/member, category, uncompressed bytes)``:
+    those ``zipimport`` tries judged by :func:`judge_zip_module`; a pyc it never reads (a
+    ``__pycache__`` member, or one behind a package or an accepted pyc) is ``ignored``."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            sizes = {i.filename: i.file_size for i in z.infolist() if i.filename.endswith(".pyc")}
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return []
+    judged: dict[str, BytecodeCategory] = {}
+    stems = {
+        n[: -len("/__init__.pyc")] if n.endswith("/__init__.pyc") else n[:-4]
+        for n in sizes
+        if "__pycache__/" not in n
+    }
+    for stem in sorted(stems):
+        code = judge_zip_module(archive, stem, target)
+        if code is not None and code.pyc is not None and code.category is not None:
+            judged[code.pyc] = code.category
+    return [
+        (f"{archive}/{n}", judged.get(n, BytecodeCategory.IGNORED), sizes[n]) for n in sorted(sizes)
+    ]
+
+
+def add_zip_groups(
+    summary: BytecodeSummary, sys_path: Sequence[PathEntry], target: BytecodeTarget
+) -> BytecodeSummary:
+    """``summary`` with the pycs of every zip file on ``sys.path`` added as groups of their
+    own (one per archive and category, the entry's location class; ``bytes``: uncompressed);
+    fresh ones counted, the others listed whole, as the directory scan does."""
+    tallies: dict[tuple[str, BytecodeCategory], list[tuple[str, int]]] = {}
+    locations: dict[str, LocationClass] = {}
+    for entry in sys_path:
+        if entry.kind != "zip":
+            continue
+        locations[entry.resolved] = entry.location
+        for path, category, size in judge_zip_archive(entry.resolved, target):
+            tallies.setdefault((entry.resolved, category), []).append((path, size))
+    if not tallies:
+        return summary
+    groups = list(summary.groups)
+    for (archive, category), files in sorted(
+        tallies.items(), key=lambda kv: (kv[0][0], kv[0][1].value)
+    ):
+        paths = sorted(p for p, _ in files)
+        groups.append(
+            BytecodeGroup(
+                category=category,
+                location_class=locations[archive],
+                files=len(files),
+                bytes=sum(n for _, n in files),
+                examples=tuple(paths[:5]),
+                roots=(archive,),
+                paths=() if category is BytecodeCategory.FRESH else tuple(paths),
+            )
+        )
+    return dataclasses.replace(summary, groups=tuple(groups))
