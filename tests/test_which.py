@@ -139,3 +139,15 @@ def test_every_format(tmp_path: Path) -> None:
             cwd=tmp_path,
         ).stdout
         assert "json" in out and "PathFinder" in out
+
+
+def test_which_json_has_a_kind_and_render_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "random.py").write_text("A = 1\n")
+    env = clean_env()
+    args = ("which", "random", "--python", sys.executable, "--no-redact", "--format")
+    saved = tmp_path / "which.json"
+    saved.write_text(cli(*args, "json", env=env, cwd=tmp_path).stdout)
+    assert json.loads(saved.read_text())["kind"] == "which"
+    rendered = cli("render", saved, "--format", "text", env=env, cwd=tmp_path).stdout
+    assert rendered.splitlines()[0] == f"import random loads {tmp_path / 'random.py'}"
+    assert rendered == cli(*args, "text", env=env, cwd=tmp_path).stdout

@@ -21,7 +21,7 @@ from pyenvdoctor.errors import DoctorError, NotConfirmedError, OutputError
 
 if TYPE_CHECKING:
     from pyenvdoctor.collect.bytecode import FileSink
-    from pyenvdoctor.model import BytecodeCategory, Report
+    from pyenvdoctor.model import BytecodeCategory, Report, WhichReport
     from pyenvdoctor.render import OutputFormat
 
 __all__ = ["build_parser", "main"]
@@ -228,8 +228,37 @@ def _load_report(path: str) -> Report:
 def _run_render(args: argparse.Namespace) -> int:
     from pyenvdoctor.render import OutputFormat, render
 
+    which = _load_which(args.file)
+    if which is not None:
+        from pyenvdoctor.render.which import render_which
+
+        _write(render_which(which, OutputFormat(args.format)), args.output)
+        return EXIT_OK
     _write(render(_load_report(args.file), OutputFormat(args.format)), args.output)
     return EXIT_OK
+
+
+def _load_which(path: str) -> WhichReport | None:
+    """A saved ``which`` JSON document (``"kind": "which"``), validated; ``None`` when the
+    file is something else (:func:`_load_report` then reads it and says what is wrong).
+
+    :raises ReportFormatError: a ``which`` document that does not match its schema.
+    """
+    import json
+
+    from pyenvdoctor.errors import ReportFormatError
+    from pyenvdoctor.model import WhichReport, from_dict
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("kind") == "which"):
+        return None
+    try:
+        return from_dict(WhichReport, data)
+    except ReportFormatError as exc:
+        raise ReportFormatError(f"{path}: {exc}") from None
 
 
 def _run_diff(args: argparse.Namespace) -> int:

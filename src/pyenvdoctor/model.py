@@ -536,6 +536,7 @@ class WhichReport:
     :ivar owner: the distribution whose RECORD lists the file (or whose editable project holds
         it), ``None`` when no distribution owns it.
     :ivar bytecode: the category of the bytecode that would run (``None``: no bytecode file).
+    :ivar kind: always ``which``.
     """
 
     schema_version: str
@@ -550,6 +551,8 @@ class WhichReport:
     bytecode: BytecodeCategory | None
     bytecode_path: str | None
     notes: tuple[str, ...]
+    #: ``which``: tells this document from a ``report`` (``pyenvdoctor render`` reads both).
+    kind: str = "which"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
