@@ -75,7 +75,9 @@ def start_report(
 
     :raises InterpreterError: the target cannot be inspected.
     """
-    facts = inspect_target(python, environ, timeout=timeout, started=started)
+    facts = inspect_target(
+        python, environ, timeout=timeout, working_directory=working_directory, started=started
+    )
     classifier = facts.classifier
     sys_path = build_sys_path(facts.sys_path, classifier, working_directory)
     project_root = find_project_root(working_directory)
