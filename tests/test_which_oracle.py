@@ -13,7 +13,8 @@ Cases: plain shadowing by a working-directory file, files that never win because
 in ``sys.modules`` at start-up (``encodings``, ``os``, ``stat``, ``os.path`` bound to
 ``posixpath``), nested PEP 420 namespace packages spread over two entries, a relative
 ``PYTHONPATH`` entry, frozen modules (``__hello__``; ``runpy`` frozen on 3.11+), modules in a zip
-file (source, a stale-but-accepted pyc, a rejected pyc, a sourceless pyc, a package), and a
+file (source, a stale-but-accepted pyc, a rejected pyc, a sourceless pyc, unchecked and
+checked hash-based pycs, a package), and a
 package that extends its ``__path__`` with ``pkgutil.extend_path``. Zip verdicts are checked
 against the value the module really has (the old code's value means its pyc ran).
 
@@ -58,14 +59,13 @@ _V_ZIP = re.compile(r"^import ([\w.]+) # loaded from Zip (.*)$")
 _V_LINE = re.compile(r"^import '([\w.]+)' # <(?:class ')?(?:[\w.]+\.)?(\w+)")
 
 
-def _compile(python: Path, source: Path, cfile: Path) -> None:
-    run(
-        [
-            python,
-            "-c",
-            f"import py_compile; py_compile.compile({str(source)!r}, cfile={str(cfile)!r}, doraise=True)",
-        ]
+def _compile(python: Path, source: Path, cfile: Path, mode: str = "TIMESTAMP") -> None:
+    code = (
+        "import py_compile; py_compile.compile("
+        f"{str(source)!r}, cfile={str(cfile)!r}, doraise=True, "
+        f"invalidation_mode=py_compile.PycInvalidationMode.{mode})"
     )
+    run([python, "-c", code])
 
 
 def _build(root: Path, python: Path) -> list[str]:
@@ -102,6 +102,16 @@ def _build(root: Path, python: Path) -> list[str]:
         z.writestr(zipfile.ZipInfo("zrej.py", time.localtime(mtime - 600)[:6]), "A = 'new'\n")
         z.write(src / "zold.pyc", "zrej.pyc")
         z.write(src / "zold.pyc", "zsrcless.pyc")
+        # PEP 552: an unchecked hash pyc is never compared with its source; a checked one is
+        _compile(python, src / "zold.py", src / "unchecked.pyc", "UNCHECKED_HASH")
+        _compile(python, src / "zold.py", src / "checked.pyc", "CHECKED_HASH")
+        z.writestr("zhunchk.py", "A = 'new'\n")
+        z.write(src / "unchecked.pyc", "zhunchk.pyc")
+        z.writestr("zhchk.py", "A = 'new'\n")
+        z.write(src / "checked.pyc", "zhchk.pyc")
+        # the right magic, a short header: EOFError escapes zipimport, the import fails
+        z.writestr("zshort.py", "A = 'new'\n")
+        z.writestr("zshort.pyc", (src / "zold.pyc").read_bytes()[:10])
         z.writestr("zpkg/__init__.py", "")
         z.writestr("zpkg/mod.py", "A = 'zmod'\n")
     return [
@@ -118,6 +128,8 @@ def _build(root: Path, python: Path) -> list[str]:
         "zacc",
         "zrej",
         "zsrcless",
+        "zhunchk",
+        "zhchk",
         "zpkg",
         "zpkg.mod",
         "extpkg.extra",
@@ -255,10 +267,22 @@ def test_zip_pycs_in_the_report_agree_with_zipimport(label: str, tmp_path: Path)
         if archive in g["roots"]
         for p in g["paths"]
     }
-    expected = {"zacc": "stale-accepted", "zrej": "stale-not-rewritten", "zsrcless": "sourceless"}
+    expected = {
+        "zacc": "stale-accepted",
+        "zrej": "stale-not-rewritten",
+        "zsrcless": "sourceless",
+        "zhunchk": "stale-accepted",
+        "zhchk": "stale-not-rewritten",
+        "zshort": "broken",
+    }
     assert got == {f"{archive}/{m}.pyc": c for m, c in expected.items()}
     for module, category in expected.items():
-        value = run([python, "-c", f"import {module}; print({module}.A)"], cwd=work, env=env)
-        assert (value.stdout.strip() == "old") == (category != "stale-not-rewritten")
+        value = run(
+            [python, "-c", f"import {module}; print({module}.A)"], cwd=work, env=env, check=False
+        )
+        if category == "broken":
+            assert value.returncode != 0, value.stdout
+        else:
+            assert (value.stdout.strip() == "old") == (category != "stale-not-rewritten")
     codes = {f["code"]: f["commands"] for f in data["findings"]}
     assert codes["bytecode-stale-accepted"] == []  # no rm of a zip member
