@@ -414,6 +414,8 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
     actions: list[Action] = []
     for repair in finding.repairs:
         installation = repair.group is RepairGroup.INSTALLATION
+        if repair.kind is RepairKind.RUN and _installs_into_managed(repair.command, report):
+            continue  # PEP 668: never pip install into an externally managed interpreter
         if repair.kind is RepairKind.RUN and repair.command:
             actions.append(
                 Action(
@@ -460,6 +462,17 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
                 )
             )
     return actions
+
+
+def _installs_into_managed(command: Sequence[str], report: Report) -> bool:
+    """``command`` is a ``pip install`` into the target while it is externally managed (PEP 668
+    ``EXTERNALLY-MANAGED`` next to its stdlib, a base interpreter only)."""
+    interp = report.interpreter
+    return (
+        interp.externally_managed is not None
+        and not interp.is_virtual_environment
+        and tuple(command[1:4]) == ("-m", "pip", "install")
+    )
 
 
 def _check_file(path: str, report: Report, include_system: bool) -> str | None:
