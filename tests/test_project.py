@@ -319,28 +319,19 @@ def test_editable_inside_the_root_is_this_project(tmp_path: Path) -> None:
     ]
 
 
-def test_fix_reinstalls_editable_only_when_selected(lab: dict[str, Path]) -> None:
-    """Through the CLI: ``--fix --yes`` alone never changes what is installed; ``--fix
-    project-installed-as-copy --yes`` reinstalls editable and the edit runs."""
+def test_fix_plans_the_reinstall_and_fix_code_narrows(lab: dict[str, Path]) -> None:
+    """Through the CLI: a plain ``--fix --dry-run`` plans the reinstall in the "changes what is
+    installed" group and changes nothing; ``--fix project-installed-as-copy --yes`` runs only
+    that repair, and the edit runs; an unknown code is a usage error (exit 2)."""
     root, py, neutral = lab["root"], lab["python"], lab["neutral"]
     pip(py, root)
     set_value(root, "v2")
     assert value(py, neutral) == "v1"
-    unselected = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=root,
-            check=False,
-        ).stdout
+    dry = json.loads(
+        cli("report", "--python", py, "--fix", "--dry-run", "--format", "json", cwd=root).stdout
     )
-    assert "project-installed-as-copy" not in [a["finding"] for a in unselected["plan"]]
+    (planned,) = [a for a in dry["plan"] if a["finding"] == "project-installed-as-copy"]
+    assert planned["group"] == "changes-installation"
     assert value(py, neutral) == "v1"
     out = fix_json(py, "project-installed-as-copy", env=clean_env(), cwd=root)
     (action,) = out["plan"]
@@ -351,3 +342,6 @@ def test_fix_reinstalls_editable_only_when_selected(lab: dict[str, Path]) -> Non
     ]
     assert out["resolved"] == ["project-installed-as-copy"]
     assert value(py, neutral) == "v2"
+    bad = cli("report", "--python", py, "--fix", "no-such-code", "--yes", cwd=root, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.splitlines()) == 1 and "no-such-code" in bad.stderr
