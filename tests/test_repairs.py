@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,15 @@ def codes(data: dict[str, Any]) -> set[str]:
 
 def finding(data: dict[str, Any], code: str) -> dict[str, Any]:
     (found,) = [f for f in data["findings"] if f["code"] == code]
+    assert isinstance(found, dict)
     return found
 
 
-def output(cmd: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
+def output(cmd: Sequence[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
     """What the user's command prints (stdout and stderr), or its error (a ``#!`` line naming a
     missing interpreter fails at exec)."""
     try:
-        proc = run(cmd, cwd=cwd, env=env or clean_env(), check=False)
+        proc = run(list(cmd), cwd=cwd, env=env or clean_env(), check=False)
     except OSError as exc:
         return str(exc)
     return (proc.stdout + proc.stderr).strip()
@@ -111,12 +113,21 @@ def test_strict_editable_is_installed_again_for_a_new_module(tmp_path: Path) -> 
     write_setuptools_project(project, "plugs", "v1")
     venv_py = make_venv(tmp_path / "venv")
     run(
-        [venv_py, "-m", "pip", "install", "-q", "-e", project]
-        + ["--config-settings", "editable_mode=strict"]
+        [
+            venv_py,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-e",
+            project,
+            "--config-settings",
+            "editable_mode=strict",
+        ]
     )
     new = project / "src" / "plugs" / "exporters.py"
     new.write_text("VALUE = 'exporters-new'\n")
-    code = [venv_py, "-c", "import plugs.exporters as e; print(e.VALUE)"]
+    code: list[str | Path] = [venv_py, "-c", "import plugs.exporters as e; print(e.VALUE)"]
     assert "No module named 'plugs.exporters'" in output(code, tmp_path)
     before = report_json(venv_py, None, project)
     found = finding(before, "editable-strict-missing-modules")
@@ -150,7 +161,7 @@ def test_a_stale_pth_line_is_removed_and_its_old_content_logged(tmp_path: Path) 
     pth = site_packages(venv_py) / "00devpaths.pth"
     pth.write_text(f"# from an old bootstrap script\n{old}\n{fixtures}\n")
     module.write_text("VALUE = 'v3-edited'\n")
-    code = [venv_py, "-c", "import tally; print(tally.VALUE)"]
+    code: list[str | Path] = [venv_py, "-c", "import tally; print(tally.VALUE)"]
     assert output(code, tmp_path) == "tally-2022"
     old_checkout = hashlib.sha256((old / "tally" / "__init__.py").read_bytes()).hexdigest()
     before = report_json(venv_py, None, project)
@@ -219,7 +230,11 @@ def test_a_user_site_copy_is_uninstalled_with_the_base_interpreters_pip(tmp_path
     wheels.mkdir()
     env = _user_site_copy(base, user_base, wheels, name)
     venv_py = make_venv(tmp_path / "venv", base, "--system-site-packages")
-    code = [venv_py, "-c", f"import {name}; print(getattr({name}, 'VALUE', {name}.__file__))"]
+    code: list[str | Path] = [
+        venv_py,
+        "-c",
+        f"import {name}; print(getattr({name}, 'VALUE', {name}.__file__))",
+    ]
     assert output(code, tmp_path, env) == "user-site copy"
     before = report_json(venv_py, env, tmp_path)
     (repair,) = finding(before, "user-site-shadows")["repairs"]
@@ -255,7 +270,11 @@ def test_a_user_site_copy_on_debian_needs_break_system_packages(tmp_path: Path) 
     user_base, wheels = tmp_path / "userbase", tmp_path / "wheels"
     wheels.mkdir()
     env = _user_site_copy(DEBIAN_PYTHON, user_base, wheels, "crcmod", "--break-system-packages")
-    code = [DEBIAN_PYTHON, "-c", "import crcmod; print(getattr(crcmod, 'VALUE', crcmod.__file__))"]
+    code: list[str | Path] = [
+        DEBIAN_PYTHON,
+        "-c",
+        "import crcmod; print(getattr(crcmod, 'VALUE', crcmod.__file__))",
+    ]
     assert output(code, tmp_path, env) == "user-site copy"
     data = report_json(DEBIAN_PYTHON, env, tmp_path)
     (repair,) = finding(data, "user-site-shadows")["repairs"]
@@ -305,7 +324,7 @@ def test_an_old_in_place_extension_is_removed(tmp_path: Path) -> None:
     two_days_ago = so.stat().st_mtime - 2 * 86400
     os.utime(so, (two_days_ago, two_days_ago))
     (pkg / "_speedups.py").write_text("def scale(x):\n    return 'python v2-edited'\n")
-    code = [venv_py, "-c", "import geokit._speedups as s; print(s.scale(1))"]
+    code: list[str | Path] = [venv_py, "-c", "import geokit._speedups as s; print(s.scale(1))"]
     assert output(code, tmp_path) == "C v1"
     out = fix_json(venv_py, "extension-shadows-source", cwd=project)
     (action,) = out["plan"]
