@@ -17,12 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyenvdoctor import __version__
-from pyenvdoctor.errors import DoctorError, NotConfirmedError, OutputError, UsageError
+from pyenvdoctor.errors import (
+    DoctorError,
+    InterpreterError,
+    NotConfirmedError,
+    OutputError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from pyenvdoctor.collect.bytecode import FileSink
     from pyenvdoctor.fix import Action
-    from pyenvdoctor.model import BytecodeCategory, Report
+    from pyenvdoctor.model import BytecodeCategory, Finding, Report
     from pyenvdoctor.render import OutputFormat
 
 __all__ = ["build_parser", "main"]
@@ -474,6 +480,83 @@ def _run_fix(
     return EXIT_OK if total.complete and not result.remaining else EXIT_FIX_INCOMPLETE
 
 
+def _run_broken(
+    args: argparse.Namespace,
+    fmt: OutputFormat,
+    findings: Sequence[Finding],
+    error: InterpreterError,
+) -> int:
+    """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
+    (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
+    from pyenvdoctor import fix
+    from pyenvdoctor.model import to_dict
+    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.render.fix import FixResult, render_fix
+    from pyenvdoctor.render.json import dumps
+
+    print(f"pyenvdoctor: error: {error}", file=sys.stderr)
+    if not args.fix:
+        if _redacting(args, fmt):
+            from pyenvdoctor.redact import redact
+
+            findings = [redact(f) for f in findings]
+        if fmt is OutputFormat.JSON:
+            text = dumps(
+                {
+                    "schema_version": "1.0",
+                    "target_error": str(error),
+                    "findings": [to_dict(f) for f in findings],
+                }
+            )
+        else:
+            text = "".join(
+                f"{f.severity.value}: {f.code}: {f.title}\n  {f.message}\n"
+                + "".join(f"    {e}\n" for e in f.evidence)
+                + "".join(f"    $ {c}\n" for c in f.commands)
+                for f in findings
+            )
+        _write(text, args.output)
+        return error.exit_code
+    _check_fix_codes(args)
+    before = tuple(sorted({f.code for f in findings}))
+    plan = tuple(
+        fix.Action(
+            kind=fix.ActionKind.RUN,
+            finding=f.code,
+            description=r.description,
+            command=r.command,
+            changes_installation=True,
+        )
+        for f in findings
+        for r in f.repairs
+        if r.command
+    )
+    if not plan or args.dry_run:
+        _write(
+            render_fix(
+                FixResult(plan=plan, outcome=None, dry_run=args.dry_run, before=before, after=None),
+                fmt,
+            ),
+            args.output,
+        )
+        return error.exit_code if not plan else EXIT_OK
+    plan = _confirmed(plan, args)
+    if not plan:
+        raise NotConfirmedError("nothing changed")
+    log = _LogFile(args.log)
+    try:
+        outcome = fix.apply(plan, log=log)
+    finally:
+        log.close()
+    try:
+        after = tuple(sorted({f.code for f in _build(args, None).findings}))
+    except InterpreterError:
+        after = before
+    result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
+    _write(render_fix(result, fmt), args.output)
+    return EXIT_OK if outcome.complete and not result.remaining else EXIT_FIX_INCOMPLETE
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from pyenvdoctor.model import Severity
     from pyenvdoctor.render import OutputFormat, render
@@ -492,7 +575,17 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.fix:
         _check_fix_codes(args)  # a usage error before the report is built
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
+    try:
+        report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
+    except InterpreterError as exc:
+        from pyenvdoctor.broken import broken_venv_findings
+
+        broken = (
+            broken_venv_findings(args.python, os.environ, cwd=os.getcwd()) if args.python else ()
+        )
+        if not broken:
+            raise
+        return _run_broken(args, fmt, broken, exc)
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color = (
