@@ -361,3 +361,78 @@ def test_a_symlinked_pycache_is_not_followed(tmp_path: Path) -> None:
     ]
     assert victim.exists() and not any(p.startswith(str(project / "__pycache__")) for p in removed)
     assert sysconfig.get_config_var("EXT_SUFFIX")  # the host is a CPython
+
+
+def test_a_venv_whose_base_is_gone_is_made_again(tmp_path: Path) -> None:
+    """The base interpreter a venv was made from (through a symlinked directory) is deleted:
+    the venv cannot start, and ``python`` on PATH runs another environment. The report names
+    ``home`` and that environment (exit 3); ``--fix`` makes the venv again with the same
+    version and installs the project editable; the edit runs."""
+    real = require_python("3.10")
+    version = run([real, "-c", "import platform; print(platform.python_version())"]).stdout.strip()
+    prefix = Path(os.path.realpath(real)).parent.parent
+    if prefix.name != version:
+        pytest.skip("the 3.10 interpreter is not in a pyenv versions/<version> directory")
+    link = tmp_path / "opt" / "python-3.10"
+    link.parent.mkdir()
+    link.symlink_to(prefix)
+    project = tmp_path / "proj"
+    module = write_setuptools_project(project, "notes", "v1")
+    run([link / "bin" / "python3.10", "-m", "venv", project / ".venv"])
+    venv_py = project / ".venv" / "bin" / "python"
+    run([venv_py, "-m", "pip", "install", "-q", "-e", project])
+    other = make_venv(tmp_path / "tools")
+    link.unlink()
+    module.write_text("VALUE = 'v2-edited'\n")
+    env = clean_env(
+        PATH=f"{project / '.venv' / 'bin'}:{other.parent}:{os.environ['PATH']}",
+        PYENV_ROOT=str(prefix.parent.parent),
+    )
+    code: list[str | Path] = ["bash", "-c", "python -c 'import notes; print(notes.VALUE)'"]
+    assert "No module named 'notes'" in output(code, tmp_path, env)  # the tools venv runs
+    proc = cli(
+        "report", "--python", venv_py, "--format", "json", "--no-redact",
+        env=env, cwd=project, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    (found,) = json.loads(proc.stdout)["findings"]
+    assert found["code"] == "venv-base-missing"
+    assert f"home = {link / 'bin'}" in found["evidence"]
+    assert any(str(other) in e for e in found["evidence"])
+    out = fix_json(venv_py, "venv-base-missing", env=env, cwd=project)
+    assert [c["command"][1:4] for c in out["outcome"]["commands"]] == [
+        ["-m", "venv", "--clear"],
+        ["-m", "pip", "install"],
+    ]
+    assert out["resolved"] == ["venv-base-missing"] and out["remaining"] == []
+    assert output(code, tmp_path, env) == "v2-edited"
+
+
+def test_egginsert_lines_are_removed_and_the_eggs_stay_after_site_packages(tmp_path: Path) -> None:
+    """easy_install's ``easy-install.pth`` moves an old egg before the standard library and
+    site-packages; removing its two ``__egginsert`` lines (and only them) puts the egg back in
+    line, and the copy in site-packages runs."""
+    venv_py = make_venv(tmp_path / "venv")
+    sp = site_packages(venv_py)
+    egg = sp / "shapes-1.0-py3.egg"
+    (egg / "shapes").mkdir(parents=True)
+    (egg / "shapes" / "__init__.py").write_text("VALUE = 'old egg'\n")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "shapes", "2.0", files={"shapes/__init__.py": "VALUE = 'shapes-2.0'\n"})
+    run([venv_py, "-m", "pip", "install", "-q", "--no-index", "--find-links", wheels, "shapes"])
+    head = "import sys; sys.__plen = len(sys.path)"
+    tail = (
+        "import sys; new = sys.path[sys.__plen:]; del sys.path[sys.__plen:]; "
+        "p = getattr(sys, '__egginsert', 0); sys.path[p:p] = new; sys.__egginsert = p + len(new)"
+    )
+    pth = sp / "easy-install.pth"
+    pth.write_text(f"{head}\n./{egg.name}\n{tail}\n")
+    code: list[str | Path] = [venv_py, "-c", "import shapes; print(shapes.VALUE)"]
+    assert output(code, tmp_path) == "old egg"
+    out = fix_json(venv_py, "pth-egginsert", cwd=tmp_path)
+    (edit,) = out["outcome"]["pth_edits"]
+    assert edit["removed_lines"] == [head, tail]
+    assert out["resolved"] == ["pth-egginsert"]
+    assert pth.read_text() == f"./{egg.name}\n"
+    assert output(code, tmp_path) == "shapes-2.0"

@@ -87,6 +87,7 @@ FIXABLE_CODES: frozenset[str] = frozenset(
         "user-site-shadows",
         "pth-entry-shadows-editable",
         "pth-egginsert",
+        "venv-base-missing",
     }
 )
 
