@@ -209,6 +209,16 @@ def _redacting(args: argparse.Namespace, fmt: OutputFormat) -> bool:
     return bool(args.redact) if args.redact is not None else fmt is not OutputFormat.TEXT
 
 
+def _redacted_text(args: argparse.Namespace, fmt: OutputFormat, text: str) -> str:
+    """``--fix`` output redacted like the report (home directory, user and host names, URL
+    credentials) where :func:`_redacting` says so."""
+    if not _redacting(args, fmt):
+        return text
+    from pyenvdoctor.redact import redact_text
+
+    return redact_text(text)
+
+
 def _load_report(path: str) -> Report:
     """A saved JSON report, validated.
 
@@ -418,16 +428,26 @@ def _run_fix(
     if args.dry_run:
         outcome = fix.apply(plan, remove=fix.dry_run_remover(), run=lambda _c: (0, "dry run"))
         _write(
-            render_fix(
-                FixResult(plan=plan, outcome=outcome, dry_run=True, before=before, after=None), fmt
+            _redacted_text(
+                args,
+                fmt,
+                render_fix(
+                    FixResult(plan=plan, outcome=outcome, dry_run=True, before=before, after=None),
+                    fmt,
+                ),
             ),
             args.output,
         )
         return EXIT_OK
     if not plan:
         _write(
-            render_fix(
-                FixResult(plan=plan, outcome=None, dry_run=False, before=before, after=before), fmt
+            _redacted_text(
+                args,
+                fmt,
+                render_fix(
+                    FixResult(plan=plan, outcome=None, dry_run=False, before=before, after=before),
+                    fmt,
+                ),
             ),
             args.output,
         )
@@ -476,7 +496,7 @@ def _run_fix(
     result = FixResult(
         plan=tuple(applied), outcome=total, dry_run=False, before=before, after=after
     )
-    _write(render_fix(result, fmt), args.output)
+    _write(_redacted_text(args, fmt, render_fix(result, fmt)), args.output)
     return EXIT_OK if total.complete and not result.remaining else EXIT_FIX_INCOMPLETE
 
 
@@ -533,9 +553,15 @@ def _run_broken(
     )
     if not plan or args.dry_run:
         _write(
-            render_fix(
-                FixResult(plan=plan, outcome=None, dry_run=args.dry_run, before=before, after=None),
+            _redacted_text(
+                args,
                 fmt,
+                render_fix(
+                    FixResult(
+                        plan=plan, outcome=None, dry_run=args.dry_run, before=before, after=None
+                    ),
+                    fmt,
+                ),
             ),
             args.output,
         )
@@ -553,7 +579,7 @@ def _run_broken(
     except InterpreterError:
         after = before
     result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
-    _write(render_fix(result, fmt), args.output)
+    _write(_redacted_text(args, fmt, render_fix(result, fmt)), args.output)
     return EXIT_OK if outcome.complete and not result.remaining else EXIT_FIX_INCOMPLETE
 
 
