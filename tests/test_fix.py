@@ -128,8 +128,8 @@ def test_fix_removes_only_planned_files_and_old_code_stops_running(
     assert result["remaining"] == []
     after = checksums(d, outside)
     assert {p: h for p, h in before.items() if p not in removed} == after
-    log = json.loads((d.parent / "log.json").read_text())
-    assert {r["path"] for r in log["removed"]} == removed
+    log = [json.loads(line) for line in (d.parent / "log.json").read_text().splitlines()]
+    assert {r["path"] for r in log if r["event"] == "removed"} == removed
     assert value(d, "edited") == "new"  # the edit takes effect now
     assert value(d, "moved") == "ImportError"  # the deleted module is gone for good
 

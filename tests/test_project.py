@@ -15,12 +15,20 @@ import pytest
 from conftest import clean_env, cli, fix_json, make_venv, make_wheel, pip_install, report_json, run
 from pyenvdoctor.checks.project import (
     ProjectInfo,
-    project_actions,
     project_findings,
     read_project,
 )
-from pyenvdoctor.fix import Action, ActionKind
-from pyenvdoctor.model import Distribution, Finding, LocationClass, Report, Severity, from_dict
+from pyenvdoctor.model import (
+    Distribution,
+    Finding,
+    LocationClass,
+    Repair,
+    RepairGroup,
+    RepairKind,
+    Report,
+    Severity,
+    from_dict,
+)
 
 PYPROJECT = """\
 [build-system]
@@ -68,9 +76,9 @@ def installed_version(python: Path, cwd: Path) -> str:
     return run([python, "-c", code], cwd=cwd).stdout.strip()
 
 
-def diagnose(python: Path, root: Path) -> tuple[list[Finding], list[Action], dict[str, Any]]:
+def diagnose(python: Path, root: Path) -> tuple[list[Finding], list[Repair], dict[str, Any]]:
     """The CLI's JSON report from the project directory, and this module's findings and
-    actions computed from that report's data."""
+    repairs computed from that report's data."""
     data = report_json(python, None, root)
     report = from_dict(Report, data)
     assert report.project_root == str(root)
@@ -78,7 +86,7 @@ def diagnose(python: Path, root: Path) -> tuple[list[Finding], list[Action], dic
     assert project.error is None
     exe = report.interpreter.executable
     findings = project_findings(project, report.distributions, python=exe)
-    actions = project_actions(project, report.distributions, python=exe)
+    actions = [r for f in findings for r in f.repairs]
     return findings, actions, data
 
 
@@ -125,8 +133,7 @@ def test_installed_as_copy(lab: dict[str, Path]) -> None:
     assert "tinyproj-1.0.dist-info" in finding.evidence[0]
     assert finding.commands == (f"{shlex.quote(str(py))} -m pip install -e {root}",)
     (action,) = actions
-    assert action.kind is ActionKind.RUN and action.changes_installation
-    assert action.finding == "project-installed-as-copy"
+    assert action.kind is RepairKind.RUN and action.group is RepairGroup.INSTALLATION
     assert list(action.command) == shlex.split(finding.commands[0])
 
     run(list(action.command), cwd=root)
@@ -149,7 +156,7 @@ def test_editable_from_another_checkout(lab: dict[str, Path], tmp_path: Path) ->
     (row,) = [d for d in data["distributions"] if d["name"] == "tinyproj" and d["visible"]]
     assert row["editable_project"] == str(other)
     (action,) = actions
-    assert action.finding == "project-editable-elsewhere"
+    assert action.command[-2:] == ("-e", str(root))
 
     run_suggested(finding, root)
     assert value(py, neutral) == "v2"
@@ -171,7 +178,6 @@ def test_editable_outdated(lab: dict[str, Path]) -> None:
     assert (finding.code, finding.severity) == ("project-editable-outdated", Severity.WARNING)
     assert "1.0" in finding.title and "1.1" in finding.title
     (action,) = actions
-    assert action.finding == "project-editable-outdated" and action.changes_installation
 
     run(list(action.command), cwd=root)
     assert installed_version(py, neutral) == "1.1"
@@ -313,28 +319,19 @@ def test_editable_inside_the_root_is_this_project(tmp_path: Path) -> None:
     ]
 
 
-def test_fix_reinstalls_editable_only_when_selected(lab: dict[str, Path]) -> None:
-    """Through the CLI: ``--fix --yes`` alone never changes what is installed; ``--fix
-    project-installed-as-copy --yes`` reinstalls editable and the edit runs."""
+def test_fix_plans_the_reinstall_and_fix_code_narrows(lab: dict[str, Path]) -> None:
+    """Through the CLI: a plain ``--fix --dry-run`` plans the reinstall in the "changes what is
+    installed" group and changes nothing; ``--fix project-installed-as-copy --yes`` runs only
+    that repair, and the edit runs; an unknown code is a usage error (exit 2)."""
     root, py, neutral = lab["root"], lab["python"], lab["neutral"]
     pip(py, root)
     set_value(root, "v2")
     assert value(py, neutral) == "v1"
-    unselected = json.loads(
-        cli(
-            "report",
-            "--python",
-            py,
-            "--fix",
-            "--yes",
-            "--format",
-            "json",
-            env=clean_env(),
-            cwd=root,
-            check=False,
-        ).stdout
+    dry = json.loads(
+        cli("report", "--python", py, "--fix", "--dry-run", "--format", "json", cwd=root).stdout
     )
-    assert "project-installed-as-copy" not in [a["finding"] for a in unselected["plan"]]
+    (planned,) = [a for a in dry["plan"] if a["finding"] == "project-installed-as-copy"]
+    assert planned["group"] == "changes-installation"
     assert value(py, neutral) == "v1"
     out = fix_json(py, "project-installed-as-copy", env=clean_env(), cwd=root)
     (action,) = out["plan"]
@@ -345,3 +342,6 @@ def test_fix_reinstalls_editable_only_when_selected(lab: dict[str, Path]) -> Non
     ]
     assert out["resolved"] == ["project-installed-as-copy"]
     assert value(py, neutral) == "v2"
+    bad = cli("report", "--python", py, "--fix", "no-such-code", "--yes", cwd=root, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.splitlines()) == 1 and "no-such-code" in bad.stderr

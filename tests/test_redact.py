@@ -113,3 +113,20 @@ def test_markdown_fits_github_with_2000_distributions(tmp_path: Path) -> None:
     assert "more (the JSON report lists all)" in md
     assert md.index("## Findings") < md.index("## Distributions")
     assert os.linesep == "\n" and md.count("<details>") == md.count("</details>")
+
+
+def test_fix_output_is_redacted_like_the_report(tmp_path: Path) -> None:
+    """``--fix --format json`` hides the home directory as the report does (``--no-redact``
+    keeps it)."""
+    home = tmp_path / "home"
+    project = home / "proj"
+    (project / "__pycache__").mkdir(parents=True)
+    (project / "setup.py").write_text("")
+    orphan = project / "__pycache__" / f"gone.{sys.implementation.cache_tag}.pyc"
+    orphan.write_bytes(b"\0" * 32)
+    env = clean_env(HOME=str(home))
+    args = ["report", "--python", sys.executable, "--fix", "bytecode-orphaned", "--yes"]
+    out = cli(*args, "--format", "json", "--dry-run", env=env, cwd=project).stdout
+    assert str(home) not in out and "~/proj/__pycache__/gone." in out
+    kept = cli(*args, "--format", "json", "--no-redact", env=env, cwd=project).stdout
+    assert str(orphan) in {f["path"] for f in json.loads(kept)["outcome"]["files"]}

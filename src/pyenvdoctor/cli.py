@@ -12,16 +12,23 @@ import argparse
 import datetime
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyenvdoctor import __version__
-from pyenvdoctor.errors import DoctorError, NotConfirmedError, OutputError
+from pyenvdoctor.errors import (
+    DoctorError,
+    InterpreterError,
+    NotConfirmedError,
+    OutputError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from pyenvdoctor.collect.bytecode import FileSink
-    from pyenvdoctor.model import BytecodeCategory, Report, WhichReport
+    from pyenvdoctor.fix import Action
+    from pyenvdoctor.model import BytecodeCategory, Finding, Report, WhichReport
     from pyenvdoctor.render import OutputFormat
 
 __all__ = ["build_parser", "main"]
@@ -92,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="all",
         metavar="CODE",
-        help="apply the suggested cleanups: all that do not change what is installed, or only "
-        "the findings named (repeatable)",
+        help="repair what the findings carry a repair for (all of them, or only the finding "
+        "codes named; repeatable): the plan is shown first, then asked once per group (removes "
+        "debris / changes what is installed)",
     )
     fix.add_argument(
         "--dry-run", action="store_true", help="with --fix: show the plan, change nothing"
@@ -105,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --fix: also touch the interpreter's stdlib, system locations and other users' files",
     )
     fix.add_argument(
-        "--log", metavar="FILE", help="with --fix: write a JSON log of what was removed"
+        "--log",
+        metavar="FILE",
+        help="with --fix: append each change to FILE as it happens (JSON Lines: files removed, "
+        "commands run, .pth files edited with their old content)",
     )
     report.add_argument(
         "--redact",
@@ -196,6 +207,16 @@ def _redacting(args: argparse.Namespace, fmt: OutputFormat) -> bool:
     from pyenvdoctor.render import OutputFormat
 
     return bool(args.redact) if args.redact is not None else fmt is not OutputFormat.TEXT
+
+
+def _redacted_text(args: argparse.Namespace, fmt: OutputFormat, text: str) -> str:
+    """``--fix`` output redacted like the report (home directory, user and host names, URL
+    credentials) where :func:`_redacting` says so."""
+    if not _redacting(args, fmt):
+        return text
+    from pyenvdoctor.redact import redact_text
+
+    return redact_text(text)
 
 
 def _load_report(path: str) -> Report:
@@ -341,80 +362,254 @@ def _confirm(question: str) -> bool:
         return False
 
 
+def _check_fix_codes(args: argparse.Namespace) -> list[str]:
+    """The codes named by ``--fix CODE``, each one some repair resolves.
+
+    :raises UsageError: a code no repair resolves (a typo, or a finding that is only explained).
+    """
+    from pyenvdoctor.fix import FIXABLE_CODES
+
+    selected = [c for c in (args.fix or ()) if c != "all"]
+    unknown = sorted(set(selected) - FIXABLE_CODES)
+    if unknown:
+        raise UsageError(
+            f"--fix {unknown[0]}: no repair resolves this finding code; --fix accepts "
+            + ", ".join(sorted(FIXABLE_CODES))
+        )
+    return selected
+
+
+def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Action, ...]:
+    """The actions the user agreed to: all with ``--yes``; on a terminal one question per group
+    (removes debris / changes what is installed), the plan shown first.
+
+    :raises NotConfirmedError: no terminal and no ``--yes``.
+    """
+    from pyenvdoctor.model import RepairGroup
+    from pyenvdoctor.render.fix import render_plan
+
+    sys.stderr.write(render_plan(plan))
+    sys.stderr.flush()
+    if args.yes:
+        return plan
+    if not sys.stdin.isatty():
+        raise NotConfirmedError(
+            "--fix changes files: run it on a terminal to confirm, or pass --yes "
+            "(--dry-run shows the plan)"
+        )
+    agreed: list[Action] = []
+    debris = [a for a in plan if a.group is RepairGroup.DEBRIS]
+    installation = [a for a in plan if a.group is RepairGroup.INSTALLATION]
+    if debris and _confirm(
+        f"Remove debris: {len(debris)} action(s), {sum(len(a.files) for a in debris)} file(s)?"
+    ):
+        agreed += debris
+    if installation and _confirm(
+        f"Change what is installed: {len(installation)} action(s) ("
+        + "; ".join(a.description for a in installation)
+        + ")?"
+    ):
+        agreed += installation
+    return tuple(a for a in plan if a in agreed)
+
+
+class _LogFile:
+    """``--log FILE``: JSON Lines, one record per change, each flushed when it happens.
+
+    :raises OutputError: the file cannot be opened for writing (before anything changes).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._file = None
+        if path is not None:
+            try:
+                self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+
+    def __call__(self, record: Mapping[str, object]) -> None:
+        if self._file is not None:
+            import json
+
+            self._file.write(json.dumps(record, sort_keys=True) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 def _run_fix(
     args: argparse.Namespace,
     fmt: OutputFormat,
     report: Report,
     files: list[tuple[BytecodeCategory, str, os.stat_result]],
 ) -> int:
-    """Plan, confirm, apply, check again (README "--fix")."""
+    """Plan, confirm, apply, diagnose again; repeat for what the repairs uncovered, at most
+    :data:`~pyenvdoctor.fix.MAX_ROUNDS` times (README "--fix"). Exit 0 only when every action
+    succeeded and every finding it was for is gone."""
     from pyenvdoctor import fix
     from pyenvdoctor.collect.pip_cache import measure_pip_cache
-    from pyenvdoctor.render.fix import FixResult, render_fix, render_plan
+    from pyenvdoctor.render.fix import FixResult, render_fix
 
-    selected = [c for c in args.fix if c != "all"]
+    selected = _check_fix_codes(args)
     plan = fix.plan(report, files, selected=selected, include_system=args.include_system)
     before = tuple(sorted({f.code for f in report.findings}))
     if args.dry_run:
         outcome = fix.apply(plan, remove=fix.dry_run_remover(), run=lambda _c: (0, "dry run"))
         _write(
-            render_fix(
-                FixResult(plan=plan, outcome=outcome, dry_run=True, before=before, after=None), fmt
+            _redacted_text(
+                args,
+                fmt,
+                render_fix(
+                    FixResult(plan=plan, outcome=outcome, dry_run=True, before=before, after=None),
+                    fmt,
+                ),
             ),
             args.output,
         )
         return EXIT_OK
     if not plan:
         _write(
-            render_fix(
-                FixResult(plan=plan, outcome=None, dry_run=False, before=before, after=before), fmt
+            _redacted_text(
+                args,
+                fmt,
+                render_fix(
+                    FixResult(plan=plan, outcome=None, dry_run=False, before=before, after=before),
+                    fmt,
+                ),
             ),
             args.output,
         )
         return EXIT_OK
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise NotConfirmedError(
-                "--fix changes files: run it on a terminal to confirm, or pass --yes "
-                "(--dry-run shows the plan)"
-            )
-        sys.stderr.write(render_plan(plan))
-        n = sum(len(a.files) for a in plan)
-        if not _confirm(f"Apply {len(plan)} action(s), removing {n} file(s)?"):
-            raise NotConfirmedError("nothing changed")
-        unselected = [a for a in plan if a.changes_installation and a.finding not in selected]
-        if unselected and not _confirm(
-            "These actions change what is installed: "
-            + ", ".join(a.description for a in unselected)
-            + ". Apply them too?"
-        ):
-            plan = tuple(a for a in plan if a not in unselected)
-    else:
-        plan = tuple(a for a in plan if not a.changes_installation or a.finding in selected)
+    plan = _confirmed(plan, args)
+    if not plan:
+        raise NotConfirmedError("nothing changed")
+    log = _LogFile(args.log)  # refused here, before anything changes
     interp = report.interpreter
-    outcome = fix.apply(
-        plan,
-        measure=lambda: (
-            measure_pip_cache(target_prefix=interp.prefix, environ=os.environ).total_bytes
-        ),
-    )
-    after_report = _build(args, None)
-    after = tuple(sorted({f.code for f in after_report.findings}))
-    result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
-    if args.log:
-        from pyenvdoctor.render.json import dumps
-
-        removed = [
-            {"path": f.path, "bytes": f.bytes} for f in outcome.files if f.status == "removed"
-        ]
-        try:
-            Path(args.log).write_text(
-                dumps({"removed": removed, "directories_removed": outcome.directories_removed}),
-                encoding="utf-8",
+    total = fix.FixOutcome()
+    applied: list[Action] = []
+    done: set[tuple[object, ...]] = set()
+    try:
+        for round_ in range(fix.MAX_ROUNDS):
+            if round_:
+                plan = tuple(
+                    a
+                    for a in fix.plan(
+                        report, files, selected=selected, include_system=args.include_system
+                    )
+                    if a.key not in done
+                )
+                if not plan:
+                    break
+                plan = _confirmed(plan, args)
+                if not plan:
+                    break
+            total.extend(
+                fix.apply(
+                    plan,
+                    measure=lambda: (
+                        measure_pip_cache(
+                            target_prefix=interp.prefix, environ=os.environ
+                        ).total_bytes
+                    ),
+                    log=log,
+                )
             )
-        except OSError as exc:
-            raise OutputError(f"cannot write {args.log}: {exc.strerror}") from None
-    _write(render_fix(result, fmt), args.output)
+            applied += plan
+            done.update(a.key for a in plan)
+            files.clear()  # the next round plans from the files of the new scan
+            report = _build(args, None, on_file=lambda *item: files.append(item))
+    finally:
+        log.close()
+    after = tuple(sorted({f.code for f in report.findings}))
+    result = FixResult(
+        plan=tuple(applied), outcome=total, dry_run=False, before=before, after=after
+    )
+    _write(_redacted_text(args, fmt, render_fix(result, fmt)), args.output)
+    return EXIT_OK if total.complete and not result.remaining else EXIT_FIX_INCOMPLETE
+
+
+def _run_broken(
+    args: argparse.Namespace,
+    fmt: OutputFormat,
+    findings: Sequence[Finding],
+    error: InterpreterError,
+) -> int:
+    """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
+    (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
+    from pyenvdoctor import fix
+    from pyenvdoctor.model import to_dict
+    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.render.fix import FixResult, render_fix
+    from pyenvdoctor.render.json import dumps
+
+    print(f"pyenvdoctor: error: {error}", file=sys.stderr)
+    if not args.fix:
+        if _redacting(args, fmt):
+            from pyenvdoctor.redact import redact
+
+            findings = [redact(f) for f in findings]
+        if fmt is OutputFormat.JSON:
+            text = dumps(
+                {
+                    "schema_version": "1.0",
+                    "target_error": str(error),
+                    "findings": [to_dict(f) for f in findings],
+                }
+            )
+        else:
+            text = "".join(
+                f"{f.severity.value}: {f.code}: {f.title}\n  {f.message}\n"
+                + "".join(f"    {e}\n" for e in f.evidence)
+                + "".join(f"    $ {c}\n" for c in f.commands)
+                for f in findings
+            )
+        _write(text, args.output)
+        return error.exit_code
+    _check_fix_codes(args)
+    before = tuple(sorted({f.code for f in findings}))
+    plan = tuple(
+        fix.Action(
+            kind=fix.ActionKind.RUN,
+            finding=f.code,
+            description=r.description,
+            command=r.command,
+            changes_installation=True,
+        )
+        for f in findings
+        for r in f.repairs
+        if r.command
+    )
+    if not plan or args.dry_run:
+        _write(
+            _redacted_text(
+                args,
+                fmt,
+                render_fix(
+                    FixResult(
+                        plan=plan, outcome=None, dry_run=args.dry_run, before=before, after=None
+                    ),
+                    fmt,
+                ),
+            ),
+            args.output,
+        )
+        return error.exit_code if not plan else EXIT_OK
+    plan = _confirmed(plan, args)
+    if not plan:
+        raise NotConfirmedError("nothing changed")
+    log = _LogFile(args.log)
+    try:
+        outcome = fix.apply(plan, log=log)
+    finally:
+        log.close()
+    try:
+        after = tuple(sorted({f.code for f in _build(args, None).findings}))
+    except InterpreterError:
+        after = before
+    result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
+    _write(_redacted_text(args, fmt, render_fix(result, fmt)), args.output)
     return EXIT_OK if outcome.complete and not result.remaining else EXIT_FIX_INCOMPLETE
 
 
@@ -433,8 +628,20 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.timestamp
         else None
     )
+    if args.fix:
+        _check_fix_codes(args)  # a usage error before the report is built
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
+    try:
+        report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
+    except InterpreterError as exc:
+        from pyenvdoctor.broken import broken_venv_findings
+
+        broken = (
+            broken_venv_findings(args.python, os.environ, cwd=os.getcwd()) if args.python else ()
+        )
+        if not broken:
+            raise
+        return _run_broken(args, fmt, broken, exc)
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color = (

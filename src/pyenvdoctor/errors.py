@@ -13,6 +13,7 @@ __all__ = [
     "NotConfirmedError",
     "OutputError",
     "ReportFormatError",
+    "UsageError",
 ]
 
 
@@ -20,6 +21,13 @@ class DoctorError(Exception):
     """Base class. :attr:`exit_code` is the process exit status the CLI returns for it."""
 
     exit_code = 1
+
+
+class UsageError(DoctorError):
+    """The command line asks for something that does not exist (``--fix CODE`` with a code no
+    repair resolves). Exit status 2, as for argparse's own usage errors."""
+
+    exit_code = 2
 
 
 class InterpreterError(DoctorError):

@@ -18,29 +18,46 @@ Dangers, and what guards each:
   roots; files under the target's own stdlib, under ``/usr/lib/python3*``,
   ``/usr/local/lib/python3*``, or owned by another user are left alone unless
   ``include_system``;
+* a file renamed over a planned one between the check and the removal: each file is renamed to a
+  private name inside its directory (through a directory descriptor opened without following
+  symlinks), checked again with ``fstatat`` and only then unlinked; a mismatch is renamed back;
+* a directory on the way that is a symlink (a symlinked ``__pycache__``): the parent's real path
+  must equal its path, or the file is skipped;
+* a ``.pth`` edit that loses content: only exact lines are removed, the file is replaced
+  atomically (``os.replace``) and its old content goes into the outcome and the log;
 * a failure on one file (permission, vanished) is recorded and the rest go on.
+
+Findings carry their repairs (:class:`~pyenvdoctor.model.Repair`, made by the check that found
+them); :func:`plan` turns them into actions generically, next to the files the bytecode scan
+classified. Actions are grouped as in :class:`~pyenvdoctor.model.RepairGroup`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import os
 import stat
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pyenvdoctor.model import BytecodeCategory, Report
+from pyenvdoctor.model import BytecodeCategory, Finding, RepairGroup, RepairKind, Report
 
 __all__ = [
     "FIXABLE_BYTECODE",
+    "FIXABLE_CODES",
+    "MAX_ROUNDS",
     "Action",
     "ActionKind",
+    "Changed",
     "FileOutcome",
     "FixOutcome",
     "PlannedFile",
     "apply",
     "plan",
+    "safe_unlink",
 ]
 
 #: Bytecode categories whose files ``--fix`` removes, and the finding code of each.
@@ -52,6 +69,34 @@ FIXABLE_BYTECODE: Mapping[BytecodeCategory, str] = {
     BytecodeCategory.FOREIGN: "bytecode-foreign",
 }
 
+#: Finding codes ``--fix CODE`` accepts: those some repair resolves (any other is a usage error).
+FIXABLE_CODES: frozenset[str] = frozenset(
+    {
+        *FIXABLE_BYTECODE.values(),
+        "extension-shadows-source",
+        "namespace-hides-editable",
+        "leftover-directory",
+        "egg-link-dangling",
+        "pip-cache-large",
+        "cache-large",
+        "project-installed-as-copy",
+        "project-editable-elsewhere",
+        "project-editable-outdated",
+        "editable-strict-missing-modules",
+        "console-script-missing-interpreter",
+        "console-script-other-environment",
+        "user-site-shadows",
+        "pth-entry-shadows-editable",
+        "pth-egginsert",
+        "venv-base-missing",
+    }
+)
+
+#: How many times ``--fix`` plans, applies and diagnoses again at most (a repair can uncover a
+#: new fixable finding: a removed ``__pycache__`` leaves an empty directory that imports as a
+#: namespace package).
+MAX_ROUNDS = 3
+
 _SYSTEM_PREFIXES = ("/usr/lib/python3", "/usr/lib64/python3", "/usr/local/lib/python3")
 
 
@@ -60,6 +105,7 @@ class ActionKind(str, enum.Enum):
 
     REMOVE_FILES = "remove-files"  # unlink the listed files
     RUN = "run"  # run a command (through the target's own tool, e.g. its pip)
+    EDIT_PTH = "edit-pth"  # remove exact lines from a .pth file (files[0])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,6 +143,7 @@ class Action:
     :ivar changes_installation: the action changes what is installed; it runs only when its
         finding is selected (``--fix CODE``) or after a second confirmation.
     :ivar skipped: files left alone and why (system locations, outside the roots, in a RECORD).
+    :ivar lines: for ``edit-pth``: the exact lines to remove from ``files[0]``.
     """
 
     kind: ActionKind
@@ -108,11 +155,23 @@ class Action:
     changes_installation: bool = False
     skipped: tuple[tuple[str, str], ...] = ()
     directories: tuple[str, ...] = ()  # rmdir'ed after the files, deepest first, when empty
+    lines: tuple[str, ...] = ()
+
+    @property
+    def group(self) -> RepairGroup:
+        """Which confirmation the action needs."""
+        return RepairGroup.INSTALLATION if self.changes_installation else RepairGroup.DEBRIS
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What the action does (not why): the same key twice is one action."""
+        return (self.kind, self.command, tuple(f.path for f in self.files), self.lines)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FileOutcome:
-    """What happened to one planned file: ``removed``, ``skipped`` or ``failed``, and why."""
+    """What happened to one planned file: ``removed``, ``edited`` (a ``.pth`` file), ``skipped``
+    or ``failed``, and why."""
 
     path: str
     status: str
@@ -128,6 +187,16 @@ class FixOutcome:
     directories_removed: list[str] = field(default_factory=list)
     commands: list[tuple[tuple[str, ...], int, str]] = field(default_factory=list)
     bytes_freed: int = 0
+    #: ``(path, old content, removed lines)`` of each ``.pth`` file edited.
+    pth_edits: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+
+    def extend(self, other: FixOutcome) -> None:
+        """Add what a later round did."""
+        self.files += other.files
+        self.directories_removed += other.directories_removed
+        self.commands += other.commands
+        self.bytes_freed += other.bytes_freed
+        self.pth_edits += other.pth_edits
 
     def count(self, status: str) -> int:
         """How many files ended with ``status``."""
@@ -136,7 +205,7 @@ class FixOutcome:
     @property
     def complete(self) -> bool:
         """Every planned file removed and every command exited 0."""
-        return all(f.status == "removed" for f in self.files) and all(
+        return all(f.status in ("removed", "edited") for f in self.files) and all(
             rc == 0 for _, rc, _ in self.commands
         )
 
@@ -144,6 +213,13 @@ class FixOutcome:
 def _is_under(path: str, root: str) -> bool:
     root = root.rstrip(os.sep) or os.sep
     return path == root or path.startswith(root + os.sep)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    """:func:`os.path.realpath` of a root or site directory, once per :func:`plan` (planning
+    100,000 files resolved ~6 real paths per file before; the cache is cleared per plan)."""
+    return os.path.realpath(path)
 
 
 def _protected(
@@ -161,7 +237,7 @@ def _protected(
     """
     roots = list(report.bytecode.roots)
     if on_sys_path:
-        roots += [os.path.realpath(e.resolved) for e in report.sys_path if e.kind == "directory"]
+        roots += [_real(e.resolved) for e in report.sys_path if e.kind == "directory"]
     if not any(_is_under(path, r) for r in roots):
         return "outside the scanned roots"
     if include_system:
@@ -181,9 +257,9 @@ def _protected(
         )
         if p
     ]
-    in_site = any(_is_under(path, os.path.realpath(s)) for s in sites)
+    in_site = any(_is_under(path, _real(s)) for s in sites)
     for key in ("stdlib", "platstdlib"):
-        if not in_site and paths.get(key) and _is_under(path, os.path.realpath(paths[key])):
+        if not in_site and paths.get(key) and _is_under(path, _real(paths[key])):
             return "inside the interpreter's own stdlib (use --include-system)"
     if path.startswith(_SYSTEM_PREFIXES):
         return "system location (use --include-system)"
@@ -192,9 +268,9 @@ def _protected(
     return None
 
 
-def _record_files(report: Report) -> set[str]:
-    """Files listed in the RECORD of any distribution (a sourceless pyc a distribution ships on
-    purpose is not debris)."""
+def _record_files(report: Report, suffixes: tuple[str, ...] = (".pyc",)) -> set[str]:
+    """Real paths of the files ending in ``suffixes`` that the RECORD of any distribution lists
+    (a sourceless pyc or an extension a distribution ships on purpose is not debris)."""
     import importlib_metadata
 
     owned: set[str] = set()
@@ -205,9 +281,39 @@ def _record_files(report: Report) -> set[str]:
             except Exception:  # a corrupt RECORD: owns nothing we can tell
                 continue
             owned.update(
-                os.path.realpath(str(f.locate())) for f in files if str(f).endswith(".pyc")
+                os.path.realpath(str(f.locate())) for f in files if str(f).endswith(suffixes)
             )
     return owned
+
+
+def _source_of(path: str) -> str:
+    """The ``.py`` a bytecode file or an extension module stands for (PEP 3147 layout, or the
+    legacy one beside it): ``pkg/__pycache__/m.cpython-312.pyc`` and ``pkg/m.cpython-312-x86_64-
+    linux-gnu.so`` both give ``pkg/m.py``."""
+    parent = os.path.dirname(path)
+    stem = os.path.basename(path).split(".")[0]
+    if os.path.basename(parent) == "__pycache__":
+        parent = os.path.dirname(parent)
+    return os.path.join(parent, stem + ".py")
+
+
+def _extension_debris(path: str, st: os.stat_result) -> str | None:
+    """Why an extension beside its source is not debris, or ``None``: it is debris when its
+    ``.py`` exists and is newer (the extension is an old in-place build, ``build_ext
+    --inplace``, of code that has since moved to Python)."""
+    try:
+        source = os.stat(_source_of(path))
+    except OSError:
+        return "its source is gone"
+    if source.st_mtime_ns <= st.st_mtime_ns:
+        return "not older than its source (maybe a current build)"
+    return None
+
+
+def _symlink_on_the_way(path: str) -> bool:
+    """A directory of ``path`` is a symlink (its parent's real path differs)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    return os.path.realpath(parent) != parent
 
 
 def plan(
@@ -217,55 +323,66 @@ def plan(
     selected: Sequence[str] = (),
     include_system: bool = False,
 ) -> tuple[Action, ...]:
-    """The actions that resolve the report's fixable findings.
+    """The actions that resolve the report's fixable findings, debris first, then what changes
+    the installation (``.pth`` edits, uninstalls, installs), each action once.
 
     :param files: every judged file, from the scan's ``on_file`` sink.
-    :param selected: finding codes to fix; empty means every finding whose action does not
-        change what is installed.
+    :param selected: finding codes to fix; empty means every finding with a repair.
     :param include_system: also plan files in system locations and of other users.
     """
+    _real.cache_clear()
     codes = {f.code for f in report.findings}
     wanted = set(selected) if selected else codes
+    categories = {
+        **FIXABLE_BYTECODE,
+        BytecodeCategory.EXTENSION_BESIDE_SOURCE: "extension-shadows-source",
+    }
+    suffixes = (".pyc", *report.interpreter.extension_suffixes)
     by_category: dict[BytecodeCategory, list[tuple[str, os.stat_result]]] = {}
     for category, path, st in files:
-        if category in FIXABLE_BYTECODE and stat.S_ISREG(st.st_mode) and path.endswith(".pyc"):
+        if category in categories and stat.S_ISREG(st.st_mode) and path.endswith(suffixes):
             by_category.setdefault(category, []).append((path, st))
-    owned = _record_files(report) if by_category.get(BytecodeCategory.SOURCELESS) else set()
+    shipped = {BytecodeCategory.SOURCELESS, BytecodeCategory.EXTENSION_BESIDE_SOURCE}
+    owned = _record_files(report, suffixes) if any(by_category.get(c) for c in shipped) else set()
     actions: list[Action] = []
-    for category, code in FIXABLE_BYTECODE.items():
+    for category, code in categories.items():
         if code not in codes or code not in wanted or category not in by_category:
             continue
         planned: list[PlannedFile] = []
         skipped: list[tuple[str, str]] = []
         for path, st in sorted(by_category[category]):
             reason = _protected(path, report, include_system, st)
-            if reason is None and category is BytecodeCategory.SOURCELESS and path in owned:
+            if reason is None and category in shipped and os.path.realpath(path) in owned:
                 reason = "listed in a distribution's RECORD (shipped on purpose)"
+            if reason is None and category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+                reason = _extension_debris(path, st) or (
+                    "a symlink on its path" if _symlink_on_the_way(path) else None
+                )
             if reason is not None:
                 skipped.append((path, reason))
                 continue
             planned.append(PlannedFile.of(path, st, category))
+        if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE and not planned:
+            continue  # nothing is debris: the finding is only explained
+        what = (
+            "old in-place built extension module"
+            if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE
+            else f"{category.value} bytecode file"
+        )
         actions.append(
             Action(
                 kind=ActionKind.REMOVE_FILES,
                 finding=code,
-                description=f"remove {len(planned)} {category.value} bytecode file"
-                + ("s" if len(planned) != 1 else ""),
+                description=f"remove {len(planned)} {what}" + ("s" if len(planned) != 1 else ""),
                 files=tuple(planned),
                 bytes=sum(f.size for f in planned),
                 skipped=tuple(skipped),
             )
         )
     actions.extend(_leftover_actions(report, wanted, include_system))
-    if report.project_root is not None:
-        from pyenvdoctor.checks.project import project_actions, read_project
-
-        project = read_project(report.project_root)
-        for action in project_actions(
-            project, report.distributions, python=report.interpreter.executable
-        ):
-            if action.finding in codes and action.finding in wanted:
-                actions.append(action)
+    for finding in report.findings:
+        if finding.code in wanted:
+            actions.extend(_repair_actions(finding, report, include_system))
     cache = report.pip_cache
     if "pip-cache-large" in codes and "pip-cache-large" in wanted and cache and cache.directory:
         if report.pip_version is not None:
@@ -283,7 +400,102 @@ def plan(
     from pyenvdoctor.checks.caches import cache_actions
 
     actions.extend(cache_actions(report, selected))  # only with --fix cache-large
-    return tuple(actions)
+    unique: dict[tuple[object, ...], Action] = {}
+    for action in actions:
+        unique.setdefault(action.key, action)
+    return tuple(sorted(unique.values(), key=_order))
+
+
+def _order(action: Action) -> tuple[int, int]:
+    """Debris first; then .pth edits, uninstalls, other commands; installs last (an install
+    after an uninstall of the same name finds nothing left to replace)."""
+    if not action.changes_installation:
+        return (0, 0)
+    if action.kind is ActionKind.EDIT_PTH:
+        return (1, 0)
+    if "uninstall" in action.command:
+        return (1, 1)
+    return (1, 2 if "install" in action.command else 1)
+
+
+def _repair_actions(finding: Finding, report: Report, include_system: bool) -> list[Action]:
+    """The actions for the repairs ``finding`` carries, each re-checked against what is on disk
+    now (regular file, not behind a symlink, inside the roots or ``sys.path``, not system)."""
+    actions: list[Action] = []
+    for repair in finding.repairs:
+        installation = repair.group is RepairGroup.INSTALLATION
+        if repair.kind is RepairKind.RUN and _installs_into_managed(repair.command, report):
+            continue  # PEP 668: never pip install into an externally managed interpreter
+        if repair.kind is RepairKind.RUN and repair.command:
+            actions.append(
+                Action(
+                    kind=ActionKind.RUN,
+                    finding=finding.code,
+                    description=repair.description,
+                    command=repair.command,
+                    changes_installation=installation,
+                )
+            )
+            continue
+        planned: list[PlannedFile] = []
+        skipped: list[tuple[str, str]] = []
+        for path in repair.paths:
+            reason = _check_file(path, report, include_system)
+            if reason is not None:
+                skipped.append((path, reason))
+            else:
+                planned.append(PlannedFile.of(path, os.lstat(path)))
+        if repair.kind is RepairKind.REMOVE_PTH_LINES:
+            if not planned or not repair.lines:
+                continue
+            actions.append(
+                Action(
+                    kind=ActionKind.EDIT_PTH,
+                    finding=finding.code,
+                    description=repair.description,
+                    files=tuple(planned[:1]),
+                    lines=repair.lines,
+                    changes_installation=True,
+                    skipped=tuple(skipped),
+                )
+            )
+        elif repair.kind is RepairKind.REMOVE_FILES and planned:
+            actions.append(
+                Action(
+                    kind=ActionKind.REMOVE_FILES,
+                    finding=finding.code,
+                    description=repair.description,
+                    files=tuple(planned),
+                    bytes=sum(f.size for f in planned),
+                    changes_installation=installation,
+                    skipped=tuple(skipped),
+                )
+            )
+    return actions
+
+
+def _installs_into_managed(command: Sequence[str], report: Report) -> bool:
+    """``command`` is a ``pip install`` into the target while it is externally managed (PEP 668
+    ``EXTERNALLY-MANAGED`` next to its stdlib, a base interpreter only)."""
+    interp = report.interpreter
+    return (
+        interp.externally_managed is not None
+        and not interp.is_virtual_environment
+        and tuple(command[1:4]) == ("-m", "pip", "install")
+    )
+
+
+def _check_file(path: str, report: Report, include_system: bool) -> str | None:
+    """Why a file a repair names must be left alone, or ``None``."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"cannot stat: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if _symlink_on_the_way(path):
+        return "a symlink on its path"
+    return _protected(os.path.abspath(path), report, include_system, st, on_sys_path=True)
 
 
 _LEFTOVER_CODES = frozenset({"namespace-hides-editable", "leftover-directory"})
@@ -375,14 +587,19 @@ def _cache_files_action(directory: str, expected: int) -> Action:
     )
 
 
-def _still_debris(f: PlannedFile) -> str | None:
-    """Why ``f`` must not be removed now (it changed since the plan), or ``None``."""
-    try:
-        st = os.lstat(f.path)
-    except FileNotFoundError:
-        return "vanished"
-    except OSError as exc:
-        return f"cannot check: {exc.strerror}"
+def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | None:
+    """Why ``f`` must not be removed now (it changed since the plan), or ``None``.
+
+    :param st: its ``lstat`` now, when the caller already has it (``fstatat`` of the renamed
+        file); else taken here.
+    """
+    if st is None:
+        try:
+            st = os.lstat(f.path)
+        except FileNotFoundError:
+            return "vanished"
+        except OSError as exc:
+            return f"cannot check: {exc.strerror}"
     if not stat.S_ISREG(st.st_mode):
         return "no longer a regular file"
     if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (f.dev, f.ino, f.size, f.mtime_ns):
@@ -390,12 +607,10 @@ def _still_debris(f: PlannedFile) -> str | None:
     if f.category is None:
         return None
     parent = os.path.dirname(f.path)
-    stem = os.path.basename(f.path).split(".")[0]
-    if os.path.basename(parent) == "__pycache__":
-        source = os.path.join(os.path.dirname(parent), stem + ".py")
-    else:
-        source = os.path.join(parent, stem + ".py")
+    source = _source_of(f.path)
     exists = os.path.exists(source)
+    if f.category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+        return _extension_debris(f.path, st)
     if (
         f.category is BytecodeCategory.ORPHANED
         and exists
@@ -409,26 +624,125 @@ def _still_debris(f: PlannedFile) -> str | None:
     return None
 
 
-Remover = Callable[[str], None]
+class Changed(Exception):
+    """The file at a planned path is not the planned file any more (raised by a remover)."""
 
 
-def _dry_run(_path: str) -> None:
-    """The operation a dry run swaps in: remove nothing."""
+Remover = Callable[[PlannedFile], None]
+Log = Callable[[Mapping[str, object]], None]
+
+_O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def safe_unlink(f: PlannedFile) -> None:
+    """Remove ``f`` only if the file at its path is still the planned one.
+
+    Inside a descriptor of its directory (opened without following a final symlink, after
+    checking that no directory on the way is a symlink), the file is renamed to a private
+    name, checked with ``fstatat`` (identity and :func:`_still_debris`) and unlinked; a file
+    that does not match is renamed back. So a file renamed over the planned one between the
+    check and the removal is never deleted.
+
+    :raises Changed: the file changed since the plan (nothing removed).
+    :raises OSError: it could not be renamed or removed.
+    """
+    parent, name = os.path.split(f.path)
+    if _symlink_on_the_way(f.path):
+        raise Changed("a directory on its path is a symlink")
+    reason = _still_debris(f)
+    if reason is not None:
+        raise Changed(reason)
+    dfd = os.open(parent or ".", _O_DIR)
+    try:
+        private = f".{name}.pyenvdoctor-{os.getpid()}"
+        os.rename(name, private, src_dir_fd=dfd, dst_dir_fd=dfd)
+        st = os.stat(private, dir_fd=dfd, follow_symlinks=False)
+        reason = _still_debris(f, st)
+        if reason is not None:
+            os.rename(private, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            raise Changed(reason)
+        os.unlink(private, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+def _dry_run(f: PlannedFile) -> None:
+    """The operation a dry run swaps in: check, remove nothing."""
+    reason = _still_debris(f)
+    if reason is not None:
+        raise Changed(reason)
+
+
+def _edit_pth(
+    f: PlannedFile, lines: Sequence[str], *, dry_run: bool
+) -> tuple[str, tuple[str, ...]]:
+    """Remove the exact ``lines`` from the ``.pth`` file ``f``: ``(old content, lines removed)``.
+
+    The new content goes to a private file in the same directory (same mode), then replaces the
+    old one with ``os.replace`` (atomic on POSIX). ``site.py`` reads ``.pth`` files as UTF-8
+    (3.13; the locale encoding before), so the bytes are kept as they are where not removed.
+
+    :raises Changed: the file changed since the plan, or none of the lines is there.
+    :raises OSError: it could not be read or written.
+    """
+    reason = _still_debris(f)
+    if reason is None and _symlink_on_the_way(f.path):
+        reason = "a directory on its path is a symlink"
+    if reason is not None:
+        raise Changed(reason)
+    with open(f.path, "rb") as fh:
+        data = fh.read()
+    wanted = {os.fsencode(line) for line in lines}
+    kept, removed = [], []
+    for raw in data.splitlines(keepends=True):
+        if raw.rstrip(b"\r\n") in wanted:
+            removed.append(os.fsdecode(raw.rstrip(b"\r\n")))
+        else:
+            kept.append(raw)
+    if not removed:
+        raise Changed("none of the lines is in the file any more")
+    old = data.decode("utf-8", errors="surrogateescape")
+    if dry_run:
+        return old, tuple(removed)
+    parent, name = os.path.split(f.path)
+    private = os.path.join(parent, f".{name}.pyenvdoctor-{os.getpid()}")
+    fd = os.open(
+        private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(os.lstat(f.path).st_mode)
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(b"".join(kept))
+            out.flush()
+            os.fsync(out.fileno())
+        reason = _still_debris(f)
+        if reason is not None:
+            raise Changed(reason)
+        os.replace(private, f.path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(private)
+        raise
+    return old, tuple(removed)
 
 
 def apply(
     actions: Sequence[Action],
     *,
-    remove: Remover = os.unlink,
+    remove: Remover = safe_unlink,
     run: Callable[[Sequence[str]], tuple[int, str]] | None = None,
     measure: Callable[[], int] | None = None,
+    log: Log | None = None,
 ) -> FixOutcome:
-    """Carry out ``actions``; never raises for one file's failure.
+    """Carry out ``actions`` in order; never raises for one file's failure.
 
-    :param remove: the removal operation (``os.unlink``; :func:`_dry_run` for a dry run).
+    :param remove: the removal operation (:func:`safe_unlink`; the dry run's checks only).
     :param run: runs a command, returns ``(exit status, output)``; default: a subprocess.
     :param measure: bytes in pip's cache now, to report what a purge freed.
+    :param log: receives one record per change as it happens (the CLI appends each to the
+        ``--log`` file and flushes it, so an interrupted run leaves a true record).
     """
+    dry_run = remove is _dry_run
+    note: Log = log or (lambda _record: None)
     outcome = FixOutcome()
     emptied: set[str] = set()
     for action in actions:
@@ -436,16 +750,41 @@ def apply(
             before = measure() if measure is not None else action.bytes
             rc, output = (run or _run)(action.command)
             outcome.commands.append((action.command, rc, output[-2000:]))
+            note({"event": "command", "command": list(action.command), "exit_status": rc})
             if rc == 0:
                 outcome.bytes_freed += max(before - (measure() if measure is not None else 0), 0)
             continue
+        if action.kind is ActionKind.EDIT_PTH:
+            for f in action.files[:1]:
+                try:
+                    old, removed = _edit_pth(f, action.lines, dry_run=dry_run)
+                except Changed as exc:
+                    outcome.files.append(
+                        FileOutcome(path=f.path, status="skipped", reason=str(exc))
+                    )
+                    continue
+                except OSError as exc:
+                    outcome.files.append(
+                        FileOutcome(path=f.path, status="failed", reason=exc.strerror or str(exc))
+                    )
+                    continue
+                outcome.files.append(FileOutcome(path=f.path, status="edited"))
+                outcome.pth_edits.append((f.path, old, removed))
+                note(
+                    {
+                        "event": "pth-edited",
+                        "path": f.path,
+                        "removed_lines": list(removed),
+                        "old_content": old,
+                    }
+                )
+            continue
         for f in action.files:
-            reason = _still_debris(f)
-            if reason is not None:
-                outcome.files.append(FileOutcome(path=f.path, status="skipped", reason=reason))
-                continue
             try:
-                remove(f.path)
+                remove(f)
+            except Changed as exc:
+                outcome.files.append(FileOutcome(path=f.path, status="skipped", reason=str(exc)))
+                continue
             except OSError as exc:
                 outcome.files.append(
                     FileOutcome(path=f.path, status="failed", reason=exc.strerror or str(exc))
@@ -453,24 +792,34 @@ def apply(
                 continue
             outcome.files.append(FileOutcome(path=f.path, status="removed", bytes=f.size))
             outcome.bytes_freed += f.size
+            if not dry_run:
+                note({"event": "removed", "path": f.path, "bytes": f.size})
             parent = os.path.dirname(f.path)
             if os.path.basename(parent) == "__pycache__":
                 emptied.add(parent)
-    if remove is not _dry_run:
+    if not dry_run:
         emptied.update(d for a in actions for d in a.directories)
         for directory in sorted(emptied, key=len, reverse=True):
+            if os.path.islink(directory):
+                continue
             try:
                 os.rmdir(directory)  # only succeeds when empty
             except OSError:
                 continue
             outcome.directories_removed.append(directory)
+            note({"event": "directory-removed", "path": directory})
     return outcome
 
 
 def _run(command: Sequence[str]) -> tuple[int, str]:
     try:
         proc = subprocess.run(
-            list(command), capture_output=True, text=True, check=False, timeout=3600
+            list(command),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=3600,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, str(exc)
@@ -478,5 +827,5 @@ def _run(command: Sequence[str]) -> tuple[int, str]:
 
 
 def dry_run_remover() -> Remover:
-    """The no-op removal operation for ``--dry-run``."""
+    """The removal operation for ``--dry-run``: the checks, no removal."""
     return _dry_run

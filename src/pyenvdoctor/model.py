@@ -46,6 +46,9 @@ __all__ = [
     "PipCache",
     "PthFile",
     "PthLine",
+    "Repair",
+    "RepairGroup",
+    "RepairKind",
     "Report",
     "Selection",
     "SelectionReason",
@@ -440,6 +443,39 @@ class PipCache:
         return self.http_bytes + self.wheels_bytes + self.other_bytes
 
 
+class RepairGroup(str, enum.Enum):
+    """Which confirmation a repair needs: ``--fix`` asks once per group on a terminal."""
+
+    DEBRIS = "removes-debris"  # bytecode, leftover directories, stale build output
+    INSTALLATION = "changes-installation"  # reinstall, uninstall, edit a .pth file
+
+
+class RepairKind(str, enum.Enum):
+    """What a repair does."""
+
+    RUN = "run"  # run ``command`` (the owning interpreter's pip)
+    REMOVE_FILES = "remove-files"  # unlink the regular files in ``paths``
+    REMOVE_PTH_LINES = "remove-pth-lines"  # drop ``lines`` from the .pth file ``paths[0]``
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Repair:
+    """One concrete thing ``--fix`` can do about a finding, as the check that found it knows it
+    (like flutter doctor's validators, each owning its fix).
+
+    :ivar command: for ``run``: the argv, run without a shell, exactly as shown.
+    :ivar paths: for ``remove-files``: the files; for ``remove-pth-lines``: the ``.pth`` file.
+    :ivar lines: for ``remove-pth-lines``: the exact lines (without newline) to remove.
+    """
+
+    kind: RepairKind
+    group: RepairGroup
+    description: str
+    command: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Finding:
     """A problem, with the evidence and what to do about it.
@@ -447,6 +483,7 @@ class Finding:
     :ivar code: stable kebab-case identifier (documented in the README).
     :ivar evidence: paths or lines that show it, most telling first.
     :ivar commands: shell commands the user can copy to fix it.
+    :ivar repairs: what ``--fix`` does about it (empty: explained, never changed).
     """
 
     code: str
@@ -455,6 +492,7 @@ class Finding:
     message: str
     evidence: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
+    repairs: tuple[Repair, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pyenvdoctor.model import from_dict, to_dict
 
-__all__ = ["SECRET_NAME", "Redactor", "redact"]
+__all__ = ["SECRET_NAME", "Redactor", "redact", "redact_text"]
 
 #: Environment variable names whose values are hidden.
 SECRET_NAME = re.compile(
@@ -128,3 +128,9 @@ def redact(obj: T, environ: Mapping[str, str] | None = None) -> T:
     if "redactions" in data:
         data["redactions"] = sorted(redactor.kinds) or ["nothing needed hiding"]
     return from_dict(type(obj), data)
+
+
+def redact_text(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` (a rendered ``--fix`` result) with the rules of :func:`redact` applied."""
+    home, user, host = _default_identity(os.environ if environ is None else environ)
+    return Redactor(home=home, user=user, host=host).text(text)

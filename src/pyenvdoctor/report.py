@@ -20,8 +20,14 @@ from pyenvdoctor.checks.caches import (
     externally_managed_finding,
     nearby_findings,
 )
-from pyenvdoctor.checks.commands import command_findings, console_script_findings, path_commands
+from pyenvdoctor.checks.commands import (
+    command_findings,
+    console_script_findings,
+    path_commands,
+    script_repairs,
+)
 from pyenvdoctor.checks.distributions import distribution_findings
+from pyenvdoctor.checks.editable import editable_findings
 from pyenvdoctor.checks.environment import environment_findings
 from pyenvdoctor.checks.project import project_findings, read_project
 from pyenvdoctor.checks.shadowing import shadowing_findings
@@ -35,6 +41,7 @@ from pyenvdoctor.collect.dependencies import (
     target_supported_tags,
 )
 from pyenvdoctor.collect.distributions import dangling_egg_links, scan_distributions
+from pyenvdoctor.collect.editable import find_startup_hooks, find_strict_editables, record_files
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     RunningProbe,
@@ -233,6 +240,7 @@ def _diagnose(
     modules, contested = resolve_names(interpreter, sys_path)
     commands = path_commands(environ)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
+    owners = record_files(scan.distributions)
 
     findings = [
         *environment_findings(
@@ -268,7 +276,23 @@ def _diagnose(
             env_is_active=selection.reason
             in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
         ),
-        *script_findings,
+        *script_repairs(
+            script_findings,
+            owners,
+            python=interpreter.executable,
+            prefix=interpreter.prefix,
+            project_root=project_root,
+        ),
+        *editable_findings(
+            contested,
+            sys_path,
+            pth_files,
+            scan.distributions,
+            strict=find_strict_editables(pth_files, scan.distributions),
+            hooks=find_startup_hooks(sys_path),
+            owned=owners.keys(),
+            python=interpreter.executable,
+        ),
         *bytecode_findings(
             bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
         ),

@@ -11,13 +11,22 @@ path yet are different environments.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
-from pyenvdoctor.model import Finding, PathCommand, Severity
+from pyenvdoctor.model import (
+    Distribution,
+    Finding,
+    PathCommand,
+    Repair,
+    RepairGroup,
+    RepairKind,
+    Severity,
+)
 
 __all__ = [
     "HEAD_BYTES",
@@ -26,6 +35,7 @@ __all__ = [
     "console_script_findings",
     "interpreter_prefix",
     "path_commands",
+    "script_repairs",
     "shebang_interpreter",
 ]
 
@@ -270,3 +280,65 @@ def console_script_findings(
         for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
         if found[code]
     ]
+
+
+def script_repairs(
+    findings: Sequence[Finding],
+    owners: Mapping[str, Distribution],
+    *,
+    python: str,
+    prefix: str,
+    project_root: str | None,
+) -> list[Finding]:
+    """``findings`` with a repair on each ``console-script-*`` one: reinstall, with the target's
+    pip, every distribution whose RECORD lists one of its scripts, so pip writes the ``#!``
+    line again for this interpreter (pip ``operations/install/wheel.py``; scripts are generated
+    at install time). The current project installed editable is installed editable again
+    (``pip install -e``, which always reinstalls); another editable from its checkout
+    (``--force-reinstall --no-deps -e``); a regular one by its exact version
+    (``--force-reinstall --no-deps NAME==VERSION``). Scripts no RECORD lists, and distributions
+    outside the target's prefix, get no repair.
+
+    :param owners: real path -> distribution, from
+        :func:`~pyenvdoctor.collect.editable.record_files`.
+    """
+    from pyenvdoctor.checks.project import reinstall_editable
+
+    result = []
+    prefix = os.path.realpath(prefix)
+    for f in findings:
+        if not f.code.startswith("console-script-"):
+            result.append(f)
+            continue
+        repairs: dict[tuple[str, ...], Repair] = {}
+        for line in f.evidence:
+            script = line.split(": #!", 1)[0]
+            dist = owners.get(os.path.realpath(script))
+            if dist is None or not os.path.realpath(dist.location).startswith(prefix + os.sep):
+                continue
+            project = dist.editable_project if dist.editable else None
+            if (
+                project
+                and project_root
+                and os.path.realpath(project) == os.path.realpath(project_root)
+            ):
+                repair = reinstall_editable(python, project_root, dist.name)
+            else:
+                target = ("-e", project) if project else (f"{dist.name}=={dist.version}",)
+                repair = Repair(
+                    kind=RepairKind.RUN,
+                    group=RepairGroup.INSTALLATION,
+                    description=f"reinstall {dist.name} {dist.version} so pip rewrites its scripts' #! lines",
+                    command=(
+                        python,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--force-reinstall",
+                        "--no-deps",
+                        *target,
+                    ),
+                )
+            repairs.setdefault(repair.command, repair)
+        result.append(dataclasses.replace(f, repairs=tuple(repairs.values())) if repairs else f)
+    return result

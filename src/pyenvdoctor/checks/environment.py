@@ -15,6 +15,9 @@ from pyenvdoctor.model import (
     PathEntry,
     PipCache,
     PthFile,
+    Repair,
+    RepairGroup,
+    RepairKind,
     Severity,
 )
 
@@ -110,6 +113,16 @@ def environment_findings(
                         "pip and delete the file."
                     ),
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in egginsert)),
+                    repairs=(
+                        Repair(
+                            kind=RepairKind.REMOVE_PTH_LINES,
+                            group=RepairGroup.INSTALLATION,
+                            description=f"remove the __egginsert lines from {pth.path} (its eggs "
+                            "stay on sys.path, after site-packages)",
+                            paths=(pth.path,),
+                            lines=tuple(ln.text for ln in egginsert),
+                        ),
+                    ),
                 )
             )
         dead = [ln for ln in pth.lines if ln.kind == "path" and not ln.exists]

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pyenvdoctor.fix import Action, ActionKind
-from pyenvdoctor.model import Distribution, Finding, Severity
+from pyenvdoctor.model import Distribution, Finding, Repair, RepairGroup, RepairKind, Severity
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-__all__ = ["ProjectInfo", "project_actions", "project_findings", "read_project"]
+__all__ = ["ProjectInfo", "project_findings", "read_project", "reinstall_editable"]
 
 #: Findings that ``pip install -e <root>`` resolves.
 _REINSTALL = (
@@ -155,6 +154,23 @@ def _package_dir(project: ProjectInfo) -> str | None:
     return None
 
 
+def reinstall_editable(
+    python: str, root: str, name: str | None, *, extra: tuple[str, ...] = ()
+) -> Repair:
+    """``python -m pip install -e root [extra]``: pip of the target builds the project with its
+    own backend (PEP 660) and replaces whatever distribution of that name is installed (pip
+    always reinstalls an editable requirement, so scripts and metadata are rewritten too).
+
+    :param extra: more arguments, e.g. ``--config-settings editable_mode=strict``.
+    """
+    return Repair(
+        kind=RepairKind.RUN,
+        group=RepairGroup.INSTALLATION,
+        description=f"install {name or root} in editable mode from {root}",
+        command=(python, "-m", "pip", "install", "-e", root, *extra),
+    )
+
+
 def project_findings(
     project: ProjectInfo, distributions: Sequence[Distribution], *, python: str
 ) -> list[Finding]:
@@ -210,7 +226,9 @@ def project_findings(
                 commands=(reinstall,),
             )
         ]
-    found = (dist.metadata_path, *evidence)
+    pkg_dir = _package_dir(project)
+    found = (dist.metadata_path, *((pkg_dir,) if pkg_dir else ()), *evidence)
+    repairs = (reinstall_editable(python, project.root, project.name),)
     if not dist.editable:
         return [
             Finding(
@@ -224,6 +242,7 @@ def project_findings(
                 ),
                 evidence=found,
                 commands=(reinstall,),
+                repairs=repairs,
             )
         ]
     if dist.editable_project is None:
@@ -241,6 +260,7 @@ def project_findings(
                 ),
                 evidence=(dist.metadata_path, dist.editable_project, *evidence),
                 commands=(reinstall,),
+                repairs=repairs,
             )
         ]
     if project.version and _versions_differ(dist.version, project.version):
@@ -257,26 +277,7 @@ def project_findings(
                 ),
                 evidence=found,
                 commands=(reinstall,),
+                repairs=repairs,
             )
         ]
     return []
-
-
-def project_actions(
-    project: ProjectInfo, distributions: Sequence[Distribution], *, python: str
-) -> list[Action]:
-    """``--fix`` actions: ``pip install -e <root>`` with the target's pip, for each finding of
-    :func:`project_findings` that a reinstall resolves (not ``project-not-installed``:
-    installing is the user's choice). They change what is installed.
-    """
-    return [
-        Action(
-            kind=ActionKind.RUN,
-            finding=f.code,
-            description=f"install {project.name} in editable mode from {project.root}",
-            command=(python, "-m", "pip", "install", "-e", project.root),
-            changes_installation=True,
-        )
-        for f in project_findings(project, distributions, python=python)
-        if f.code in _REINSTALL
-    ]

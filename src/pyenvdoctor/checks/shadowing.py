@@ -15,6 +15,10 @@ from pyenvdoctor.model import (
     Finding,
     Interpreter,
     LocationClass,
+    NameProvider,
+    Repair,
+    RepairGroup,
+    RepairKind,
     Severity,
 )
 
@@ -141,6 +145,13 @@ def shadowing_findings(
                 )
             continue
         if w.location in _USER_PLACES and site_other is not None:
+            if w.location is LocationClass.SCRIPT_DIR and c.others:
+                # The program runs from elsewhere too: what wins there is the next provider.
+                user = _user_site_finding(
+                    c.name, c.others[0], c.others[1:], interpreter, distributions
+                )
+                if user is not None:
+                    findings.append(user)
             dist = _owner(c.name, distributions)
             what = f"the installed {dist.name} {dist.version}" if dist else f"{site_other.path}"
             findings.append(
@@ -180,48 +191,96 @@ def shadowing_findings(
                 )
             )
             continue
-        site_below = next(
+        user = _user_site_finding(c.name, w, c.others, interpreter, distributions)
+        if user is not None:
+            findings.append(user)
+    return findings
+
+
+def _user_site_finding(
+    name: str,
+    w: NameProvider,
+    others: Sequence[NameProvider],
+    interpreter: Interpreter,
+    distributions: Sequence[Distribution],
+) -> Finding | None:
+    """``user-site-shadows`` when the user site's copy of ``name`` (the winner ``w``) comes before
+    a copy in another site directory."""
+    site_below = next(
+        (
+            p
+            for p in others
+            if p.location in _SITE
+            and p.location is not LocationClass.USER_SITE
+            and p.kind != "namespace"
+        ),
+        None,
+    )
+    if w.location is LocationClass.USER_SITE and site_below is not None:
+        user_dist = next(
             (
-                p
-                for p in c.others
-                if p.location in _SITE
-                and p.location is not LocationClass.USER_SITE
-                and p.kind != "namespace"
+                d
+                for d in distributions
+                if d.location_class is LocationClass.USER_SITE and name in d.top_level
             ),
             None,
         )
-        if w.location is LocationClass.USER_SITE and site_below is not None:
-            user_dist = next(
+        return Finding(
+            code="user-site-shadows",
+            severity=Severity.WARNING,
+            title=f"The user site shadows {name} from {site_below.location.value}",
+            message=(
+                "site.py puts the user site (~/.local) before the interpreter's site-packages "
+                "(and before the base site-packages that a venv with system site packages "
+                f"exposes): `import {name}` loads {w.path}, not {site_below.path}. Uninstall "
+                "the user site's copy, or set PYTHONNOUSERSITE=1 for this environment."
+            ),
+            evidence=(w.path, site_below.path),
+            commands=(
                 (
-                    d
-                    for d in distributions
-                    if d.location_class is LocationClass.USER_SITE and c.name in d.top_level
-                ),
-                None,
-            )
-            findings.append(
-                Finding(
-                    code="user-site-shadows",
-                    severity=Severity.WARNING,
-                    title=f"The user site shadows {c.name} from {site_below.location.value}",
-                    message=(
-                        "site.py puts the user site (~/.local) before the interpreter's site-packages "
-                        "(and before the base site-packages that a venv with system site packages "
-                        f"exposes): `import {c.name}` loads {w.path}, not {site_below.path}. Uninstall "
-                        "the user site's copy, or set PYTHONNOUSERSITE=1 for this environment."
-                    ),
-                    evidence=(w.path, site_below.path),
-                    commands=(
-                        (
-                            f"{shlex.quote(interpreter.executable)} -m pip uninstall {shlex.quote(user_dist.name)}"
-                            "  # the user site's copy comes first",
-                        )
-                        if user_dist is not None
-                        else ()
-                    ),
+                    f"{shlex.quote(interpreter.executable)} -m pip uninstall {shlex.quote(user_dist.name)}"
+                    "  # the user site's copy comes first",
                 )
-            )
-    return findings
+                if user_dist is not None
+                else ()
+            ),
+            repairs=_user_site_uninstall(interpreter, user_dist),
+        )
+    return None
+
+
+def user_site_owner(interpreter: Interpreter) -> str:
+    """The interpreter whose user site this is: the target itself, or for a virtual environment
+    (whose pip refuses to uninstall outside it) the base interpreter ``pyvenv.cfg`` ``home``
+    names, ``pythonX.Y`` there (PEP 405)."""
+    if not interpreter.is_virtual_environment or not interpreter.base_executable_home:
+        return interpreter.executable
+    major, minor = interpreter.version_info[:2]
+    return os.path.join(interpreter.base_executable_home, f"python{major}.{minor}")
+
+
+def _user_site_uninstall(interpreter: Interpreter, dist: Distribution | None) -> tuple[Repair, ...]:
+    """``pip uninstall -y NAME`` with the pip of the interpreter that owns the user site: pip
+    uninstalls the first distribution of that name on ``sys.path``, and the user site comes
+    before site-packages (``site.py``). Under PEP 668 pip refuses every uninstall without
+    ``--break-system-packages`` (pip ``commands/uninstall.py``), though the user site is not the
+    managed directory, so the flag is added there. Never for an editable install (the user's
+    own checkout)."""
+    if dist is None or dist.editable or dist.location_class is not LocationClass.USER_SITE:
+        return ()
+    owner = user_site_owner(interpreter)
+    managed = interpreter.externally_managed is not None or os.path.isfile(
+        os.path.join(interpreter.sysconfig_paths.get("stdlib", ""), "EXTERNALLY-MANAGED")
+    )
+    flags = ("--break-system-packages",) if managed else ()
+    return (
+        Repair(
+            kind=RepairKind.RUN,
+            group=RepairGroup.INSTALLATION,
+            description=f"uninstall {dist.name} {dist.version} from the user site {dist.location}",
+            command=(owner, "-m", "pip", "uninstall", "-y", *flags, dist.name),
+        ),
+    )
 
 
 def _renamed(path: str) -> str:

@@ -3,11 +3,12 @@ same rows in every view)."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from pyenvdoctor.checks.bytecode import format_bytes
-from pyenvdoctor.fix import Action, FixOutcome
-from pyenvdoctor.model import SCHEMA_VERSION
+from pyenvdoctor.fix import Action, ActionKind, FixOutcome
+from pyenvdoctor.model import SCHEMA_VERSION, RepairGroup
 from pyenvdoctor.render import OutputFormat
 from pyenvdoctor.render.json import dumps
 
@@ -44,25 +45,35 @@ class FixResult:
         return tuple(sorted({a.finding for a in self.plan} & set(self.after)))
 
 
+_GROUP_TITLES = {
+    RepairGroup.DEBRIS: "Removes debris",
+    RepairGroup.INSTALLATION: "Changes what is installed",
+}
+
+
 def _plan_lines(result: FixResult, bullet: str, code: str) -> list[str]:
     lines: list[str] = []
-    for a in result.plan:
-        cost = (
-            " (changes what is installed: runs only when selected with --fix CODE or confirmed again)"
-            if a.changes_installation
-            else f", {format_bytes(a.bytes)}"
-        )
-        lines.append(f"{bullet}{code}{a.finding}{code}: {a.description}{cost}")
-        for f in a.files[:SHOWN]:
-            lines.append(f"    {f.path} ({f.size} bytes)")
-        if len(a.files) > SHOWN:
-            lines.append(f"    … and {len(a.files) - SHOWN} more (--format json lists all)")
-        if a.command:
-            lines.append("    $ " + " ".join(a.command))
-        for path, reason in a.skipped[:SHOWN]:
-            lines.append(f"    left alone: {path} ({reason})")
-        if len(a.skipped) > SHOWN:
-            lines.append(f"    left alone: {len(a.skipped) - SHOWN} more")
+    for group, title in _GROUP_TITLES.items():
+        actions = [a for a in result.plan if a.group is group]
+        if not actions:
+            continue
+        lines.append(f"{title}:")
+        for a in actions:
+            cost = "" if a.changes_installation else f", {format_bytes(a.bytes)}"
+            lines.append(f"{bullet}{code}{a.finding}{code}: {a.description}{cost}")
+            for f in a.files[:SHOWN]:
+                if a.kind is ActionKind.EDIT_PTH:
+                    lines.append(f"    {f.path}: remove " + ", ".join(repr(x) for x in a.lines))
+                else:
+                    lines.append(f"    {f.path} ({f.size} bytes)")
+            if len(a.files) > SHOWN:
+                lines.append(f"    … and {len(a.files) - SHOWN} more (--format json lists all)")
+            if a.command:
+                lines.append("    $ " + shlex.join(a.command))
+            for path, reason in a.skipped[:SHOWN]:
+                lines.append(f"    left alone: {path} ({reason})")
+            if len(a.skipped) > SHOWN:
+                lines.append(f"    left alone: {len(a.skipped) - SHOWN} more")
     if not result.plan:
         lines.append("Nothing to fix.")
     return lines
@@ -78,8 +89,22 @@ def _outcome_lines(result: FixResult) -> list[str]:
         f"{'would free' if result.dry_run else 'freed'} {format_bytes(o.bytes_freed)}; "
         f"{len(o.directories_removed)} empty __pycache__ directories removed",
     ]
-    lines += [f"  {f.status}: {f.path} ({f.reason})" for f in o.files if f.status != "removed"]
-    lines += [f"  command exited {rc}: {' '.join(cmd)}" for cmd, rc, _ in o.commands]
+    lines += [
+        f"  {f.status}: {f.path} ({f.reason})"
+        for f in o.files
+        if f.status not in ("removed", "edited")
+    ]
+    lines += [
+        f"  edited: {path} (removed {', '.join(map(repr, removed))})"
+        for path, _, removed in o.pth_edits
+    ]
+    lines += [f"  command exited {rc}: {shlex.join(cmd)}" for cmd, rc, _ in o.commands]
+    lines += [
+        "    " + line
+        for cmd, rc, tail in o.commands
+        if rc != 0
+        for line in tail.strip().splitlines()[-5:]
+    ]
     if result.after is not None:
         lines.append("resolved: " + (", ".join(result.resolved) or "none"))
         if result.remaining:
@@ -96,11 +121,13 @@ def _to_json(result: FixResult) -> dict[str, object]:
             {
                 "kind": a.kind.value,
                 "finding": a.finding,
+                "group": a.group.value,
                 "description": a.description,
                 "bytes": a.bytes,
                 "changes_installation": a.changes_installation,
                 "command": list(a.command),
                 "files": [{"path": f.path, "bytes": f.size} for f in a.files],
+                "lines": list(a.lines),
                 "left_alone": [{"path": p, "reason": r} for p, r in a.skipped],
             }
             for a in result.plan
@@ -115,6 +142,10 @@ def _to_json(result: FixResult) -> dict[str, object]:
             "files": [{"path": f.path, "status": f.status, "reason": f.reason} for f in o.files],
             "directories_removed": o.directories_removed,
             "commands": [{"command": list(c), "exit_status": rc} for c, rc, _ in o.commands],
+            "pth_edits": [
+                {"path": p, "removed_lines": list(r), "old_content": old}
+                for p, old, r in o.pth_edits
+            ],
         },
         "findings_before": list(result.before),
         "findings_after": None if result.after is None else list(result.after),
