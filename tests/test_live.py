@@ -463,3 +463,49 @@ emit("value", mod.K().m())
     assert set(stale) == {"mod"}
     assert "K.m()" in stale["mod"]["how"] and "differs" in stale["mod"]["how"]
     assert out["value"] == 1  # the old code is what runs
+
+
+MAGIC_SCRIPT = """\
+sys.path.insert(0, os.getcwd())
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+def cell(source):
+    sys.stdout.flush(); sys.stderr.flush()
+    print(f"### {source}", flush=True)
+    print(f"### {source}", file=sys.stderr, flush=True)
+    result = shell.run_cell(source)
+    print(f"ok={result.success}", flush=True)
+cell("%load_ext pyenvdoctor")
+cell("import mod")
+edit("mod.py", "VALUE = 'edited'\\n")
+cell("%pyenvdoctor --help")
+cell("%pyenvdoctor --nope")
+cell("pyenvdoctor.purge_modules().removed")
+cell("import mod; print(mod.VALUE)")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("IPython") is None, reason="IPython not installed")
+def test_magic_help_usage_error_and_bound_name(tmp_path: Path) -> None:
+    """Issue 17: ``%pyenvdoctor --help`` prints help and runs no report; a wrong option is a
+    usage error (the cell fails, no report); ``pyenvdoctor`` is bound by ``%load_ext``, so the
+    warning's advice ``pyenvdoctor.purge_modules()`` works and the new value is imported."""
+    proj = write_tree(tmp_path / "proj", {"mod.py": "VALUE = 'first'\n"})
+    script = tmp_path / "ipy.py"
+    script.write_text(PRELUDE + MAGIC_SCRIPT)
+    env = env_for("off")
+    env["IPYTHONDIR"] = str(tmp_path / "ipythondir")
+    proc = run([sys.executable, script], env=env, cwd=proj)
+    out, err = cells(proc.stdout), cells(proc.stderr)
+    assert "usage: %pyenvdoctor" in out["%pyenvdoctor --help"]
+    assert "--stale" in out["%pyenvdoctor --help"]
+    assert "findings for" not in out["%pyenvdoctor --help"]
+    assert "mod  changed" not in out["%pyenvdoctor --help"]
+    assert out["%pyenvdoctor --nope"].strip().endswith("ok=False")
+    assert (
+        "unrecognized arguments: --nope" in out["%pyenvdoctor --nope"] + err["%pyenvdoctor --nope"]
+    )
+    assert "findings for" not in out["%pyenvdoctor --nope"]
+    assert "NameError" not in out["pyenvdoctor.purge_modules().removed"]
+    assert "'mod'" in out["pyenvdoctor.purge_modules().removed"]
+    assert out["import mod; print(mod.VALUE)"].startswith("edited\n")

@@ -11,12 +11,14 @@ each with its submodules (``pkg`` covers a stale ``pkg.sub.leaf``). IPython's ow
 
 from __future__ import annotations
 
+import argparse
 import ast
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from pyenvdoctor.live import StaleModule, StaleReport, stale_modules
 
@@ -71,6 +73,10 @@ def load(shell: Any) -> None:
             print(warning_text(stale), file=sys.stderr)
 
     unload(shell)
+    import pyenvdoctor
+
+    # The warnings tell the user to call pyenvdoctor.purge_modules(): make that name work.
+    shell.push({"pyenvdoctor": pyenvdoctor}, interactive=False)
     _CALLBACKS[id(shell)] = before_cell
     shell.events.register("pre_run_cell", before_cell)
     shell.register_magic_function(show_report, magic_kind="line", magic_name="pyenvdoctor")
@@ -84,46 +90,97 @@ def unload(shell: Any) -> None:
         shell.magics_manager.magics["line"].pop("pyenvdoctor", None)
 
 
+class _MagicParser(argparse.ArgumentParser):
+    """``argparse`` for a line magic: ``--help`` and a wrong option raise instead of exiting
+    the kernel (IPython's ``UsageError`` when IPython is there, as its own magics do)."""
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.error(message)
+        raise _HelpShown
+
+    def error(self, message: str) -> NoReturn:
+        try:
+            from IPython.core.error import UsageError
+        except ImportError:  # pragma: no cover - the magic runs only inside IPython
+            raise SystemExit(f"%pyenvdoctor: {message}") from None
+        raise UsageError(f"%pyenvdoctor: {message}\n{self.format_usage().strip()}")
+
+
+class _HelpShown(Exception):
+    """``--help`` printed the help: nothing else to do."""
+
+
+def _magic_parser() -> _MagicParser:
+    parser = _MagicParser(
+        prog="%pyenvdoctor",
+        description="Modules changed on disk since this kernel imported them, then the"
+        " findings of `pyenvdoctor report` for this interpreter.",
+    )
+    parser.add_argument(
+        "--stale", action="store_true", help="only the modules changed since their import"
+    )
+    return parser
+
+
 def show_report(line: str = "") -> None:
-    """``%pyenvdoctor [--stale]``: print the stale modules and (without ``--stale``) the
-    findings of ``pyenvdoctor report`` on this interpreter, with rich."""
-    from rich.console import Console
+    """``%pyenvdoctor [--stale] [--help]``: print, as one rich output, the stale modules and
+    (without ``--stale``) the findings of ``pyenvdoctor report`` on this interpreter.
+
+    :raises IPython.core.error.UsageError: an unknown option (IPython shows it as one line).
+    """
+    try:
+        args = _magic_parser().parse_args(shlex.split(line))
+    except _HelpShown:
+        return
+    from rich.console import Console, Group, RenderableType
     from rich.text import Text
 
-    console = Console(highlight=False, emoji=False)
+    parts: list[RenderableType] = []
     report: StaleReport = stale_modules()
     if not report.stale:
-        console.print("No loaded module changed on disk since it was imported.")
+        parts.append(Text("No loaded module changed on disk since it was imported."))
     for m in report.stale:
-        console.print(Text.assemble((m.name, "bold"), f"  {m.reason}", style="yellow"))
-        console.print(f"  {m.file}\n  {m.how}", style="dim")
+        parts.append(Text.assemble((m.name, "bold"), f"  {m.reason}", style="yellow"))
+        parts.append(Text(f"  {m.file}\n  {m.how}", style="dim"))
         if m.imported_by:
-            console.print(f"  imported by: {', '.join(m.imported_by)}", style="dim")
+            parts.append(Text(f"  imported by: {', '.join(m.imported_by)}", style="dim"))
+    if report.stale:
+        parts.append(Text("Run pyenvdoctor.purge_modules() and import them again, or restart"))
     mine = {*sys.stdlib_module_names, "pyenvdoctor"}
     unchecked = [n for n in report.unchecked if n.partition(".")[0] not in mine]
     if unchecked:
         shown = ", ".join(unchecked[:8]) + (" …" if len(unchecked) > 8 else "")
-        console.print(
-            f"{len(unchecked)} module(s) outside the standard library have no bytecode or noted"
-            " import time: edits made to them before pyenvdoctor began watching cannot be seen"
-            f" ({shown}).",
-            style="dim",
+        parts.append(
+            Text(
+                f"{len(unchecked)} source module(s) outside the standard library have no"
+                " trusted pyc or noted import time: their functions match the current source,"
+                " but an edit of module-level values made before pyenvdoctor began watching"
+                f" cannot be seen ({shown}).",
+                style="dim",
+            )
         )
-    if line.strip() == "--stale":
-        return
+    if not args.stale:
+        parts.extend(_findings())
+    Console(highlight=False, emoji=False).print(Group(*parts))
+
+
+def _findings() -> list[Any]:
+    """The environment's findings as rich renderables."""
+    from rich.text import Text
+
     from pyenvdoctor.errors import DoctorError
     from pyenvdoctor.report import build_report
 
     try:
         env = build_report(python=sys.executable, environ=os.environ, working_directory=os.getcwd())
     except DoctorError as exc:
-        console.print(f"The environment could not be inspected: {exc}", style="red")
-        return
+        return [Text(f"The environment could not be inspected: {exc}", style="red")]
     style = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-    console.print(Text(f"\n{len(env.findings)} findings for {sys.executable}", style="bold"))
+    parts: list[Any] = [Text(f"\n{len(env.findings)} findings for {sys.executable}", style="bold")]
     for f in env.findings:
         severity = (f.severity.value.upper(), style[f.severity.value])
-        console.print(Text.assemble(severity, " ", f.title, (f"  [{f.code}]", "dim")))
-        console.print(f"  {f.message}")
-        for cmd in f.commands:
-            console.print(f"  $ {cmd}", style="bold")
+        parts.append(Text.assemble(severity, " ", f.title, (f"  [{f.code}]", "dim")))
+        parts.append(Text(f"  {f.message}"))
+        parts.extend(Text(f"  $ {cmd}", style="bold") for cmd in f.commands)
+    return parts
