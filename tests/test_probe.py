@@ -169,3 +169,29 @@ def test_probe_source_fits_in_a_pipe_buffer() -> None:
     import pyenvdoctor.probe
 
     assert len(Path(pyenvdoctor.probe.__file__).read_bytes()) < 60_000
+
+
+PY312 = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python3.12"
+
+
+@pytest.mark.skipif(not PY312.exists(), reason="pyenv 3.12.1 not installed")
+def test_default_is_the_python3_on_path_with_shims_resolved(tmp_path: Path) -> None:
+    """Issue 17: no --python, no active environment: the ``python3`` the shell would run (a
+    pyenv-style shim, a shell script that execs the real interpreter, resolved to it), not the
+    interpreter running pyenvdoctor; ``python`` when there is no ``python3``."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "python3"
+    shim.write_text(f'#!/bin/sh\nexec {PY312} "$@"\n')
+    shim.chmod(0o755)
+    chosen = select_interpreter(None, {"PATH": f"{shims}:{os.defpath}"})
+    assert (chosen.reason, chosen.requested) == (SelectionReason.PATH, "python3")
+    assert chosen.executable == str(PY312)
+    only_python = tmp_path / "only"
+    only_python.mkdir()
+    (only_python / "python").symlink_to(PY312)
+    chosen = select_interpreter(None, {"PATH": str(only_python)})
+    assert (chosen.requested, chosen.executable) == ("python", str(only_python / "python"))
+    assert (
+        select_interpreter(None, {"PATH": str(tmp_path / "empty")}).reason is SelectionReason.HOST
+    )

@@ -1,7 +1,7 @@
 """Command line: ``build_parser()`` and ``main(argv=None) -> int``; wiring only.
 
 Exit status (README "Exit status"): 0 report written (or fix complete); 1 ``--fail-on``
-matched a finding, or an unexpected error; 2 usage error; 3 target interpreter cannot be
+matched a finding, ``diff``: the reports differ, or an unexpected error; 2 usage error; 3 target interpreter cannot be
 inspected; 4 output cannot be written; 6 ``--fix`` not confirmed; 7 ``--fix`` incomplete;
 8 ``which``: the name cannot be imported. stdout carries only the report; errors go to stderr as one line.
 """
@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pyenvdoctor import __version__
 from pyenvdoctor.errors import (
@@ -35,28 +35,57 @@ __all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
+EXIT_DIFFERENT = 1  # diff: the reports differ, as diff(1)
 EXIT_USAGE = 2
 EXIT_FIX_INCOMPLETE = 7
 EXIT_NOT_FOUND = 8
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` that adds "did you mean …" to a mistyped subcommand or option (difflib
+    close matches among the subcommands and every option of every subcommand)."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+        import re
+
+        words: list[str] = []
+        choice = re.search(r"invalid choice: '([^']*)'", message)
+        if choice:
+            words = [choice.group(1)]
+        elif message.startswith("unrecognized arguments: "):
+            words = [w for w in message.split(": ", 1)[1].split() if w.startswith("-")]
+        known: set[str] = set()
+        for action in self._actions:
+            known.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                known.update(action.choices)
+                for sub in action.choices.values():
+                    known.update(o for a in sub._actions for o in a.option_strings)
+        hints = [m for w in words for m in difflib.get_close_matches(w.split("=")[0], known, 1)]
+        if hints:
+            message += f" (did you mean {' / '.join(hints)}?)"
+        super().error(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommand ``report``)."""
     from pyenvdoctor.render import OutputFormat
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pyenvdoctor",
         description="A doctor for Python environments: what is installed where, stale bytecode, "
         "pip's cache, and how to fix what is wrong.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     report = sub.add_parser(
         "report",
         help="inspect an interpreter and its environment",
         description="Inspect one interpreter and its environment and say what is wrong. Without "
         "--python: the active virtual environment (VIRTUAL_ENV, else CONDA_PREFIX), else the "
-        "interpreter running pyenvdoctor.",
+        "python3 (then python) on PATH, shims resolved, else the interpreter running "
+        "pyenvdoctor.",
     )
     report.add_argument(
         "--python",
@@ -68,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=[f.value for f in OutputFormat],
         default=None,
-        help="text (default on a terminal), json, or markdown (default otherwise: json)",
+        help="text, json or markdown; default: from the -o FILE extension (.txt, .json, .md),"
+        " else text on a terminal and json otherwise",
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     report.add_argument(
@@ -144,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
-        default="text",
-        help="text (default), json or markdown",
+        default=None,
+        help="text, json or markdown; default: from the -o FILE extension (.txt, .json, .md),"
+        " else text",
     )
     which.add_argument("--output", "-o", metavar="FILE", help="write to FILE")
     which.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
@@ -161,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read a report saved with `report --format json` and render it again.",
     )
     render_cmd.add_argument("file", metavar="FILE.json")
-    render_cmd.add_argument("--format", choices=[f.value for f in OutputFormat], default="markdown")
+    render_cmd.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        help="default: from the -o FILE extension (.txt, .json, .md), else markdown",
+    )
     render_cmd.add_argument("--output", "-o", metavar="FILE")
     diff = sub.add_parser(
         "diff",
@@ -171,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("a", metavar="A.json")
     diff.add_argument("b", metavar="B.json")
-    diff.add_argument("--format", choices=[f.value for f in OutputFormat], default="text")
+    diff.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        help="default: from the -o FILE extension (.txt, .json, .md), else text",
+    )
     diff.add_argument("--output", "-o", metavar="FILE")
     sub.add_parser(
         "schema",
@@ -193,7 +232,7 @@ def _run_which(args: argparse.Namespace) -> int:
         working_directory=os.getcwd(),
         timeout=args.timeout,
     )
-    fmt = OutputFormat(args.format)
+    fmt = _format(args, OutputFormat.TEXT)
     if _redacting(args, fmt):
         from pyenvdoctor.redact import redact
 
@@ -253,9 +292,9 @@ def _run_render(args: argparse.Namespace) -> int:
     if which is not None:
         from pyenvdoctor.render.which import render_which
 
-        _write(render_which(which, OutputFormat(args.format)), args.output)
+        _write(render_which(which, _format(args, OutputFormat.MARKDOWN)), args.output)
         return EXIT_OK
-    _write(render(_load_report(args.file), OutputFormat(args.format)), args.output)
+    _write(render(_load_report(args.file), _format(args, OutputFormat.MARKDOWN)), args.output)
     return EXIT_OK
 
 
@@ -288,8 +327,8 @@ def _run_diff(args: argparse.Namespace) -> int:
     from pyenvdoctor.render.diff import render_diff
 
     result = diff_reports(_load_report(args.a), _load_report(args.b))
-    _write(render_diff(result, OutputFormat(args.format)), args.output)
-    return EXIT_OK
+    _write(render_diff(result, _format(args, OutputFormat.TEXT)), args.output)
+    return EXIT_OK if result.is_empty else EXIT_DIFFERENT
 
 
 def _run_schema(_args: argparse.Namespace) -> int:
@@ -613,16 +652,42 @@ def _run_broken(
     return EXIT_OK if outcome.complete and not result.remaining else EXIT_FIX_INCOMPLETE
 
 
+def _format(args: argparse.Namespace, default: OutputFormat) -> OutputFormat:
+    """``--format``, else the one the ``-o FILE`` extension names, else ``default``."""
+    from pyenvdoctor.render import OutputFormat
+
+    if args.format is not None:
+        return OutputFormat(args.format)
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    by_suffix = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
+    return OutputFormat(by_suffix[suffix]) if suffix in by_suffix else default
+
+
+def _terminal(fmt: OutputFormat, output: str | None) -> tuple[bool, int]:
+    """``(colour, width in columns)`` of the text view on stdout. The width is the terminal's
+    (``COLUMNS`` first, as :func:`shutil.get_terminal_size`), 100 off a terminal. Colour on a
+    terminal unless ``NO_COLOR`` is set and not empty (https://no-color.org); ``FORCE_COLOR``
+    (not empty) colours a pipe too, as rich and most CLIs do; ``NO_COLOR`` wins."""
+    import shutil
+
+    from pyenvdoctor.render import OutputFormat
+
+    if fmt is not OutputFormat.TEXT or output is not None:
+        return False, 100
+    tty = sys.stdout.isatty()
+    no_color = bool(os.environ.get("NO_COLOR"))
+    color = not no_color and (tty or bool(os.environ.get("FORCE_COLOR")))
+    return color, max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from pyenvdoctor.model import Severity
     from pyenvdoctor.render import OutputFormat, render
 
-    if args.format is not None:
-        fmt = OutputFormat(args.format)
-    else:
-        fmt = (
-            OutputFormat.TEXT if args.output is None and sys.stdout.isatty() else OutputFormat.JSON
-        )
+    fmt = _format(
+        args,
+        OutputFormat.TEXT if args.output is None and sys.stdout.isatty() else OutputFormat.JSON,
+    )
     now = (
         datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         if args.timestamp
@@ -644,13 +709,7 @@ def _run_report(args: argparse.Namespace) -> int:
         return _run_broken(args, fmt, broken, exc)
     if args.fix:
         return _run_fix(args, fmt, report, files)
-    color = (
-        fmt is OutputFormat.TEXT
-        and args.output is None
-        and sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
-    )
-    width = os.get_terminal_size().columns if color else 100
+    color, width = _terminal(fmt, args.output)
     if _redacting(args, fmt):
         from pyenvdoctor.redact import redact
 
@@ -667,6 +726,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status. Errors become one line on stderr."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
     try:
         if args.command == "report":
             return _run_report(args)

@@ -83,6 +83,7 @@ class SelectionReason(str, enum.Enum):
     OPTION = "--python"
     VIRTUAL_ENV = "VIRTUAL_ENV"
     CONDA_PREFIX = "CONDA_PREFIX"
+    PATH = "PATH"  # the python3 (then python) the user's shell would run, shims resolved
     HOST = "host"
 
 

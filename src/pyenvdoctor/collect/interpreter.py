@@ -76,8 +76,10 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
     """Decide which interpreter to inspect.
 
     Order: ``--python`` (a path, a virtual environment directory, or a command on ``PATH``),
-    then the active environment (``VIRTUAL_ENV``, then ``CONDA_PREFIX``), then the interpreter
-    running pyenvdoctor.
+    then the active environment (``VIRTUAL_ENV``, then ``CONDA_PREFIX``), then the ``python3``
+    (then ``python``) on ``environ``'s ``PATH``, as the user's shell would run it (issue 17: a
+    pipx-installed pyenvdoctor must not inspect its own venv), then the interpreter running
+    pyenvdoctor.
 
     :raises InterpreterError: the requested interpreter does not exist.
     """
@@ -116,12 +118,52 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
                 reason=reason,
                 explanation=f"the active environment ({var}={prefix})",
             )
+    on_path = _shell_python(environ)
+    if on_path is not None:
+        name, found = on_path
+        return Selection(
+            requested=name,
+            executable=found,
+            reason=SelectionReason.PATH,
+            explanation=f"no --python and no active environment: the {name} on PATH",
+        )
     return Selection(
         requested=sys.executable,
         executable=sys.executable,
         reason=SelectionReason.HOST,
-        explanation="no --python and no active environment: the interpreter running pyenvdoctor",
+        explanation="no --python, no active environment and no python3 on PATH:"
+        " the interpreter running pyenvdoctor",
     )
+
+
+def _shell_python(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(command, interpreter)`` for the ``python3`` (then ``python``) that ``environ``'s
+    ``PATH`` runs, as a shell would find it, with shims and wrappers (pyenv, asdf) resolved by
+    running it once and asking for ``sys.executable``; ``None`` when neither is on ``PATH``.
+    A command that does not answer within 10 seconds is taken as the file found."""
+    search = environ.get("PATH")
+    if not search:
+        return None
+    for name in ("python3", "python"):
+        found = shutil.which(name, path=search)
+        if found is None:
+            continue
+        try:
+            proc = subprocess.run(
+                [found, "-c", "import sys; print(sys.executable)"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env=dict(environ),
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return name, str(Path(found).absolute())
+        answer = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
+        exe = answer[0] if answer and os.path.isabs(answer[0]) else found
+        return name, exe
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
