@@ -61,3 +61,24 @@ def test_schema_command_prints_the_published_schema(tmp_path: Path) -> None:
         ).stdout
     )
     jsonschema.validate(report, schema)
+
+
+def test_a_newer_minor_schema_version_with_extra_keys_is_read(tmp_path: Path) -> None:
+    """Issue 17: a 1.N report (N above ours) may add keys at any depth: render reads the keys
+    it knows; the same extra keys under our own version are an error (exit 5)."""
+    saved = tmp_path / "report.json"
+    cli("report", "--python", sys.executable, "-o", saved, env=clean_env(), cwd=tmp_path)
+    data = json.loads(saved.read_text())
+    ours = data["schema_version"]
+    major, minor = ours.split(".")
+    data["zz_added_in_a_later_minor"] = {"x": 1}
+    data["interpreter"]["zz_added_field"] = "y"
+    data["schema_version"] = f"{major}.{int(minor) + 1}"
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(data))
+    text = cli("render", newer, "--format", "markdown", env=clean_env(), cwd=tmp_path).stdout
+    assert "zz_added" not in text and sys.executable.rsplit("/", 1)[-1] in text
+    data["schema_version"] = ours
+    newer.write_text(json.dumps(data))
+    same = cli("render", newer, env=clean_env(), cwd=tmp_path, check=False)
+    assert same.returncode == 5 and "unknown keys" in same.stderr

@@ -280,9 +280,20 @@ def _load_report(path: str) -> Report:
     if major != expected:
         raise ReportFormatError(f"{path}: not a pyenvdoctor report of schema {expected}.x")
     try:
-        return from_dict(ReportModel, data)
+        return from_dict(ReportModel, data, ignore_unknown=_newer_minor(data, SCHEMA_VERSION))
     except ReportFormatError as exc:
         raise ReportFormatError(f"{path}: {exc}") from None
+
+
+def _newer_minor(data: Mapping[str, object], ours: str) -> bool:
+    """Whether ``data["schema_version"]`` is ``ours``'s major with a later minor: such a
+    document only adds keys (semantic versioning of the schema), which are ignored."""
+    try:
+        major, minor = (int(p) for p in str(data.get("schema_version")).split(".")[:2])
+        our_major, our_minor = (int(p) for p in ours.split(".")[:2])
+    except ValueError:
+        return False
+    return major == our_major and minor > our_minor
 
 
 def _run_render(args: argparse.Namespace) -> int:
@@ -307,7 +318,7 @@ def _load_which(path: str) -> WhichReport | None:
     import json
 
     from pyenvdoctor.errors import ReportFormatError
-    from pyenvdoctor.model import WhichReport, from_dict
+    from pyenvdoctor.model import SCHEMA_VERSION, WhichReport, from_dict
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -316,7 +327,7 @@ def _load_which(path: str) -> WhichReport | None:
     if not (isinstance(data, dict) and data.get("kind") == "which"):
         return None
     try:
-        return from_dict(WhichReport, data)
+        return from_dict(WhichReport, data, ignore_unknown=_newer_minor(data, SCHEMA_VERSION))
     except ReportFormatError as exc:
         raise ReportFormatError(f"{path}: {exc}") from None
 

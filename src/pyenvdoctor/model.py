@@ -766,7 +766,7 @@ def _shape(tp: Any) -> tuple[str, tuple[Any, ...]]:
     raise TypeError(f"unsupported type {tp!r}")  # pragma: no cover
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
+def _convert(tp: Any, value: Any, where: str, lenient: bool = False) -> Any:
     kind, args = _shape(tp)
     if kind == "str":
         if not isinstance(value, str):
@@ -779,7 +779,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _convert(arg, value, where)
+                return _convert(arg, value, where, lenient)
             except ReportFormatError:
                 continue
         raise ReportFormatError(f"{where}: {value!r} does not match {tp}")
@@ -787,18 +787,20 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ReportFormatError(f"{where}: expected a list, got {type(value).__name__}")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+            return tuple(
+                _convert(args[0], v, f"{where}[{i}]", lenient) for i, v in enumerate(value)
+            )
         if len(args) != len(value):
             raise ReportFormatError(f"{where}: expected {len(args)} items, got {len(value)}")
         return tuple(
-            _convert(a, v, f"{where}[{i}]")
+            _convert(a, v, f"{where}[{i}]", lenient)
             for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if kind == "dict":
         if not isinstance(value, Mapping):
             raise ReportFormatError(f"{where}: expected an object, got {type(value).__name__}")
         return {
-            _convert(args[0], k, where): _convert(args[1], v, f"{where}.{k}")
+            _convert(args[0], k, where, lenient): _convert(args[1], v, f"{where}.{k}", lenient)
             for k, v in value.items()
         }
     if kind == "enum":
@@ -807,7 +809,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         except ValueError:
             raise ReportFormatError(f"{where}: {value!r} is not a {tp.__name__}") from None
     if kind == "dataclass":
-        return from_dict(tp, value, where=where)
+        return from_dict(tp, value, where=where, ignore_unknown=lenient)
     if kind == "bool":
         if not isinstance(value, bool):
             raise ReportFormatError(f"{where}: expected true/false, got {value!r}")
@@ -837,10 +839,13 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     )
 
 
-def from_dict(cls: type[T], data: Any, *, where: str = "$") -> T:
+def from_dict(cls: type[T], data: Any, *, where: str = "$", ignore_unknown: bool = False) -> T:
     """Build ``cls`` from :func:`to_dict` output, validating every field.
 
-    :raises ReportFormatError: a key is missing or unknown, or a value has the wrong type.
+    :param ignore_unknown: drop keys ``cls`` does not know, at every depth (a document of a
+        newer minor schema version adds keys; this version reads the ones it knows).
+    :raises ReportFormatError: a key is missing or unknown (unless ``ignore_unknown``), or a
+        value has the wrong type.
     """
     if not isinstance(data, Mapping):
         raise ReportFormatError(f"{where}: expected an object, got {type(data).__name__}")
@@ -853,8 +858,8 @@ def from_dict(cls: type[T], data: Any, *, where: str = "$") -> T:
             if has_default:
                 continue
             raise ReportFormatError(f"{where}: missing key {name!r}")
-        kwargs[name] = _convert(hint, data[name], f"{where}.{name}")
-    if len(kwargs) != len(data):
+        kwargs[name] = _convert(hint, data[name], f"{where}.{name}", ignore_unknown)
+    if len(kwargs) != len(data) and not ignore_unknown:
         unknown = set(data) - {name for name, _, _ in fields}
         raise ReportFormatError(f"{where}: unknown keys {sorted(unknown)}")
     return cls(**kwargs)
