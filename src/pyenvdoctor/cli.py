@@ -68,6 +68,27 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _seconds(text: str) -> float:
+    """A ``--timeout``: a positive finite number of seconds (``nan``, ``inf``, ``1e309``, 0
+    and negatives are usage errors)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number of seconds: {text!r}")
+    return value
+
+
+def _nonempty(text: str) -> str:
+    """A ``--python`` value: not empty (an empty one would silently mean "no --python")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name an interpreter, not be empty")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommand ``report``)."""
     from pyenvdoctor.render import OutputFormat
@@ -90,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--python",
         metavar="PATH",
+        type=_nonempty,
         help="interpreter to inspect: a path, a virtual environment directory, or a command "
         "on PATH (e.g. python3.12)",
     )
@@ -111,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="SECONDS",
         help="how long the target interpreter may take to answer (default 30)",
@@ -170,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "name", metavar="NAME", help="a module or dotted name, e.g. requests.adapters"
     )
-    which.add_argument("--python", metavar="PATH", help="interpreter to inspect (as for report)")
+    which.add_argument(
+        "--python", metavar="PATH", type=_nonempty, help="interpreter to inspect (as for report)"
+    )
     which.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
@@ -179,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         " else text",
     )
     which.add_argument("--output", "-o", metavar="FILE", help="write to FILE")
-    which.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    which.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS")
     which.add_argument(
         "--redact",
         action=argparse.BooleanOptionalAction,
@@ -275,6 +299,8 @@ def _load_report(path: str) -> Report:
         raise ReportFormatError(f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise ReportFormatError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ReportFormatError(f"{path}: JSON nested too deeply to be a report") from None
     expected = SCHEMA_VERSION.split(".")[0]
     major = str(data.get("schema_version", "")).split(".")[0] if isinstance(data, dict) else ""
     if major != expected:
@@ -283,6 +309,8 @@ def _load_report(path: str) -> Report:
         return from_dict(ReportModel, data, ignore_unknown=_newer_minor(data, SCHEMA_VERSION))
     except ReportFormatError as exc:
         raise ReportFormatError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ReportFormatError(f"{path}: values nested too deeply to be a report") from None
 
 
 def _newer_minor(data: Mapping[str, object], ours: str) -> bool:
@@ -322,7 +350,7 @@ def _load_which(path: str) -> WhichReport | None:
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not (isinstance(data, dict) and data.get("kind") == "which"):
         return None
@@ -330,6 +358,8 @@ def _load_which(path: str) -> WhichReport | None:
         return from_dict(WhichReport, data, ignore_unknown=_newer_minor(data, SCHEMA_VERSION))
     except ReportFormatError as exc:
         raise ReportFormatError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ReportFormatError(f"{path}: values nested too deeply") from None
 
 
 def _run_diff(args: argparse.Namespace) -> int:
@@ -352,13 +382,30 @@ def _run_schema(_args: argparse.Namespace) -> int:
 
 def _write(text: str, output: str | None) -> None:
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # ENOSPC (> /dev/full), EIO
+            _silence_stdout()
+            raise OutputError(f"cannot write the report to stdout: {exc.strerror}") from None
         return
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail again on
+    the unwritable stream and print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
