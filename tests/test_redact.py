@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env, cli, make_venv, make_wheel, pip_install, site_packages
+from pyenvdoctor.redact import Redactor
 
 HOST = socket.gethostname().split(".")[0]
 
@@ -130,3 +131,29 @@ def test_fix_output_is_redacted_like_the_report(tmp_path: Path) -> None:
     assert str(home) not in out and "~/proj/__pycache__/gone." in out
     kept = cli(*args, "--format", "json", "--no-redact", env=env, cwd=project).stdout
     assert str(orphan) in {f["path"] for f in json.loads(kept)["outcome"]["files"]}
+
+
+def test_url_password_holding_at_is_hidden_whole() -> None:
+    """Issue 16: pip splits userinfo at the last ``@`` (``split_auth_from_netloc``); so does
+    redaction. The single-slash form ``site`` makes of a ``.pth`` URL line is hidden too."""
+    r = Redactor(home=None, user=None, host=None)
+    assert r.text("https://user:p@ss@host/simple") == "https://***@host/simple"
+    assert r.text("--index-url https://u:a@b@c@pypi.example/x y@z") == (
+        "--index-url https://***@pypi.example/x y@z"
+    )
+    assert r.text("/venv/lib/https:/u:PW@host/x") == "/venv/lib/https:/***@host/x"
+    assert r.text("C:/Users/me@example") == "C:/Users/me@example"  # a drive, not a scheme
+
+
+def test_home_at_a_component_boundary_and_through_a_symlink(tmp_path: Path) -> None:
+    """Issue 16: ``/tmp/x/root/lib`` does not hold the home ``/root``; a HOME that is a symlink
+    hides paths under its real location as well."""
+    real = tmp_path / "real-home"
+    real.mkdir()
+    link = tmp_path / "home-link"
+    link.symlink_to(real)
+    r = Redactor(home=str(link), user=None, host=None)
+    assert r.text(f"{link}/proj:{real}/lib") == "~/proj:~/lib"
+    assert r.text(f"/elsewhere{real}/x") == f"/elsewhere{real}/x"
+    plain = Redactor(home="/root", user=None, host=None)
+    assert plain.text("/tmp/x/root/lib /root/lib") == "/tmp/x/root/lib ~/lib"

@@ -29,7 +29,11 @@ __all__ = ["SECRET_NAME", "Redactor", "redact", "redact_text"]
 SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSW|PWD|(^|_)PASS($|_)|KEY|AUTH|CREDENTIAL|COOKIE|SESSION|PRIVATE", re.I
 )
-_URL_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]+@")
+#: ``scheme://userinfo@``: userinfo runs to the LAST ``@`` of the authority, as pip splits it
+#: (``pip/_internal/utils/misc.py`` ``split_auth_from_netloc`` uses ``rpartition("@")``), so a
+#: password holding ``@`` is hidden whole; ``scheme:/userinfo@`` too, the form ``site`` makes of
+#: a ``.pth`` line when it normalises the path (``os.path.normpath`` folds ``//``).
+_URL_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]+:/{1,2})[^/?#\s]+@")
 
 T = TypeVar("T")
 
@@ -55,11 +59,14 @@ class Redactor:
         ] = [
             ("credentials in URLs", "@", _URL_USERINFO, r"\1***@"),
         ]
-        home = (self.home or "").rstrip("/\\")
-        if len(home) > 1:
-            self._rules.append(
-                ("home directory", home, re.compile(re.escape(home) + r"(?=[/\\]|$|[^\w.-])"), "~")
-            )
+        homes = {(self.home or "").rstrip("/\\")}
+        if self.home:  # a HOME reached through a symlink: paths under its real location too
+            homes.add(os.path.realpath(self.home).rstrip("/\\"))
+        for home in sorted(homes, key=len, reverse=True):
+            if len(home) > 1:
+                # Whole path components only: "/tmp/x/root/lib" does not hold the home "/root".
+                pattern = re.compile(r"(?<![\w.~-])" + re.escape(home) + r"(?=[/\\]|$|[^\w.-])")
+                self._rules.append(("home directory", home, pattern, "~"))
         for kind, value, repl in (
             ("user name", self.user, "<user>"),
             ("host name", self.host, "<host>"),
