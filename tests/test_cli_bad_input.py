@@ -59,3 +59,26 @@ def test_deeply_nested_json_exits_5(tmp_path: Path, command: str) -> None:
         proc = cli(*args, env=clean_env(), cwd=tmp_path, check=False)
         assert proc.returncode == 5, proc.stderr
         assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_control_characters_in_file_names_are_escaped_in_text_output(tmp_path: Path) -> None:
+    """Issue 16: a pyc named with a newline or a terminal escape cannot fake a line of the
+    plan or recolour the terminal: text output shows them as escapes; JSON keeps the name."""
+    tree = tmp_path / "tree"
+    cache = tree / "__pycache__"
+    cache.mkdir(parents=True)
+    tag = sys.implementation.cache_tag
+    names = [f"a\nrm -rf ~.{tag}.pyc", f"b\x1b[2Jc.{tag}.pyc"]
+    for name in names:
+        (cache / name).write_bytes(b"\0" * 16)  # orphaned: no source beside it
+    base = ("report", "--python", sys.executable, "--path", tree)
+    text = cli(*base, "--format", "text", "--all", env=clean_env(), cwd=tmp_path, check=False)
+    plan = cli(
+        *base, "--fix", "--dry-run", "--format", "text", env=clean_env(), cwd=tmp_path, check=False
+    )
+    for out in (text.stdout, plan.stdout):
+        assert "\x1b[2J" not in out
+        assert not any(line.lstrip(" -│").startswith("rm -rf ~") for line in out.splitlines())
+    assert "a\\nrm -rf ~" in plan.stdout and "b\\x1b[2Jc" in plan.stdout
+    data = cli(*base, "--format", "json", "--no-redact", env=clean_env(), cwd=tmp_path).stdout
+    assert "a\\nrm -rf ~" in data  # JSON escapes the newline itself and keeps the name exact

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pyenvdoctor.checks.bytecode import format_bytes
 from pyenvdoctor.fix import Action, ActionKind, FixOutcome
 from pyenvdoctor.model import SCHEMA_VERSION, RepairGroup
-from pyenvdoctor.render import OutputFormat
+from pyenvdoctor.render import OutputFormat, printable
 from pyenvdoctor.render.json import dumps
 
 __all__ = ["FixResult", "render_fix"]
@@ -160,13 +160,15 @@ def render_fix(result: FixResult, fmt: OutputFormat) -> str:
         return dumps(_to_json(result))
     if fmt is OutputFormat.MARKDOWN:
         title = "# pyenvdoctor fix (dry run)" if result.dry_run else "# pyenvdoctor fix"
-        body = ["## Plan", "", *_plan_lines(result, "- ", "`"), ""]
-        outcome = _outcome_lines(result)
+        body = ["## Plan", "", *(printable(x) for x in _plan_lines(result, "- ", "`")), ""]
+        outcome = [printable(line) for line in _outcome_lines(result)]
         if outcome:
             body += ["## Outcome", "", "```text", *outcome, "```", ""]
         return "\n".join([title, "", *body])
     title = "Plan (dry run: nothing is changed)" if result.dry_run else "Plan"
-    return "\n".join([title, *_plan_lines(result, "- ", ""), *_outcome_lines(result)]) + "\n"
+    lines = [*_plan_lines(result, "- ", ""), *_outcome_lines(result)]
+    # A file name may hold a newline or a terminal escape: one line per item, escaped.
+    return "\n".join([title, *(printable(line) for line in lines)]) + "\n"
 
 
 def render_plan(plan: tuple[Action, ...]) -> str:
