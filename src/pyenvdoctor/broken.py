@@ -12,11 +12,13 @@ in editable mode when it was installed there in editable mode (PEP 610 ``direct_
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import shlex
 from collections.abc import Mapping
 
+from pyenvdoctor import files
 from pyenvdoctor.checks.commands import interpreter_prefix, path_commands
 from pyenvdoctor.model import Finding, Repair, RepairGroup, RepairKind, Severity
 
@@ -36,7 +38,7 @@ def venv_of(requested: str) -> str | None:
 def _read_cfg(venv: str) -> dict[str, str]:
     values: dict[str, str] = {}
     try:
-        with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8", errors="replace") as f:
+        with io.StringIO(files.read_text(os.path.join(venv, "pyvenv.cfg"), errors="replace")) as f:
             for line in f:
                 key, sep, value = line.partition("=")
                 if sep:
@@ -81,8 +83,7 @@ def _editable_project(venv: str, cwd: str | None) -> str | None:
         return None
     for path in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "*.dist-info")):
         try:
-            with open(os.path.join(path, "direct_url.json"), encoding="utf-8") as f:
-                data = json.load(f)
+            data = json.loads(files.read_text(os.path.join(path, "direct_url.json")))
         except (OSError, ValueError):
             continue
         url = data.get("url", "") if isinstance(data, dict) else ""

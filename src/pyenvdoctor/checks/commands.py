@@ -18,6 +18,7 @@ import shlex
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
+from pyenvdoctor import files
 from pyenvdoctor.model import (
     Distribution,
     Finding,
@@ -64,8 +65,7 @@ _SCRIPT_PROBLEMS = {
 
 def _head(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read(HEAD_BYTES)
+        return files.read_bytes(path, HEAD_BYTES)
     except OSError:
         return b""
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pyenvdoctor import files
 from pyenvdoctor.model import Distribution, Finding, Repair, RepairGroup, RepairKind, Severity
 
 if sys.version_info >= (3, 11):
@@ -85,8 +86,7 @@ def read_project(root: str) -> ProjectInfo:
     path = os.path.join(root, "pyproject.toml")
     if os.path.isfile(path):
         try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
+            data = tomllib.loads(files.read_text(path))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             return _failed(root, path, f"pyproject.toml cannot be read: {exc}")
         project = data.get("project")
@@ -115,8 +115,7 @@ def read_project(root: str) -> ProjectInfo:
     path = os.path.join(root, "setup.py")
     if os.path.isfile(path):
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            text = files.read_text(path, errors="replace")
         except OSError as exc:
             return _failed(root, path, f"setup.py cannot be read: {exc}")
         call = _SETUP_CALL.search(text)

@@ -68,6 +68,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from pyenvdoctor import files
 from pyenvdoctor.model import BytecodeCategory, BytecodeSummary, LocationClass, PipCache, ToolCache
 
 if sys.version_info >= (3, 11):
@@ -331,8 +332,7 @@ def _user_config_dir(app: str, environ: Mapping[str, str], platform: str, roamin
 def _read_toml(path: str) -> dict[str, Any] | None:
     """A TOML file's table, or ``None`` when it is missing, unreadable or invalid."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(files.read_text(path))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
 
@@ -600,8 +600,7 @@ def _conda_root(environ: Mapping[str, str], platform: str) -> tuple[str, str] | 
 def _condarc_pkgs_dirs(path: str) -> list[str] | None:
     """A plain YAML list ``pkgs_dirs`` (block or ``[a, b]`` flow style) from a ``.condarc``."""
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        lines = files.read_text(path).splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     for i, line in enumerate(lines):

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 import importlib_metadata
 from packaging.utils import canonicalize_name
 
+from pyenvdoctor import files
 from pyenvdoctor.collect.interpreter import PathClassifier
 from pyenvdoctor.model import Distribution
 
@@ -157,19 +158,15 @@ def _read_utf8(path: str) -> str | None:
     ``None`` where ``importlib_metadata`` suppresses the error (absent, a directory, not a
     directory, permission denied)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return files.read_text(path)
+    except (
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+        files.NotRegularFileError,  # a FIFO would block the read forever (issue 16)
+    ):
         return None
-    chunks = []
-    try:
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-    except IsADirectoryError:
-        return None
-    finally:
-        os.close(fd)
-    text = b"".join(chunks).decode("utf-8")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _info_path(dist: importlib_metadata.Distribution | LoadedDistribution) -> str:
@@ -237,7 +234,7 @@ def _editable_from_finder(finders: Sequence[str], location: str, canonical: str)
     names = [n for n in finders if n.startswith(prefix)]
     for name in sorted(names):
         try:
-            tree = ast.parse(Path(location, name).read_text(encoding="utf-8", errors="replace"))
+            tree = ast.parse(files.read_text(os.path.join(location, name), errors="replace"))
         except (OSError, SyntaxError, ValueError):
             continue
         for node in tree.body:
@@ -317,7 +314,7 @@ def _egg_link_for(name: str, site_dirs: Sequence[str]) -> str | None:
         path = os.path.join(site, link)
         if os.path.isfile(path):
             try:
-                first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+                first = files.read_text(path, errors="replace").splitlines()
             except OSError:
                 continue
             if first and first[0].strip():
@@ -347,7 +344,7 @@ def _egg_links(location: str) -> list[tuple[str, str]]:
     for name in names:
         link = os.path.join(location, name)
         try:
-            text = Path(link).read_text(encoding="utf-8", errors="replace")
+            text = files.read_text(link, errors="replace")
         except OSError:
             continue
         line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
@@ -447,9 +444,26 @@ def scan_distributions(
     return DistributionScan(distributions=tuple(rows), metadata=tuple(metas), broken=tuple(broken))
 
 
+class RegularFileDistribution(importlib_metadata.PathDistribution):
+    """A ``PathDistribution`` of a metadata directory on disk whose files are read only when
+    they are regular files (:mod:`pyenvdoctor.files`): a FIFO named RECORD or METADATA is
+    treated as absent instead of blocking ``files``/``metadata`` forever (issue 16)."""
+
+    def read_text(self, filename: str | os.PathLike[str]) -> str | None:
+        return _read_utf8(os.path.join(str(self._path), os.fspath(filename)))
+
+
 def _distributions_in(location: str) -> list[importlib_metadata.Distribution]:
+    """The distributions ``importlib_metadata`` finds in ``location``, sorted by metadata
+    path; those in a directory on disk as :class:`RegularFileDistribution`."""
     try:
-        found = importlib_metadata.distributions(path=[location])
-        return sorted(cast("list[importlib_metadata.Distribution]", list(found)), key=_info_path)
+        found = list(importlib_metadata.distributions(path=[location]))
     except OSError:
         return []
+    dists = [
+        RegularFileDistribution(d._path)
+        if type(d) is importlib_metadata.PathDistribution and isinstance(d._path, Path)
+        else d
+        for d in found
+    ]
+    return sorted(cast("list[importlib_metadata.Distribution]", dists), key=_info_path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
+from pyenvdoctor import files
 from pyenvdoctor.model import Distribution, LocationClass, PathEntry, PthFile
 
 __all__ = [
@@ -41,8 +42,8 @@ def record_files(distributions: Iterable[Distribution]) -> dict[str, Distributio
             continue
         base = os.path.dirname(d.metadata_path)
         try:
-            with open(os.path.join(d.metadata_path, "RECORD"), encoding="utf-8", newline="") as f:
-                rows = list(csv.reader(f))
+            text = files.read_bytes(os.path.join(d.metadata_path, "RECORD")).decode("utf-8")
+            rows = list(csv.reader(text.splitlines()))
         except (OSError, UnicodeDecodeError, csv.Error):
             continue
         for row in rows:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from pyenvdoctor import files
 from pyenvdoctor.collect.caches import measure_tree
 from pyenvdoctor.model import NearbyVenv
 
@@ -44,8 +45,7 @@ def read_pyvenv_cfg(path: str) -> dict[str, str] | None:
     """``pyvenv.cfg`` as ``{key: value}`` (keys lower-cased, as ``site.venv()`` does), or ``None``
     when it cannot be read."""
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            text = f.read()
+        text = files.read_text(path, errors="surrogateescape")
     except OSError:
         return None
     values = {}

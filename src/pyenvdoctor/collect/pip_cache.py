@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from pyenvdoctor.files import NotRegularFileError
+from pyenvdoctor.files import read_text as read_regular_text
 from pyenvdoctor.model import PipCache
 
 __all__ = ["PipCacheLocation", "locate_pip_cache", "measure_pip_cache"]
@@ -146,9 +148,19 @@ def _settings(
         if not Path(fname).exists():
             continue
         parser = configparser.RawConfigParser()
-        try:  # unreadable files are skipped by configparser, as in pip
-            parser.read(fname, encoding=locale.getpreferredencoding(False))
-        except (UnicodeDecodeError, configparser.Error) as exc:
+        try:
+            text = read_regular_text(fname, encoding=locale.getpreferredencoding(False))
+        except NotRegularFileError:  # a FIFO would block (issue 16); pip itself would hang
+            problems.append(f"{fname} is not a regular file: not read")
+            continue
+        except OSError:  # unreadable files are skipped by configparser, as in pip
+            continue
+        except UnicodeDecodeError as exc:
+            problems.append(f"pip cannot load {fname}: {type(exc).__name__}")
+            continue
+        try:
+            parser.read_string(text, source=fname)
+        except configparser.Error as exc:
             problems.append(f"pip cannot load {fname}: {type(exc).__name__}")
             continue
         for section in parser.sections():

@@ -9,7 +9,7 @@ from typing import Any
 
 from pyenvdoctor import __version__
 from pyenvdoctor.collect.bytecode import BytecodeTarget, judge_file
-from pyenvdoctor.collect.distributions import scan_distributions
+from pyenvdoctor.collect.distributions import _distributions_in, scan_distributions
 from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     PathClassifier,
@@ -38,7 +38,6 @@ def owning_distribution(
     """The visible distribution that owns ``origin``: its RECORD lists the file, or it is an
     editable install whose project directory holds it. Only distributions that declare
     ``top_level`` (or are editable) are read, so this stays cheap."""
-    import importlib_metadata
 
     target = _real(origin)
     for d in distributions:
@@ -52,7 +51,7 @@ def owning_distribution(
             return d
         if top_level not in d.top_level:
             continue
-        for dist in importlib_metadata.distributions(path=[d.location]):
+        for dist in _distributions_in(d.location):
             if str(getattr(dist, "_path", "")) != d.metadata_path:
                 continue
             try:
