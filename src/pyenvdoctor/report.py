@@ -170,6 +170,7 @@ def _diagnose(
             interpreter.sysconfig_paths.get("scripts", ""),
             target_prefix=interpreter.prefix,
             target_executable=interpreter.executable,
+            site_dirs=(*interpreter.site_packages, interpreter.user_site or ""),
         )
         nearby = find_nearby_venvs(
             dict.fromkeys([project_root or working_directory, working_directory]),
