@@ -269,7 +269,10 @@ def _diagnose(
         ),
         *script_findings,
         *bytecode_findings(
-            bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
+            bytecode,
+            python=interpreter.executable,
+            cache_tag=interpreter.cache_tag or "",
+            site_dirs=site_dirs,
         ),
         *cache_findings(caches),
         *nearby_findings(nearby_venvs),
