@@ -15,10 +15,30 @@ from pyenvdoctor.model import (
     DependencyProblemKind,
     Distribution,
     Finding,
+    LocationClass,
     Severity,
 )
 
 __all__ = ["distribution_findings"]
+
+
+def _separate_installs(dists: Sequence[Distribution]) -> list[Distribution]:
+    """``dists`` without the metadata that is part of another one's editable project.
+
+    setuptools' ``egg_info`` command (run by every PEP 660 editable build) leaves
+    ``<name>.egg-info`` in the project (``src/<name>.egg-info`` in a src layout); when the
+    project directory is on ``sys.path`` that file is found too, yet it describes the editable
+    install itself, not a second one (uninstalling "the other" removes the editable install).
+    """
+    projects = [
+        os.path.realpath(d.editable_project) for d in dists if d.editable and d.editable_project
+    ]
+
+    def inside(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == p or real.startswith(p.rstrip(os.sep) + os.sep) for p in projects)
+
+    return [d for d in dists if d.editable or not inside(d.metadata_path)]
 
 
 def distribution_findings(
@@ -55,9 +75,14 @@ def distribution_findings(
     by_name: dict[str, list[Distribution]] = defaultdict(list)
     for d in distributions:
         by_name[d.canonical_name].append(d)
-    for _name, dists in sorted(by_name.items()):
+    for _name, found in sorted(by_name.items()):
+        dists = _separate_installs(found)
         if len({d.location for d in dists}) < 2:
             continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
+        if dists[0].location_class is LocationClass.VENV_SITE_PACKAGES and all(
+            d.location_class is LocationClass.BASE_SITE_PACKAGES for d in dists[1:]
+        ):
+            continue  # a venv's copy over its base's (--system-site-packages): PEP 405 layering
         winner = dists[0]
         others = ", ".join(f"{d.version} in {d.location}" for d in dists[1:])
         imports = "; ".join(
