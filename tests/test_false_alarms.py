@@ -118,3 +118,19 @@ def test_system_site_packages_venv_layers_pip_over_the_base(tmp_path: Path) -> N
     assert int(out.stdout) >= 2  # the venv's pip and the base's
     data = report_json(venv_python, None, tmp_path)
     assert [c for c, _ in bad(data) if c == "distribution-duplicate"] == []
+
+
+def test_debian_python_has_no_error_or_warning(tmp_path: Path) -> None:
+    debian = Path("/usr/bin/python3")
+    if not Path("/usr/lib/python3/dist-packages").is_dir() or not debian.is_file():
+        pytest.skip("no Debian system Python")
+    check = run([debian, "-m", "pip", "check"], check=False)
+    data = report_json(debian, None, tmp_path)
+    assert bad(data) == []
+    debian_missing = [f for f in data["findings"] if f["code"] == "dependency-missing-debian"]
+    if "which is not installed" in check.stdout:  # pip check is the oracle: the same lines
+        (finding,) = debian_missing
+        assert set(finding["evidence"]) <= set(check.stdout.splitlines())
+        assert finding["commands"] == []  # never `pip install` into dpkg's Python (PEP 668)
+    else:
+        assert debian_missing == []

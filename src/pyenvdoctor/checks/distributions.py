@@ -4,6 +4,7 @@ editable installs whose project is gone."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,6 +21,11 @@ from pyenvdoctor.model import (
 )
 
 __all__ = ["distribution_findings"]
+
+
+def _canonical(name: str) -> str:
+    """PEP 503 normalized name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _separate_installs(dists: Sequence[Distribution]) -> list[Distribution]:
@@ -142,8 +148,38 @@ def distribution_findings(
         ),
     }
     grouped: dict[DependencyProblemKind, list[DependencyProblem]] = defaultdict(list)
+    debian = {
+        d.canonical_name
+        for d in distributions
+        if d.visible and d.location_class is LocationClass.DEBIAN_DIST_PACKAGES
+    }
+    from_debian = [
+        p
+        for p in problems
+        if p.kind is DependencyProblemKind.MISSING and _canonical(p.distribution) in debian
+    ]
     for p in problems:
-        grouped[p.kind].append(p)
+        if p not in from_debian:
+            grouped[p.kind].append(p)
+    if from_debian:
+        findings.append(
+            Finding(
+                code="dependency-missing-debian",
+                severity=Severity.INFO,
+                title=f"A Debian package's optional dependency is not installed ({len(from_debian)})",
+                message=(
+                    "As `pip check` reports it: "
+                    + "; ".join(p.pip_line() for p in from_debian)
+                    + ". The requiring distribution belongs to a Debian package, whose "
+                    "dependencies dpkg resolved: Debian ships the integrations such metadata "
+                    "names as separate packages (python3-gi without python3-gi-cairo). Install "
+                    "the Debian package of the dependency (`apt-cache search` its name) if a "
+                    "program needs it; `pip install` into the system Python is refused "
+                    "(PEP 668) and would mix pip's files into dpkg's."
+                ),
+                evidence=tuple(p.pip_line() for p in from_debian),
+            )
+        )
     for kind, items in grouped.items():
         code, title = titles[kind]
         commands: list[str] = []
