@@ -4,6 +4,7 @@ pip-written scripts (no mocks: every file here was written by ``venv``, ``ensure
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pyenvdoctor.checks.commands import (
     console_script_findings,
     interpreter_prefix,
     path_commands,
+    script_owners,
     shebang_interpreter,
 )
 from pyenvdoctor.model import Finding, Severity
@@ -129,6 +131,14 @@ def test_base_python_is_not_the_venv_although_the_real_paths_match(host_venv: Pa
     assert "path-python-other-interpreter" in codes(found)
 
 
+def seed_wheels() -> list[str]:
+    """``--find-links DIR`` for the pip wheels ``venv`` seeds from (ensurepip's, Debian's)."""
+    import ensurepip
+
+    dirs = [Path(ensurepip.__file__).parent / "_bundled", Path("/usr/share/python-wheels")]
+    return [arg for d in dirs if d.is_dir() for arg in ("--find-links", str(d))]
+
+
 def test_copied_venv_scripts_run_the_original_then_fail(tmp_path: Path) -> None:
     venv_python = make_venv(tmp_path / "venv")
     venv = venv_python.parent.parent
@@ -155,7 +165,7 @@ def test_copied_venv_scripts_run_the_original_then_fail(tmp_path: Path) -> None:
     )
     assert finding.code == "console-script-other-environment"
     assert finding.severity is Severity.WARNING
-    named = dict(e.split(": #!") for e in finding.evidence)  # script -> interpreter
+    named = dict(e.split(" (installed by")[0].split(": #!") for e in finding.evidence)
     assert named[str(copy / "bin" / "pip")] == original
     assert Path(named[str(copy / "bin" / "tinycli")]).parent == venv / "bin"
     scripts = sorted(p.name for p in (copy / "bin").iterdir() if p.name.startswith(("pip", "tiny")))
@@ -177,15 +187,22 @@ def test_copied_venv_scripts_run_the_original_then_fail(tmp_path: Path) -> None:
 
     # The suggested repair works: `<target> -m pip` still runs, and a forced reinstall
     # rewrites the distribution's script for the copy.
-    assert finding.commands == (
-        f"{copy_python} -m pip install --force-reinstall --no-deps PROJECT",
-    )
-    pip_install(copy_python, "--force-reinstall", tmp_path / "tinycli-1.0-py3-none-any.whl")
+    assert set(finding.commands) == {
+        f"{copy_python} -m pip install --force-reinstall --no-deps {name}"
+        for name in ("pip", "tinycli")
+    }
+    # Each command as suggested; the only addition says where the wheels are (the test's, and
+    # the pip wheel the venv was seeded from), so the test runs offline.
+    for command in finding.commands:
+        run([*shlex.split(command), "--no-index", "--find-links", tmp_path, *seed_wheels()])
     assert run([copy / "bin" / "tinycli"]).stdout == "tinycli ran\n"
-    (finding,) = console_script_findings(
-        str(copy / "bin"), target_prefix=str(copy), target_executable=str(copy_python)
+    assert str(copy) in run([copy / "bin" / "pip", "--version"]).stdout
+    assert (
+        console_script_findings(
+            str(copy / "bin"), target_prefix=str(copy), target_executable=str(copy_python)
+        )
+        == []
     )
-    assert not any("tinycli" in e for e in finding.evidence)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="distlib's 127-byte #! limit is Linux's")
@@ -240,3 +257,65 @@ def test_nothing_on_path(tmp_path: Path) -> None:
     active = findings_for(venv, {"PATH": str(tmp_path)}, active=True)
     assert codes(active) == ["path-python-other-interpreter"] * 2
     assert "no `python` on PATH" in active[0].message
+
+
+def pyenv_bases() -> list[Path]:
+    """The pyenv-built interpreters on this machine (``~/.pyenv/versions/*/bin/python3``)."""
+    root = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "versions"
+    return sorted(
+        p / "bin" / "python3" for p in root.glob("3.*") if (p / "bin" / "python3").is_file()
+    )
+
+
+@pytest.mark.parametrize("base", pyenv_bases(), ids=lambda p: p.parent.parent.name)
+def test_pyenv_base_scripts_no_distribution_installed_are_not_judged(base: Path) -> None:
+    # CPython's `make install` puts python3.X-gdb.py (#!/usr/bin/python, absent on Debian 12)
+    # into bin/; no RECORD lists it, so it is not a console script. pip's own are judged.
+    out = run(
+        [
+            base,
+            "-c",
+            "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_path('scripts')); print(sysconfig.get_path('purelib'))",
+        ]
+    )
+    prefix, scripts, purelib = out.stdout.split("\n")[:3]
+    gdb = list(Path(scripts).glob("python3*-gdb.py"))
+    interpreters = [shebang_interpreter(head(p)) for p in gdb]
+    owners = script_owners(scripts, [purelib])
+    assert str(Path(scripts) / "pip3") in owners or not (Path(scripts) / "pip3").exists()
+    assert not any(str(p) in owners for p in gdb)
+    assert (
+        console_script_findings(
+            scripts, target_prefix=prefix, target_executable=str(base), site_dirs=[purelib]
+        )
+        == []
+    )
+    if not any(i and not os.path.exists(i) for i in interpreters):
+        pytest.skip("this base has no gdb helper with a missing interpreter")
+
+
+def test_a_script_no_record_lists_is_not_judged(tmp_path: Path) -> None:
+    venv_python = make_venv(tmp_path / "venv")
+    venv = venv_python.parent.parent
+    mine = venv / "bin" / "mytool"
+    mine.write_text("#!/nonexistent/python3\nprint('hi')\n")
+    mine.chmod(0o755)
+    pip_install(venv_python, make_wheel(tmp_path, "tinycli", "1.0", files=TINYCLI))
+    tinycli = venv / "bin" / "tinycli"
+    text = tinycli.read_text().split("\n", 1)
+    tinycli.write_text("#!/nonexistent/python3\n" + text[1])
+    (finding,) = console_script_findings(
+        str(venv / "bin"), target_prefix=str(venv), target_executable=str(venv_python)
+    )
+    assert finding.code == "console-script-missing-interpreter"
+    assert finding.evidence == (f"{tinycli}: #!/nonexistent/python3 (installed by tinycli)",)
+    (command,) = finding.commands
+    assert command == f"{venv_python} -m pip install --force-reinstall --no-deps tinycli"
+    run([*shlex.split(command), "--no-index", "--find-links", tmp_path])
+    assert run([tinycli]).stdout == "tinycli ran\n"
+    assert (
+        console_script_findings(
+            str(venv / "bin"), target_prefix=str(venv), target_executable=str(venv_python)
+        )
+        == []
+    )

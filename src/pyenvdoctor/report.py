@@ -178,6 +178,7 @@ def _diagnose(
             interpreter.sysconfig_paths.get("scripts", ""),
             target_prefix=interpreter.prefix,
             target_executable=interpreter.executable,
+            site_dirs=(*interpreter.site_packages, interpreter.user_site or ""),
         )
         nearby = find_nearby_venvs(
             dict.fromkeys([project_root or working_directory, working_directory]),
@@ -294,7 +295,10 @@ def _diagnose(
             python=interpreter.executable,
         ),
         *bytecode_findings(
-            bytecode, python=interpreter.executable, cache_tag=interpreter.cache_tag or ""
+            bytecode,
+            python=interpreter.executable,
+            cache_tag=interpreter.cache_tag or "",
+            site_dirs=site_dirs,
         ),
         *cache_findings(caches),
         *nearby_findings(nearby_venvs),

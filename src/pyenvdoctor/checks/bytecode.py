@@ -3,14 +3,16 @@ that needs attention, with counts, bytes, examples and a command that touches on
 
 from __future__ import annotations
 
+import csv
 import os
 import shlex
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, Finding, Severity
 
-__all__ = ["bytecode_findings", "format_bytes"]
+__all__ = ["bytecode_findings", "format_bytes", "record_owners"]
 
 
 def format_bytes(n: int) -> str:
@@ -206,10 +208,90 @@ def _stem(path: str) -> str:
     return os.path.basename(path).split(".", 1)[0]
 
 
-def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) -> list[Finding]:
+def record_owners(paths: Iterable[str], site_dirs: Sequence[str]) -> dict[str, str]:
+    """``{path: distribution}`` for those of ``paths`` that a ``.dist-info/RECORD`` lists.
+
+    RECORD paths are relative to the site directory the ``.dist-info`` is in (PEP 376, PEP
+    627); a file listed there was installed from the distribution's wheel, by design. Only the
+    site directories that hold one of ``paths`` have their RECORDs read.
+
+    :param paths: absolute file paths; :param site_dirs: the target's site-packages.
+    """
+    wanted: dict[str, dict[str, str]] = defaultdict(dict)  # site -> {relative path: path}
+    for path in paths:
+        for site in site_dirs:
+            if site and path.startswith(site.rstrip(os.sep) + os.sep):
+                wanted[site][os.path.relpath(path, site).replace(os.sep, "/")] = path
+                break
+    owners: dict[str, str] = {}
+    for site, relative in wanted.items():
+        try:
+            infos = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
+        except OSError:
+            continue
+        for info in infos:
+            try:
+                with open(os.path.join(site, info, "RECORD"), encoding="utf-8") as f:
+                    rows = list(csv.reader(f))
+            except (OSError, UnicodeDecodeError, csv.Error):
+                continue
+            dist = info[: -len(".dist-info")].split("-")[0]
+            for row in rows:
+                if row and row[0] in relative:
+                    owners.setdefault(relative[row[0]], dist)
+    return owners
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _split_extensions(
+    groups: list[BytecodeGroup], site_dirs: Sequence[str]
+) -> tuple[list[BytecodeGroup], Severity, str]:
+    """The extension-beside-source groups without the files a RECORD ships (warning), or, when
+    every one is shipped so, all of them at info, and a sentence naming the distributions."""
+    owners = record_owners((p for g in groups for p in g.paths), site_dirs)
+    if not owners:
+        return groups, Severity.WARNING, ""
+    by = ", ".join(sorted(set(owners.values())))
+    shipped = (
+        f" {len(owners)} of them are installed together with their .py by one wheel's RECORD "
+        f"({by}): a compiled build (mypyc, Cython) that ships its source by design, not a "
+        "problem."
+    )
+    kept = []
+    for g in groups:
+        left = tuple(p for p in g.paths if p not in owners)
+        if left:
+            kept.append(
+                replace(
+                    g,
+                    paths=left,
+                    files=len(left),
+                    bytes=sum(_size(p) for p in left),
+                    examples=tuple(e for e in g.examples if e not in owners),
+                )
+            )
+    if kept:
+        return kept, Severity.WARNING, shipped
+    return groups, Severity.INFO, shipped
+
+
+def bytecode_findings(
+    summary: BytecodeSummary, *, python: str, cache_tag: str, site_dirs: Sequence[str] = ()
+) -> list[Finding]:
     """One finding per category other than fresh, with counts and bytes per location class.
 
+    ``extension-shadows-source`` is a warning for extensions no RECORD lists (an in-place
+    build beside a source the user edits); extensions a wheel ships with their ``.py`` (mypyc,
+    Cython) are left out of it, or make an info finding when there is nothing else.
+
     :param python: the target's executable, for suggested commands.
+    :param site_dirs: the target's site-packages, whose RECORDs say which files wheels installed.
     """
     by_category: dict[BytecodeCategory, list[BytecodeGroup]] = defaultdict(list)
     for g in summary.groups:
@@ -217,8 +299,11 @@ def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) 
             by_category[g.category].append(g)
     findings = []
     py = shlex.quote(python)
-    for category, groups in by_category.items():
+    for category, found in by_category.items():
         text = _TEXT[category]
+        groups, severity, note = found, text.severity, ""
+        if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+            groups, severity, note = _split_extensions(found, site_dirs)
         files = sum(g.files for g in groups)
         size = sum(g.bytes for g in groups)
         per_class = ", ".join(f"{g.location_class.value}: {g.files}" for g in groups)
@@ -226,9 +311,9 @@ def bytecode_findings(summary: BytecodeSummary, *, python: str, cache_tag: str) 
         findings.append(
             Finding(
                 code=text.code,
-                severity=text.severity,
+                severity=severity,
                 title=f"{text.title}: {files} file{'s' if files != 1 else ''}, {format_bytes(size)}",
-                message=f"{text.explanation} ({per_class}).",
+                message=f"{text.explanation} ({per_class}).{note}",
                 evidence=_evidence(category, groups),
                 commands=_command(category, groups, py, cache_tag, roots),
             )

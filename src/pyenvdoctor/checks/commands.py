@@ -11,6 +11,7 @@ path yet are different environments.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 import re
@@ -36,6 +37,7 @@ __all__ = [
     "console_script_findings",
     "interpreter_prefix",
     "path_commands",
+    "script_owners",
     "script_repairs",
     "shebang_interpreter",
 ]
@@ -229,40 +231,95 @@ def command_findings(
     return findings
 
 
-def _scripts(scripts_dir: str) -> Iterable[tuple[str, str]]:
-    """``(script path, interpreter)`` for regular files with an absolute Python ``#!``."""
+def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
+    """``{script path: distribution name}`` for the files of ``scripts_dir`` a RECORD lists.
+
+    A wheel's scripts and entry-point wrappers are installed into the ``scripts`` scheme path
+    and listed in its ``.dist-info/RECORD`` relative to the site directory (PEP 376/PEP 427;
+    pip ``_internal/operations/install/wheel.py``), e.g. ``../../../bin/black``. Files no RECORD
+    lists (CPython's own ``python3.X-gdb.py``, hand-made scripts) were installed by nobody pip
+    knows and are not judged. The name is the ``.dist-info`` directory's (the wheel spec's
+    escaped name, which pip accepts as a requirement).
+
+    :param scripts_dir: ``<prefix>/bin``; :param site_dirs: the target's site-packages.
+    """
+    scripts = os.path.normcase(os.path.realpath(scripts_dir))
+    marker = os.path.basename(scripts_dir)
+    owners: dict[str, str] = {}
+    for site in site_dirs:
+        try:
+            entries = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
+        except OSError:
+            continue
+        for name in entries:
+            try:
+                with open(os.path.join(site, name, "RECORD"), encoding="utf-8") as f:
+                    lines = [line for line in f if marker in line]
+            except (OSError, UnicodeDecodeError):
+                continue
+            dist = name[: -len(".dist-info")].split("-")[0]
+            for row in csv.reader(lines):
+                if not row:
+                    continue
+                path = os.path.normpath(os.path.join(site, row[0]))
+                real_dir = os.path.normcase(os.path.realpath(os.path.dirname(path)))
+                if real_dir == scripts:
+                    owners.setdefault(os.path.join(scripts_dir, os.path.basename(path)), dist)
+    return owners
+
+
+def _scripts(scripts_dir: str, owners: Mapping[str, str]) -> Iterable[tuple[str, str, str]]:
+    """``(script path, interpreter, owner)`` for RECORD-listed files with an absolute ``#!``."""
     try:
         entries = sorted(os.scandir(scripts_dir), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
+        owner = owners.get(entry.path)
+        if owner is None:
+            continue
         try:
             regular = entry.is_file(follow_symlinks=False)
         except OSError:
             continue
-        if not regular or entry.name.lower().startswith("activate"):
+        if not regular:
             continue
         interpreter = shebang_interpreter(_head(entry.path))
         if interpreter is not None and os.path.isabs(interpreter):
-            yield entry.path, interpreter
+            yield entry.path, interpreter, owner
 
 
 def console_script_findings(
-    scripts_dir: str, *, target_prefix: str, target_executable: str
+    scripts_dir: str,
+    *,
+    target_prefix: str,
+    target_executable: str,
+    site_dirs: Iterable[str] = (),
 ) -> list[Finding]:
     """``console-script-missing-interpreter`` and ``console-script-other-environment``.
 
-    Scripts that find Python through ``/usr/bin/env`` follow ``PATH`` by design and are skipped.
+    Only scripts a distribution's RECORD lists are judged (:func:`script_owners`), and each
+    finding names the owning distributions, one repair command each. Scripts that find Python
+    through ``/usr/bin/env`` follow ``PATH`` by design and are skipped.
 
     :param scripts_dir: the target's ``sysconfig`` ``scripts`` directory (``<prefix>/bin``).
+    :param site_dirs: the target's site-packages directories (whose RECORDs are read); by
+        default the ``lib/pythonX.Y/site-packages`` directories under ``target_prefix``.
     """
     py = shlex.quote(target_executable)
+    dirs = list(site_dirs) or _default_site_dirs(target_prefix)
+    owners = script_owners(scripts_dir, dirs)
     found: dict[str, list[str]] = {code: [] for code in _SCRIPT_PROBLEMS}
-    for script, interpreter in _scripts(scripts_dir):
+    owning: dict[str, dict[str, None]] = {code: {} for code in _SCRIPT_PROBLEMS}
+    for script, interpreter, owner in _scripts(scripts_dir, owners):
         if not os.path.exists(interpreter):
-            found["console-script-missing-interpreter"].append(f"{script}: #!{interpreter}")
+            code = "console-script-missing-interpreter"
         elif not _belongs(interpreter, target_executable, target_prefix):
-            found["console-script-other-environment"].append(f"{script}: #!{interpreter}")
+            code = "console-script-other-environment"
+        else:
+            continue
+        found[code].append(f"{script}: #!{interpreter} (installed by {owner})")
+        owning[code][owner] = None
     moved = (
         "A virtual environment cannot be moved or copied: its scripts and pyvenv.cfg store "
         "absolute paths (PEP 405). Recreate the environment, or reinstall the distribution "
@@ -273,9 +330,12 @@ def console_script_findings(
             code=code,
             severity=severity,
             title=f"{len(found[code])} script(s) in {scripts_dir} {title}",
-            message=f"{why} {moved}",
+            message=f"{why} Installed by: {', '.join(owning[code])}. {moved}",
             evidence=tuple(found[code]),
-            commands=(f"{py} -m pip install --force-reinstall --no-deps PROJECT",),
+            commands=tuple(
+                f"{py} -m pip install --force-reinstall --no-deps {shlex.quote(name)}"
+                for name in owning[code]
+            ),
         )
         for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
         if found[code]
@@ -342,3 +402,12 @@ def script_repairs(
             repairs.setdefault(repair.command, repair)
         result.append(dataclasses.replace(f, repairs=tuple(repairs.values())) if repairs else f)
     return result
+
+
+def _default_site_dirs(prefix: str) -> list[str]:
+    lib = os.path.join(prefix, "lib")
+    try:
+        names = sorted(n for n in os.listdir(lib) if n.startswith(("python", "pypy")))
+    except OSError:
+        return []
+    return [os.path.join(lib, n, "site-packages") for n in names]

@@ -4,6 +4,7 @@ editable installs whose project is gone."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,10 +16,35 @@ from pyenvdoctor.model import (
     DependencyProblemKind,
     Distribution,
     Finding,
+    LocationClass,
     Severity,
 )
 
 __all__ = ["distribution_findings"]
+
+
+def _canonical(name: str) -> str:
+    """PEP 503 normalized name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _separate_installs(dists: Sequence[Distribution]) -> list[Distribution]:
+    """``dists`` without the metadata that is part of another one's editable project.
+
+    setuptools' ``egg_info`` command (run by every PEP 660 editable build) leaves
+    ``<name>.egg-info`` in the project (``src/<name>.egg-info`` in a src layout); when the
+    project directory is on ``sys.path`` that file is found too, yet it describes the editable
+    install itself, not a second one (uninstalling "the other" removes the editable install).
+    """
+    projects = [
+        os.path.realpath(d.editable_project) for d in dists if d.editable and d.editable_project
+    ]
+
+    def inside(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == p or real.startswith(p.rstrip(os.sep) + os.sep) for p in projects)
+
+    return [d for d in dists if d.editable or not inside(d.metadata_path)]
 
 
 def distribution_findings(
@@ -55,9 +81,14 @@ def distribution_findings(
     by_name: dict[str, list[Distribution]] = defaultdict(list)
     for d in distributions:
         by_name[d.canonical_name].append(d)
-    for _name, dists in sorted(by_name.items()):
+    for _name, found in sorted(by_name.items()):
+        dists = _separate_installs(found)
         if len({d.location for d in dists}) < 2:
             continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
+        if dists[0].location_class is LocationClass.VENV_SITE_PACKAGES and all(
+            d.location_class is LocationClass.BASE_SITE_PACKAGES for d in dists[1:]
+        ):
+            continue  # a venv's copy over its base's (--system-site-packages): PEP 405 layering
         winner = dists[0]
         others = ", ".join(f"{d.version} in {d.location}" for d in dists[1:])
         imports = "; ".join(
@@ -117,8 +148,38 @@ def distribution_findings(
         ),
     }
     grouped: dict[DependencyProblemKind, list[DependencyProblem]] = defaultdict(list)
+    debian = {
+        d.canonical_name
+        for d in distributions
+        if d.visible and d.location_class is LocationClass.DEBIAN_DIST_PACKAGES
+    }
+    from_debian = [
+        p
+        for p in problems
+        if p.kind is DependencyProblemKind.MISSING and _canonical(p.distribution) in debian
+    ]
     for p in problems:
-        grouped[p.kind].append(p)
+        if p not in from_debian:
+            grouped[p.kind].append(p)
+    if from_debian:
+        findings.append(
+            Finding(
+                code="dependency-missing-debian",
+                severity=Severity.INFO,
+                title=f"A Debian package's optional dependency is not installed ({len(from_debian)})",
+                message=(
+                    "As `pip check` reports it: "
+                    + "; ".join(p.pip_line() for p in from_debian)
+                    + ". The requiring distribution belongs to a Debian package, whose "
+                    "dependencies dpkg resolved: Debian ships the integrations such metadata "
+                    "names as separate packages (python3-gi without python3-gi-cairo). Install "
+                    "the Debian package of the dependency (`apt-cache search` its name) if a "
+                    "program needs it; `pip install` into the system Python is refused "
+                    "(PEP 668) and would mix pip's files into dpkg's."
+                ),
+                evidence=tuple(p.pip_line() for p in from_debian),
+            )
+        )
     for kind, items in grouped.items():
         code, title = titles[kind]
         commands: list[str] = []
