@@ -436,3 +436,30 @@ def test_egginsert_lines_are_removed_and_the_eggs_stay_after_site_packages(tmp_p
     assert out["resolved"] == ["pth-egginsert"]
     assert pth.read_text() == f"./{egg.name}\n"
     assert output(code, tmp_path) == "shapes-2.0"
+
+
+def test_a_stale_accepted_pyc_under_pycache_prefix_is_removed(tmp_path: Path) -> None:
+    """Issue 15: under ``PYTHONPYCACHEPREFIX`` the bytecode tree mirrors the source's absolute
+    path; the re-check at removal maps the pyc back to that source (it was taken for
+    ``PREFIX/.../mod.py`` and skipped as "source gone"). The user's program prints the new
+    value afterwards; CPython ran the old code before."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "setup.py").write_text("")
+    source = project / "mod.py"
+    source.write_text("VALUE = 'old'\n")
+    prefix = tmp_path / "prefix"
+    env = clean_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    program = [sys.executable, "-c", "import mod; print(mod.VALUE)"]
+    assert output(program, project, env) == "old"  # writes PREFIX/.../proj/mod.*.pyc
+    st = source.stat()
+    source.write_text("VALUE = 'new'\n")  # same size, mtime kept: CPython keeps the old pyc
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert output(program, project, env) == "old"
+    out = fix_json(sys.executable, "bytecode-stale-accepted", cwd=project, env=env)
+    removed = [f["path"] for f in out["outcome"]["files"] if f["status"] == "removed"]
+    assert len(removed) == 1 and removed[0].startswith(str(prefix)), out["outcome"]
+    assert output(program, project, env) == "new"
+    assert source.read_text() == "VALUE = 'new'\n"

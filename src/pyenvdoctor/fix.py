@@ -119,15 +119,21 @@ class PlannedFile:
     ino: int
     size: int
     mtime_ns: int
+    source: str | None = None  # the .py a bytecode file stands for, as the plan mapped it
 
     @classmethod
     def of(
-        cls, path: str, st: os.stat_result, category: BytecodeCategory | None = None
+        cls,
+        path: str,
+        st: os.stat_result,
+        category: BytecodeCategory | None = None,
+        source: str | None = None,
     ) -> PlannedFile:
         """``path`` as it is now (its ``lstat`` result ``st``)."""
         return cls(
             path=path,
             category=category,
+            source=source,
             dev=st.st_dev,
             ino=st.st_ino,
             size=st.st_size,
@@ -286,12 +292,19 @@ def _record_files(report: Report, suffixes: tuple[str, ...] = (".pyc",)) -> set[
     return owned
 
 
-def _source_of(path: str) -> str:
+def _source_of(path: str, pycache_prefix: str | None = None) -> str:
     """The ``.py`` a bytecode file or an extension module stands for (PEP 3147 layout, or the
     legacy one beside it): ``pkg/__pycache__/m.cpython-312.pyc`` and ``pkg/m.cpython-312-x86_64-
-    linux-gnu.so`` both give ``pkg/m.py``."""
+    linux-gnu.so`` both give ``pkg/m.py``. Under the target's ``pycache_prefix`` (PEP 3147 as
+    extended by ``sys.pycache_prefix``, 3.8+), the tree mirrors the source's absolute directory
+    (``importlib.util.source_from_cache``): ``PREFIX/src/pkg/m.cpython-312.pyc`` gives
+    ``/src/pkg/m.py``."""
     parent = os.path.dirname(path)
     stem = os.path.basename(path).split(".")[0]
+    if pycache_prefix:
+        prefix = os.path.abspath(pycache_prefix).rstrip(os.sep)
+        if parent == prefix or parent.startswith(prefix + os.sep):
+            return os.path.join(os.sep + parent[len(prefix) :].lstrip(os.sep), stem + ".py")
     if os.path.basename(parent) == "__pycache__":
         parent = os.path.dirname(parent)
     return os.path.join(parent, stem + ".py")
@@ -361,7 +374,8 @@ def plan(
             if reason is not None:
                 skipped.append((path, reason))
                 continue
-            planned.append(PlannedFile.of(path, st, category))
+            source = _source_of(path, report.interpreter.pycache_prefix)
+            planned.append(PlannedFile.of(path, st, category, source))
         if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE and not planned:
             continue  # nothing is debris: the finding is only explained
         what = (
@@ -607,7 +621,7 @@ def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | Non
     if f.category is None:
         return None
     parent = os.path.dirname(f.path)
-    source = _source_of(f.path)
+    source = f.source or _source_of(f.path)
     exists = os.path.exists(source)
     if f.category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
         return _extension_debris(f.path, st)
