@@ -32,7 +32,16 @@ from pyenvdoctor.collect.interpreter import build_interpreter, run_probe
 from pyenvdoctor.model import BytecodeCategory as C
 from pyenvdoctor.model import LocationClass
 
-__all__ = ["CONDITIONS", "MODES", "Case", "Disagreement", "make_case", "run_case", "target_of"]
+__all__ = [
+    "CONDITIONS",
+    "MODES",
+    "Case",
+    "Disagreement",
+    "default_pythons",
+    "make_case",
+    "run_case",
+    "target_of",
+]
 
 #: (name, interpreter flags, extra environment, BytecodeTarget changes)
 MODES: tuple[tuple[str, tuple[str, ...], dict[str, str], dict[str, object]], ...] = (
@@ -151,8 +160,16 @@ def target_of(python: str) -> BytecodeTarget:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    drop = ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-            "PYTHONOPTIMIZE", "PYTHONPYCACHEPREFIX", "VIRTUAL_ENV", "PYTHONVERBOSE")
+    drop = (
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONOPTIMIZE",
+        "PYTHONPYCACHEPREFIX",
+        "VIRTUAL_ENV",
+        "PYTHONVERBOSE",
+    )
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(extra)
     return env
@@ -174,7 +191,9 @@ def make_case(seed: int, index: int, python: str, rng: random.Random, modules: i
     return case
 
 
-def _build(case: Case, root: str, outside: str, target: BytecodeTarget, rng: random.Random):
+def _build(
+    case: Case, root: str, outside: str, target: BytecodeTarget, rng: random.Random
+) -> list[str]:
     """Write the tree; returns the module names to import."""
     tag = target.cache_tag
     mode = next(m for m in MODES if m[0] == case.mode)
@@ -185,7 +204,7 @@ def _build(case: Case, root: str, outside: str, target: BytecodeTarget, rng: ran
         with open(os.path.join(root, p, "__init__.py"), "w") as f:
             f.write("")
     jobs: list[list[object]] = []
-    post: list[tuple[str, str, str, str, tuple[str, ...]]] = []
+    post: list[tuple[str, str, str | None, str, tuple[str, ...]]] = []
     for name, (cond, mods) in case.modules.items():
         parts = name.split(".")
         d = os.path.join(root, *parts[:-1])
@@ -193,9 +212,14 @@ def _build(case: Case, root: str, outside: str, target: BytecodeTarget, rng: ran
         src = os.path.join(d, stem + ".py")
         cache = os.path.join(d, "__pycache__")
         pyc = os.path.join(cache, f"{stem}.{tag}{optsuf}.pyc")
-        old = cond in ("stale-size", "stale-mtime", "same-size-mtime-kept",
-                       "syntax-error-same-size", "hash-checked-changed",
-                       "hash-unchecked-changed")
+        old = cond in (
+            "stale-size",
+            "stale-mtime",
+            "same-size-mtime-kept",
+            "syntax-error-same-size",
+            "hash-checked-changed",
+            "hash-unchecked-changed",
+        )
         with open(src, "w") as f:
             f.write(_source("old" if old else "new"))
         invalidation = "TIMESTAMP"
@@ -207,7 +231,9 @@ def _build(case: Case, root: str, outside: str, target: BytecodeTarget, rng: ran
             invalidation = "UNCHECKED_HASH"
         elif cond == "other-opt":
             level = rng.choice([x for x in (0, 1, 2) if x != opt])
-            cfile = os.path.join(cache, f"{stem}.{tag}" + (f".opt-{level}" if level else "") + ".pyc")
+            cfile = os.path.join(
+                cache, f"{stem}.{tag}" + (f".opt-{level}" if level else "") + ".pyc"
+            )
         elif cond == "opt-0-name":
             cfile = os.path.join(cache, f"{stem}.{tag}.opt-0.pyc")
             level = 0
@@ -226,8 +252,13 @@ def _build(case: Case, root: str, outside: str, target: BytecodeTarget, rng: ran
             continue
         jobs.append([src, cfile, level, invalidation])
         post.append((cond, src, cfile, d, mods))
-    subprocess.run([case.python, "-c", _COMPILE], input=json.dumps(jobs).encode(),
-                   check=True, env=_env({}), capture_output=True)
+    subprocess.run(
+        [case.python, "-c", _COMPILE],
+        input=json.dumps(jobs).encode(),
+        check=True,
+        env=_env({}),
+        capture_output=True,
+    )
     for cond, src, cfile, d, mods in post:
         assert cfile is not None
         st = os.stat(cfile)
@@ -295,7 +326,7 @@ def _cut(path: str, size: int) -> None:
 
 def _pycs(root: str) -> dict[str, tuple[int, int, bytes]]:
     out = {}
-    for d, dirs, files in os.walk(root):
+    for d, _dirs, files in os.walk(root):
         for n in files:
             if n.endswith(".pyc"):
                 p = os.path.join(d, n)
@@ -316,12 +347,14 @@ def _owner(path: str, root: str) -> str:
     return ".".join([*rel[:-1], rel[-1].split(".")[0]])
 
 
-def run_case(case: Case, base: BytecodeTarget, rng: random.Random) -> tuple[int, list[Disagreement]]:
+def run_case(
+    case: Case, base: BytecodeTarget, rng: random.Random
+) -> tuple[int, list[Disagreement]]:
     """Build, scan, import; returns (pycs compared, disagreements)."""
     mode = next(m for m in MODES if m[0] == case.mode)
     target = replace(base, **mode[3])  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory(prefix="oracle-") as tmp:
-        tmp = os.path.realpath(tmp)
+    with tempfile.TemporaryDirectory(prefix="oracle-") as made:
+        tmp = os.path.realpath(made)
         root, outside = os.path.join(tmp, "t"), os.path.join(tmp, "outside")
         os.makedirs(root)
         os.makedirs(outside)
@@ -338,16 +371,21 @@ def run_case(case: Case, base: BytecodeTarget, rng: random.Random) -> tuple[int,
         before = _pycs(root)
         proc = subprocess.run(
             [case.python, *mode[1], "-v", "-c", _IMPORT, root, *names],
-            cwd=tmp, env=_env(mode[2]), capture_output=True, text=True, timeout=120, check=False,
+            cwd=tmp,
+            env=_env(mode[2]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         line = next((x for x in proc.stdout.splitlines() if x.startswith("ORACLE ")), None)
         if line is None:
             raise RuntimeError(f"the target printed no result: {proc.stderr[-2000:]}")
-        recs = json.loads(line[len("ORACLE "):])
+        recs = json.loads(line[len("ORACLE ") :])
         loaded, matched = set(), set()
         for x in proc.stderr.splitlines():
             if x.startswith("# code object from "):
-                loaded.add(x[len("# code object from "):].strip("'"))
+                loaded.add(x[len("# code object from ") :].strip("'"))
             elif x.startswith("# ") and " matches " in x:
                 matched.add(x[2:].split(" matches ")[0])
         after = _pycs(root)
@@ -381,3 +419,20 @@ def run_case(case: Case, base: BytecodeTarget, rng: random.Random) -> tuple[int,
                 detail = f"mark={mark} error={err} loaded={p in loaded} matched={p in matched}"
                 out.append(Disagreement(case, p, name, scan.value if scan else None, want, detail))
         return len(before), out
+
+
+def default_pythons() -> list[str]:
+    """The pyenv 3.8-3.13 interpreters and Debian's ``/usr/bin/python3`` that exist."""
+    base = os.path.expanduser(os.path.join(os.environ.get("PYENV_ROOT", "~/.pyenv"), "versions"))
+    found = []
+    for minor in range(8, 14):
+        try:
+            names = sorted(n for n in os.listdir(base) if n.startswith(f"3.{minor}."))
+        except OSError:
+            names = []
+        exe = os.path.join(base, names[-1], "bin", "python") if names else ""
+        if exe and os.path.exists(exe):
+            found.append(exe)
+    if os.path.exists("/usr/bin/python3"):
+        found.append("/usr/bin/python3")
+    return found
