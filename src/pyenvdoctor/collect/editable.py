@@ -34,9 +34,14 @@ def record_files(distributions: Iterable[Distribution]) -> dict[str, Distributio
     """Real path of every file a ``.dist-info/RECORD`` lists -> its distribution (first wins).
 
     Paths in RECORD are relative to the directory holding the ``.dist-info`` (console scripts
-    appear as ``../../../bin/NAME``). Unreadable or malformed RECORDs own nothing.
+    appear as ``../../../bin/NAME``). Unreadable or malformed RECORDs own nothing. The real
+    path is that of the file's directory joined with its name: one ``realpath`` per directory,
+    not per file (a 266-distribution venv lists 116,000 files: 9 s of ``lstat`` calls
+    otherwise); for a file that is itself a symlink, a caller's ``realpath`` of it does not
+    match, so it has no owner here (never a wrong one).
     """
     owners: dict[str, Distribution] = {}
+    real_dirs: dict[str, str] = {}
     for d in distributions:
         if not d.metadata_path.endswith(".dist-info"):
             continue
@@ -48,8 +53,13 @@ def record_files(distributions: Iterable[Distribution]) -> dict[str, Distributio
             continue
         for row in rows:
             if row and row[0]:
-                path = os.path.realpath(os.path.join(base, row[0]))
-                owners.setdefault(path, d)
+                directory, name = os.path.split(os.path.join(base, row[0]))
+                real = real_dirs.get(directory)
+                if real is None:
+                    real = real_dirs[directory] = os.path.realpath(directory)
+                if name in ("", ".", ".."):
+                    continue
+                owners.setdefault(os.path.join(real, name), d)
     return owners
 
 
