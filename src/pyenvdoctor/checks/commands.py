@@ -253,8 +253,8 @@ def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
             continue
         for name in entries:
             try:
-                with open(os.path.join(site, name, "RECORD"), encoding="utf-8") as f:
-                    lines = [line for line in f if marker in line]
+                text = files.read_text(os.path.join(site, name, "RECORD"))
+                lines = [line for line in text.splitlines() if marker in line]
             except (OSError, UnicodeDecodeError):
                 continue
             dist = name[: -len(".dist-info")].split("-")[0]
