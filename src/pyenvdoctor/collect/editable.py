@@ -31,14 +31,16 @@ __all__ = [
 
 
 def record_files(distributions: Iterable[Distribution]) -> dict[str, Distribution]:
-    """Real path of every file a ``.dist-info/RECORD`` lists -> its distribution (first wins).
+    """Real path -> distribution (first wins) of the files a ``.dist-info/RECORD`` lists that
+    the repairs ask about: ``.pth`` files and files outside the site directory (console
+    scripts, headers, data: RECORD paths starting with ``..``, such as ``../../../bin/NAME``).
 
-    Paths in RECORD are relative to the directory holding the ``.dist-info`` (console scripts
-    appear as ``../../../bin/NAME``). Unreadable or malformed RECORDs own nothing. The real
-    path is that of the file's directory joined with its name: one ``realpath`` per directory,
-    not per file (a 266-distribution venv lists 116,000 files: 9 s of ``lstat`` calls
-    otherwise); for a file that is itself a symlink, a caller's ``realpath`` of it does not
-    match, so it has no owner here (never a wrong one).
+    Paths in RECORD are relative to the directory holding the ``.dist-info`` (PEP 376/627).
+    Other rows are skipped before CSV parsing, and the real path is that of the file's
+    directory (one ``realpath`` per directory) joined with its name: a 266-distribution venv
+    lists 116,000 files, of which a few hundred are wanted. For a file that is itself a
+    symlink a caller's ``realpath`` does not match, so it has no owner here (never a wrong
+    one). Unreadable or malformed RECORDs own nothing.
     """
     owners: dict[str, Distribution] = {}
     real_dirs: dict[str, str] = {}
@@ -48,17 +50,18 @@ def record_files(distributions: Iterable[Distribution]) -> dict[str, Distributio
         base = os.path.dirname(d.metadata_path)
         try:
             text = files.read_bytes(os.path.join(d.metadata_path, "RECORD")).decode("utf-8")
-            rows = list(csv.reader(text.splitlines()))
+            lines = [ln for ln in text.splitlines() if ln.startswith(("..", '"..')) or ".pth" in ln]
+            rows = list(csv.reader(lines))
         except (OSError, UnicodeDecodeError, csv.Error):
             continue
         for row in rows:
-            if row and row[0]:
-                directory, name = os.path.split(os.path.join(base, row[0]))
-                real = real_dirs.get(directory)
-                if real is None:
-                    real = real_dirs[directory] = os.path.realpath(directory)
-                if name in ("", ".", ".."):
-                    continue
+            if not row or not (row[0].startswith("..") or row[0].endswith(".pth")):
+                continue
+            directory, name = os.path.split(os.path.join(base, row[0]))
+            real = real_dirs.get(directory)
+            if real is None:
+                real = real_dirs[directory] = os.path.realpath(directory)
+            if name not in ("", ".", ".."):
                 owners.setdefault(os.path.join(real, name), d)
     return owners
 
