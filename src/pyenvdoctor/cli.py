@@ -768,11 +768,22 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color, width = _terminal(fmt, args.output)
-    if _redacting(args, fmt):
-        from pyenvdoctor.redact import redact
+    if fmt is OutputFormat.JSON:
+        from pyenvdoctor.model import to_dict
+        from pyenvdoctor.redact import redacted_dict
+        from pyenvdoctor.render.json import dumps
 
-        report = redact(report)
-    _write(render(report, fmt, color=color, width=width), args.output)
+        # Straight from the redacted tree: no round trip through the model (render_json's
+        # output for the redacted report, byte for byte).
+        _write(
+            dumps(redacted_dict(report) if _redacting(args, fmt) else to_dict(report)), args.output
+        )
+    else:
+        if _redacting(args, fmt):
+            from pyenvdoctor.redact import redact
+
+            report = redact(report)
+        _write(render(report, fmt, color=color, width=width), args.output)
     if args.fail_on is not None:
         limit = Severity(args.fail_on).rank
         if any(f.severity.rank <= limit for f in report.findings):

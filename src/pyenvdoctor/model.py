@@ -726,21 +726,31 @@ class NearbyVenv:
 T = TypeVar("T")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _plain(value: Any) -> Any:
+    """One pass over a model value: dataclasses to dicts (field order), enums to their values,
+    tuples to lists; other values are the JSON scalars the model holds (kept as they are)."""
+    if value is None or isinstance(value, str | int | float):
+        return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     return value
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
-    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value)."""
-    result: dict[str, Any] = dataclasses.asdict(
-        obj, dict_factory=lambda items: {k: _plain(v) for k, v in items}
-    )
+    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value), in
+    one pass (``dataclasses.asdict`` deep-copies every leaf and walks nested lists again)."""
+    result: dict[str, Any] = _plain(obj)
     return result
 
 
