@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     report.add_argument(
+        "--all",
+        action="store_true",
+        dest="full",
+        help="text: every finding whole and the tables (interpreter, sys.path, commands on "
+        "PATH, distributions, bytecode, caches); JSON and Markdown always hold everything",
+    )
+    report.add_argument(
         "--path",
         action="append",
         default=[],
@@ -222,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: from the -o FILE extension (.txt, .json, .md), else markdown",
     )
     render_cmd.add_argument("--output", "-o", metavar="FILE")
+    render_cmd.add_argument("--all", action="store_true", dest="full", help="text: as report --all")
     diff = sub.add_parser(
         "diff",
         help='what differs between two saved JSON reports ("works on my machine")',
@@ -333,7 +341,12 @@ def _run_render(args: argparse.Namespace) -> int:
 
         _write(render_which(which, _format(args, OutputFormat.MARKDOWN)), args.output)
         return EXIT_OK
-    _write(render(_load_report(args.file), _format(args, OutputFormat.MARKDOWN)), args.output)
+    fmt = _format(args, OutputFormat.MARKDOWN)
+    color, width = _terminal(fmt, args.output)
+    _write(
+        render(_load_report(args.file), fmt, color=color, width=width, full=args.full),
+        args.output,
+    )
     return EXIT_OK
 
 
@@ -783,7 +796,7 @@ def _run_report(args: argparse.Namespace) -> int:
             from pyenvdoctor.redact import redact
 
             report = redact(report)
-        _write(render(report, fmt, color=color, width=width), args.output)
+        _write(render(report, fmt, color=color, width=width, full=args.full), args.output)
     if args.fail_on is not None:
         limit = Severity(args.fail_on).rank
         if any(f.severity.rank <= limit for f in report.findings):
