@@ -266,7 +266,7 @@ def _diagnose(
             python=interpreter.executable,
             contested=contested,
         ),
-        *shadowing_findings(contested, interpreter, scan.distributions),
+        *shadowing_findings(contested, interpreter, scan.distributions, records),
         *(
             project_findings(
                 read_project(project_root), scan.distributions, python=interpreter.executable
