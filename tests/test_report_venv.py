@@ -247,3 +247,24 @@ def test_system_site_packages_are_base(tmp_path: Path) -> None:
     # pip comes from the base: visible, found in the base site-packages.
     pip = next(d for d in data["distributions"] if d["canonical_name"] == "pip")
     assert (pip["location_class"], data["pip_version"]) == ("base-site-packages", pip["version"])
+
+
+def test_findings_carry_counts_bytes_and_subjects_as_fields(tmp_path: Path) -> None:
+    """Issue 17: numbers as integer fields, not only inside titles; the subject a tool (and
+    ``diff``) matches on. Checked against the report's own facts, which other tests check
+    against pip and CPython."""
+    work = tmp_path / "work"
+    (work / "__pycache__").mkdir(parents=True)
+    tag = sys.implementation.cache_tag
+    for name in ("gone", "lost"):  # orphaned: no source
+        (work / "__pycache__" / f"{name}.{tag}.pyc").write_bytes(b"\0" * 100)
+    report = report_json(sys.executable, clean_env(), work)
+    orphaned = next(f for f in report["findings"] if f["code"] == "bytecode-orphaned")
+    groups = [g for g in report["bytecode"]["groups"] if g["category"] == "orphaned"]
+    assert orphaned["count"] == sum(g["files"] for g in groups) >= 2
+    assert orphaned["bytes"] == sum(g["bytes"] for g in groups) >= 200
+    assert f"{orphaned['count']} files" in orphaned["title"]
+    for f in report["findings"]:
+        if f["code"] == "pth-executes-code":
+            assert f["subject"] == f["evidence"][0] and f["subject"].endswith(".pth")
+            assert f["count"] == len(f["evidence"]) - 1  # one evidence line per import line

@@ -649,7 +649,7 @@ def _run_broken(
     """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
     (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
     from pyenvdoctor import fix
-    from pyenvdoctor.model import to_dict
+    from pyenvdoctor.model import SCHEMA_VERSION, to_dict
     from pyenvdoctor.render import OutputFormat
     from pyenvdoctor.render.fix import FixResult, render_fix
     from pyenvdoctor.render.json import dumps
@@ -663,7 +663,7 @@ def _run_broken(
         if fmt is OutputFormat.JSON:
             text = dumps(
                 {
-                    "schema_version": "1.0",
+                    "schema_version": SCHEMA_VERSION,
                     "target_error": str(error),
                     "findings": [to_dict(f) for f in findings],
                 }

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the JSON report. Bump the major part when a key changes meaning or disappears.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Severity(str, enum.Enum):
@@ -482,9 +482,16 @@ class Finding:
     """A problem, with the evidence and what to do about it.
 
     :ivar code: stable kebab-case identifier (documented in the README).
-    :ivar evidence: paths or lines that show it, most telling first.
+    :ivar evidence: paths or lines that show it, most telling first; every one for errors and
+        warnings (bytecode infos give examples: ``bytecode.groups`` lists every path).
     :ivar commands: shell commands the user can copy to fix it.
     :ivar repairs: what ``--fix`` does about it (empty: explained, never changed).
+    :ivar subject: what it is about, as tools match it: a path (file, directory, ``.pth``), a
+        distribution's canonical name, a command name, or the bytecode category; ``None`` for
+        the interpreter as a whole. ``diff`` matches findings by ``(code, subject)``.
+    :ivar count: how many things the title counts (files, distributions, scripts, lines), or
+        ``None`` when it counts nothing.
+    :ivar bytes: the size in bytes of what it is about (files, caches), or ``None``.
     """
 
     code: str
@@ -494,6 +501,9 @@ class Finding:
     evidence: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     repairs: tuple[Repair, ...] = ()
+    subject: str | None = None
+    count: int | None = None
+    bytes: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -321,6 +321,8 @@ def bytecode_findings(
                 message=f"{text.explanation} ({per_class}).{note}",
                 evidence=_evidence(category, groups),
                 commands=_command(category, groups, py, cache_tag, roots),
+                count=files,
+                bytes=size,
             )
         )
     if summary.unreadable:
@@ -331,7 +333,8 @@ def bytecode_findings(
                 severity=Severity.WARNING,
                 title=f"{n} director{'ies' if n != 1 else 'y'} or files could not be read",
                 message="The bytecode scan could not read these; their contents were not checked.",
-                evidence=summary.unreadable[:20],
+                evidence=summary.unreadable,
+                count=n,
             )
         )
     return findings

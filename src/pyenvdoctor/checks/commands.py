@@ -205,6 +205,7 @@ def command_findings(
                     ),
                     evidence=tuple(dict.fromkeys(x for x in (cmd.path, cmd.resolved) if x)),
                     commands=(fix_path,) if env_is_active else (f"{py} -m pip list",),
+                    subject=cmd.name,
                 )
             )
         elif cmd.kind == "script" and cmd.path and cmd.interpreter:
@@ -224,6 +225,7 @@ def command_findings(
                         "through the interpreter you mean."
                     ),
                     evidence=(cmd.path, f"#!{cmd.interpreter}"),
+                    subject=cmd.name,
                     commands=(f"{py} -m pip install PROJECT",)
                     + ((fix_path,) if env_is_active else ()),
                 )
@@ -341,6 +343,8 @@ def console_script_findings(
                 f"{py} -m pip install --force-reinstall --no-deps {shlex.quote(name)}"
                 for name in owning[code]
             ),
+            subject=scripts_dir,
+            count=len(found[code]),
         )
         for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
         if found[code]

@@ -76,6 +76,7 @@ def distribution_findings(
                 ),
                 evidence=(b.metadata_path,),
                 commands=(f"rm -r -- {shlex.quote(b.metadata_path)}",),
+                subject=b.metadata_path,
             )
         )
     by_name: dict[str, list[Distribution]] = defaultdict(list)
@@ -106,6 +107,8 @@ def distribution_findings(
                     + "Remove the installs you do not want."
                 ),
                 evidence=tuple(d.metadata_path for d in dists),
+                subject=winner.canonical_name,
+                count=len(dists),
                 commands=(
                     f"{py} -m pip uninstall {shlex.quote(winner.name)}  # repeat until one is left",
                 ),
@@ -130,6 +133,7 @@ def distribution_findings(
                         "or uninstall it."
                     ),
                     evidence=(d.metadata_path, d.editable_project),
+                    subject=d.canonical_name,
                     commands=(f"{py} -m pip uninstall -y {shlex.quote(d.name)}",),
                 )
             )
@@ -178,6 +182,7 @@ def distribution_findings(
                     "(PEP 668) and would mix pip's files into dpkg's."
                 ),
                 evidence=tuple(p.pip_line() for p in from_debian),
+                count=len(from_debian),
             )
         )
     for kind, items in grouped.items():
@@ -203,6 +208,7 @@ def distribution_findings(
                 message="As `pip check` reports it: " + "; ".join(p.pip_line() for p in items),
                 evidence=tuple(p.pip_line() for p in items),
                 commands=tuple(commands),
+                count=len(items),
             )
         )
     return findings

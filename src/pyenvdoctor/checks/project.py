@@ -196,6 +196,7 @@ def project_findings(
             return [
                 Finding(
                     code="project-not-installed",
+                    subject=project.root,
                     severity=Severity.WARNING,
                     title=f"{project.name} is not installed, but `import {pkg}` finds another distribution",
                     message=(
@@ -214,6 +215,7 @@ def project_findings(
         return [
             Finding(
                 code="project-not-installed",
+                subject=project.root,
                 severity=Severity.INFO,
                 title=f"{project.name} is not installed in this environment",
                 message=(
@@ -232,6 +234,7 @@ def project_findings(
         return [
             Finding(
                 code="project-installed-as-copy",
+                subject=project.root,
                 severity=Severity.ERROR,
                 title=f"{dist.name} is installed as a copy: edits to {project.root} do not run",
                 message=(
@@ -250,6 +253,7 @@ def project_findings(
         return [
             Finding(
                 code="project-editable-elsewhere",
+                subject=project.root,
                 severity=Severity.ERROR,
                 title=f"{dist.name} is installed in editable mode from another directory",
                 message=(
@@ -266,6 +270,7 @@ def project_findings(
         return [
             Finding(
                 code="project-editable-outdated",
+                subject=project.root,
                 severity=Severity.WARNING,
                 title=f"{dist.name}'s installed metadata says {dist.version}, the project says {project.version}",
                 message=(

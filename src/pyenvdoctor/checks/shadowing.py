@@ -92,6 +92,7 @@ def shadowing_findings(
             findings.append(
                 Finding(
                     code="stdlib-shadowed",
+                    subject=w.path,
                     severity=Severity.WARNING,
                     title=f"{w.path} shadows the standard library's {c.name}",
                     message=(
@@ -116,6 +117,7 @@ def shadowing_findings(
                 findings.append(
                     Finding(
                         code="namespace-hides-editable",
+                        subject=w.path,
                         severity=Severity.ERROR,
                         title=f"Directory {w.path} hides the editable install of {editable.name}",
                         message=(
@@ -139,6 +141,7 @@ def shadowing_findings(
                 findings.append(
                     Finding(
                         code="leftover-directory",
+                        subject=w.path,
                         severity=Severity.INFO,
                         title=f"{w.path} holds only bytecode",
                         message=(
@@ -164,6 +167,7 @@ def shadowing_findings(
             findings.append(
                 Finding(
                     code="distribution-shadowed",
+                    subject=w.path,
                     severity=Severity.WARNING,
                     title=f"{w.path} shadows {what}",
                     message=(
@@ -222,6 +226,7 @@ def _package_shadows_module(package: str, module: str, records: Records | None) 
         message += "Remove or rename one of them."
     return Finding(
         code="package-shadows-module",
+        subject=package,
         severity=Severity.INFO if shipped else Severity.WARNING,
         title=f"Package {package} hides module {module}",
         message=message,
@@ -259,6 +264,7 @@ def _user_site_finding(
         )
         return Finding(
             code="user-site-shadows",
+            subject=w.path,
             severity=Severity.WARNING,
             title=f"The user site shadows {name} from {site_below.location.value}",
             message=(
