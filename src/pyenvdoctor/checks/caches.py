@@ -331,23 +331,23 @@ def externally_managed_finding(
     if not interpreter.externally_managed or interpreter.is_virtual_environment:
         return None
     py = shlex.quote(interpreter.executable)
-    commands = []
     missing = ""
     if debian is not None and not debian.venv_package_installed:
-        commands.append(f"sudo apt install {debian.venv_package}")
         missing = (
-            f" Here `python3 -m venv` needs {debian.venv_package} first (Debian ships ensurepip "
-            "separately)."
+            f" Here `python3 -m venv` needs the {debian.venv_package} package first (`sudo apt "
+            f"install {debian.venv_package}`: Debian ships ensurepip separately)."
         )
-    venv = os.path.join(project_root, ".venv") if project_root else ".venv"
-    target = shlex.quote(project_root) if project_root else "NAME"
-    commands.append(
-        f"{py} -m venv {shlex.quote(venv)} && {shlex.quote(os.path.join(venv, 'bin', 'python'))} "
-        f"-m pip install {'-e ' if project_root else ''}{target}"
-    )
     if debian is not None and not debian.pipx_installed:
-        commands.append("sudo apt install pipx")
-    commands.append("pipx install NAME")
+        missing += " pipx is Debian's pipx package (`sudo apt install pipx`)."
+    venv = os.path.join(project_root, ".venv") if project_root else ".venv"
+    # Only what runs as it is (tests/test_debian.py runs it): no placeholder for a name.
+    command = f"{py} -m venv {shlex.quote(venv)}"
+    if project_root:
+        command += (
+            f" && {shlex.quote(os.path.join(venv, 'bin', 'python'))} -m pip install -e "
+            f"{shlex.quote(project_root)}"
+        )
+    commands = [command]
     apt = (
         " or `sudo apt install python3-NAME` for a library the system's tools need"
         if debian
