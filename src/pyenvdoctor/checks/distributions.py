@@ -23,6 +23,17 @@ from pyenvdoctor.model import (
 __all__ = ["distribution_findings", "system_owned"]
 
 
+#: The base interpreter's site directories as a ``--system-site-packages`` venv sees them
+#: (on Debian its ``dist-packages`` keep their own classes).
+_BASE_DIRS = frozenset(
+    {
+        LocationClass.BASE_SITE_PACKAGES,
+        LocationClass.DEBIAN_DIST_PACKAGES,
+        LocationClass.LOCAL_DIST_PACKAGES,
+    }
+)
+
+
 def _canonical(name: str) -> str:
     """PEP 503 normalized name."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -149,7 +160,7 @@ def distribution_findings(
         if len({d.location for d in dists}) < 2:
             continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
         if dists[0].location_class is LocationClass.VENV_SITE_PACKAGES and all(
-            d.location_class is LocationClass.BASE_SITE_PACKAGES for d in dists[1:]
+            d.location_class in _BASE_DIRS for d in dists[1:]
         ):
             continue  # a venv's copy over its base's (--system-site-packages): PEP 405 layering
         winner = dists[0]
