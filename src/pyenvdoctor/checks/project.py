@@ -184,13 +184,14 @@ def _tree_wins(dist: Distribution, project: ProjectInfo, contested: Sequence[Con
     top-level name of ``dist`` resolved (:func:`~pyenvdoctor.collect.modules.resolve_names`,
     ``sys.path[0]`` being the working directory) to a file inside the project but outside
     ``dist.location`` (a ``.venv`` or ``.tox`` inside the project is the copy). Empty when any
-    name loads the copy, or ``dist`` names no top-level module."""
+    name loads the copy or is a namespace package, or ``dist`` names no top-level module."""
     winners = {c.name: c.winner for c in contested}
     found = []
     for name in dist.top_level:
         winner = winners.get(name)
         if (
             winner is None
+            or winner.kind == "namespace"  # PEP 420 portions merge: each submodule decides
             or not _belongs_to(winner.path, project.root)
             or _belongs_to(winner.path, dist.location)
         ):
