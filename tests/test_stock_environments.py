@@ -86,11 +86,11 @@ def test_stock_venv_is_clean(base: Path, tmp_path: Path) -> None:
     assert bad(report_json(python, None, tmp_path)) == []
 
 
-TOOLS = ("tox", "pipx")
+TOOLS = ("tox", "pipx", "nox")
 
 
 def tool_venv() -> Path:
-    """A venv with :data:`TOOLS` (tox, pipx), cached like :func:`stock_venv`; its ``bin/``."""
+    """A venv with :data:`TOOLS` (tox, pipx, nox), cached like :func:`stock_venv`; its ``bin/``."""
     base = Path(sys.executable)
     version = run([base, "-c", "import sys; print(sys.version)"]).stdout
     key = hashlib.sha256(f"{os.path.realpath(base)}\n{version}\n{TOOLS}".encode()).hexdigest()[:16]
@@ -104,7 +104,7 @@ def tool_venv() -> Path:
         run([venv / "bin" / "python", "-m", "pip", "install", "-q", *TOOLS])
     except AssertionError as exc:
         shutil.rmtree(venv, ignore_errors=True)
-        pytest.skip(f"tox and pipx not available: {str(exc)[-300:]}")
+        pytest.skip(f"tox, pipx and nox not available: {str(exc)[-300:]}")
     (venv / ".complete").write_text("\n".join(TOOLS) + "\n")
     return venv / "bin"
 
@@ -144,6 +144,35 @@ def test_tox_env_is_clean_and_its_command_runs_the_tree(tmp_path: Path) -> None:
     run(["sh", "-c", command], env=env, cwd=tmp_path)
     out = run([python, "-c", "import toxproj; print(toxproj.VALUE)"], cwd=tmp_path)
     assert out.stdout == "edited\n"  # the env runs the tree as it is now
+
+
+def test_nox_session_env_is_clean(tmp_path: Path) -> None:
+    """A nox session that installs the project (``session.install(".")``): its copy is nox's
+    to refresh at the next run, information without a command."""
+    bin_dir = tool_venv()
+    project = tmp_path / "noxproj"
+    (project / "noxproj").mkdir(parents=True)
+    (project / "noxproj" / "__init__.py").write_text("VALUE = 1\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "noxproj"\nversion = "1.0"\n[tool.setuptools]\npackages = ["noxproj"]\n'
+    )
+    (project / "noxfile.py").write_text(
+        "import nox\n\n@nox.session\ndef tests(session):\n"
+        "    session.install('.')\n    session.run('python', '-c', 'import noxproj')\n"
+    )
+    try:
+        run(["nox", "-s", "tests"], env=tool_env(bin_dir), cwd=project)
+    except AssertionError as exc:
+        pytest.skip(f"nox could not install the project: {str(exc)[-300:]}")
+    python = project / ".nox" / "tests" / "bin" / "python"
+    sub = project / "docs"  # not the checkout root: there `import noxproj` loads the tree
+    sub.mkdir()
+    data = report_json(python, None, sub)
+    assert bad(data) == []
+    (copy,) = [f for f in data["findings"] if f["code"] == "project-installed-as-copy"]
+    assert copy["severity"] == "info" and "nox" in copy["title"]
+    assert copy["commands"] == []
 
 
 def test_pipx_app_venv_is_clean(tmp_path: Path) -> None:
