@@ -350,4 +350,4 @@ def test_owners_match_dpkg_search_and_report_shows_them(tmp_path: Path) -> None:
     assert report.debian.python3_packages == count_python3_packages(packages)
     markdown = render(report, OutputFormat.MARKDOWN)
     assert "<summary>Debian: dist-packages owners" in markdown
-    assert "Debian:" in render(report, OutputFormat.TEXT)
+    assert "Debian:" in render(report, OutputFormat.TEXT, full=True)

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     report.add_argument(
+        "--all",
+        action="store_true",
+        dest="full",
+        help="text: every finding whole and the tables (interpreter, sys.path, commands on "
+        "PATH, distributions, bytecode, caches); JSON and Markdown always hold everything",
+    )
+    report.add_argument(
         "--path",
         action="append",
         default=[],
@@ -231,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: from the -o FILE extension (.txt, .json, .md), else markdown",
     )
     render_cmd.add_argument("--output", "-o", metavar="FILE")
+    render_cmd.add_argument("--all", action="store_true", dest="full", help="text: as report --all")
     diff = sub.add_parser(
         "diff",
         help='what differs between two saved JSON reports ("works on my machine")',
@@ -342,7 +350,12 @@ def _run_render(args: argparse.Namespace) -> int:
 
         _write(render_which(which, _format(args, OutputFormat.MARKDOWN)), args.output)
         return EXIT_OK
-    _write(render(_load_report(args.file), _format(args, OutputFormat.MARKDOWN)), args.output)
+    fmt = _format(args, OutputFormat.MARKDOWN)
+    color, width = _terminal(fmt, args.output)
+    _write(
+        render(_load_report(args.file), fmt, color=color, width=width, full=args.full),
+        args.output,
+    )
     return EXIT_OK
 
 
@@ -661,7 +674,7 @@ def _run_broken(
     """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
     (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
     from pyenvdoctor import fix
-    from pyenvdoctor.model import to_dict
+    from pyenvdoctor.model import SCHEMA_VERSION, to_dict
     from pyenvdoctor.render import OutputFormat
     from pyenvdoctor.render.fix import FixResult, render_fix
     from pyenvdoctor.render.json import dumps
@@ -675,7 +688,7 @@ def _run_broken(
         if fmt is OutputFormat.JSON:
             text = dumps(
                 {
-                    "schema_version": "1.0",
+                    "schema_version": SCHEMA_VERSION,
                     "target_error": str(error),
                     "findings": [to_dict(f) for f in findings],
                 }
@@ -794,11 +807,22 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color, width = _terminal(fmt, args.output)
-    if _redacting(args, fmt):
-        from pyenvdoctor.redact import redact
+    if fmt is OutputFormat.JSON:
+        from pyenvdoctor.model import to_dict
+        from pyenvdoctor.redact import redacted_dict
+        from pyenvdoctor.render.json import dumps
 
-        report = redact(report)
-    _write(render(report, fmt, color=color, width=width), args.output)
+        # Straight from the redacted tree: no round trip through the model (render_json's
+        # output for the redacted report, byte for byte).
+        _write(
+            dumps(redacted_dict(report) if _redacting(args, fmt) else to_dict(report)), args.output
+        )
+    else:
+        if _redacting(args, fmt):
+            from pyenvdoctor.redact import redact
+
+            report = redact(report)
+        _write(render(report, fmt, color=color, width=width, full=args.full), args.output)
     if args.fail_on is not None:
         limit = Severity(args.fail_on).rank
         if any(f.severity.rank <= limit for f in report.findings):

@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 #: Version of the JSON report. Bump the major part when a key changes meaning or disappears.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Severity(str, enum.Enum):
@@ -483,9 +483,16 @@ class Finding:
     """A problem, with the evidence and what to do about it.
 
     :ivar code: stable kebab-case identifier (documented in the README).
-    :ivar evidence: paths or lines that show it, most telling first.
+    :ivar evidence: paths or lines that show it, most telling first; every one for errors and
+        warnings (bytecode infos give examples: ``bytecode.groups`` lists every path).
     :ivar commands: shell commands the user can copy to fix it.
     :ivar repairs: what ``--fix`` does about it (empty: explained, never changed).
+    :ivar subject: what it is about, as tools match it: a path (file, directory, ``.pth``), a
+        distribution's canonical name, a command name, or the bytecode category; ``None`` for
+        the interpreter as a whole. ``diff`` matches findings by ``(code, subject)``.
+    :ivar count: how many things the title counts (files, distributions, scripts, lines), or
+        ``None`` when it counts nothing.
+    :ivar bytes: the size in bytes of what it is about (files, caches), or ``None``.
     """
 
     code: str
@@ -495,6 +502,9 @@ class Finding:
     evidence: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     repairs: tuple[Repair, ...] = ()
+    subject: str | None = None
+    count: int | None = None
+    bytes: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -745,21 +755,31 @@ class NearbyVenv:
 T = TypeVar("T")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _plain(value: Any) -> Any:
+    """One pass over a model value: dataclasses to dicts (field order), enums to their values,
+    tuples to lists; other values are the JSON scalars the model holds (kept as they are)."""
+    if value is None or isinstance(value, str | int | float):
+        return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     return value
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
-    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value)."""
-    result: dict[str, Any] = dataclasses.asdict(
-        obj, dict_factory=lambda items: {k: _plain(v) for k, v in items}
-    )
+    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value), in
+    one pass (``dataclasses.asdict`` deep-copies every leaf and walks nested lists again)."""
+    result: dict[str, Any] = _plain(obj)
     return result
 
 

@@ -51,6 +51,7 @@ from pyenvdoctor.collect.managed import managed_environment
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.nearby import find_nearby_venvs
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.collect.zipbytecode import add_zip_groups
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
@@ -180,6 +181,7 @@ def _diagnose(
             target_prefix=interpreter.prefix,
             target_executable=interpreter.executable,
             site_dirs=(*interpreter.site_packages, interpreter.user_site or ""),
+            records=records,
         )
         nearby = find_nearby_venvs(
             dict.fromkeys([project_root or working_directory, working_directory]),
@@ -188,6 +190,7 @@ def _diagnose(
         )
         return cache, tuple(scripts), nearby
 
+    records = Records()  # every RECORD read once, by the three checks that ask
     pending_walks = _InThread(walks)
     site_dirs = [
         *(
@@ -226,6 +229,9 @@ def _diagnose(
     debian = collect_debian(
         interpreter=interpreter, distributions=scan.distributions, environ=environ
     )
+    # RECORDs are read while the scan is still running (the owners of extensions are looked up
+    # in the same cache afterwards).
+    owners = record_files(scan.distributions, records)
     pip_cache, script_findings, nearby_venvs = pending_walks.result()
     bytecode = pending_scan.result()
     bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
@@ -242,7 +248,6 @@ def _diagnose(
     modules, contested = resolve_names(interpreter, sys_path)
     commands = path_commands(environ)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
-    owners = record_files(scan.distributions)
 
     findings = [
         *environment_findings(
@@ -262,7 +267,7 @@ def _diagnose(
             python=interpreter.executable,
             contested=contested,
         ),
-        *shadowing_findings(contested, interpreter, scan.distributions),
+        *shadowing_findings(contested, interpreter, scan.distributions, records),
         *(
             project_findings(
                 read_project(project_root),
@@ -304,6 +309,7 @@ def _diagnose(
             python=interpreter.executable,
             cache_tag=interpreter.cache_tag or "",
             site_dirs=site_dirs,
+            records=records,
         ),
         *cache_findings(caches),
         *nearby_findings(nearby_venvs),

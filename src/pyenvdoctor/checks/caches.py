@@ -124,6 +124,9 @@ def cache_findings(caches: Iterable[ToolCache]) -> list[Finding]:
                 message=f"{sizes}. {advice}".strip(),
                 evidence=(cache.path, f"located by: {cache.source}"),
                 commands=commands,
+                subject=cache.path,
+                count=cache.files,
+                bytes=_size(cache),
             )
         )
     return findings
@@ -192,6 +195,8 @@ def nearby_findings(venvs: Iterable[NearbyVenv]) -> list[Finding]:
                 for v in broken
             ),
             commands=tuple(commands),
+            count=n,
+            bytes=sum(v.disk_bytes or 0 for v in broken),
         )
     ]
 
@@ -249,6 +254,7 @@ def debian_findings(
                 commands=tuple(
                     _uninstall(python, s.canonical_name) for s in shadows if s.winner == "local"
                 ),
+                count=n,
             )
         )
     by_name = {d.canonical_name: d for d in distributions if d.visible}
@@ -280,6 +286,7 @@ def debian_findings(
                 ),
                 evidence=tuple(conflicts),
                 commands=tuple(_uninstall(python, n) for n in sorted(culprits)),
+                count=len(conflicts),
             )
         )
     unowned = [o for o in debian.owners if o.package is None]
@@ -297,6 +304,7 @@ def debian_findings(
                     "their files, at the next upgrade. `dpkg -S PATH` gives the same answer."
                 ),
                 evidence=tuple(f"{o.distribution} {o.version}: {o.metadata_path}" for o in unowned),
+                count=n,
             )
         )
     return findings

@@ -11,7 +11,6 @@ path yet are different environments.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import re
@@ -20,6 +19,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
 from pyenvdoctor import files
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import (
     Distribution,
     Finding,
@@ -205,6 +205,7 @@ def command_findings(
                     ),
                     evidence=tuple(dict.fromkeys(x for x in (cmd.path, cmd.resolved) if x)),
                     commands=(fix_path,) if env_is_active else (f"{py} -m pip list",),
+                    subject=cmd.name,
                 )
             )
         elif cmd.kind == "script" and cmd.path and cmd.interpreter:
@@ -225,6 +226,7 @@ def command_findings(
                         + (f", or put {scripts_dir} first on PATH again." if env_is_active else ".")
                     ),
                     evidence=(cmd.path, f"#!{cmd.interpreter}"),
+                    subject=cmd.name,
                     # No ``pip install PROJECT``: a command is pasted as it stands (issue 14).
                     commands=(fix_path,) if env_is_active else (),
                 )
@@ -232,7 +234,9 @@ def command_findings(
     return findings
 
 
-def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
+def script_owners(
+    scripts_dir: str, site_dirs: Iterable[str], records: Records | None = None
+) -> dict[str, str]:
     """``{script path: distribution name}`` for the files of ``scripts_dir`` a RECORD lists.
 
     A wheel's scripts and entry-point wrappers are installed into the ``scripts`` scheme path
@@ -243,27 +247,28 @@ def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
     escaped name, which pip accepts as a requirement).
 
     :param scripts_dir: ``<prefix>/bin``; :param site_dirs: the target's site-packages.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
+    records = Records() if records is None else records
     scripts = os.path.normcase(os.path.realpath(scripts_dir))
     marker = os.path.basename(scripts_dir)
     owners: dict[str, str] = {}
+    real_dirs: dict[str, str] = {}
     for site in site_dirs:
         try:
             entries = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
         except OSError:
             continue
         for name in entries:
-            try:
-                text = files.read_text(os.path.join(site, name, "RECORD"))
-                lines = [line for line in text.splitlines() if marker in line]
-            except (OSError, UnicodeDecodeError):
-                continue
             dist = name[: -len(".dist-info")].split("-")[0]
-            for row in csv.reader(lines):
-                if not row:
+            for row in records.paths(os.path.join(site, name)):
+                if marker not in row:
                     continue
-                path = os.path.normpath(os.path.join(site, row[0]))
-                real_dir = os.path.normcase(os.path.realpath(os.path.dirname(path)))
+                path = os.path.normpath(os.path.join(site, row))
+                directory = os.path.dirname(path)
+                real_dir = real_dirs.get(directory)
+                if real_dir is None:
+                    real_dir = real_dirs[directory] = os.path.normcase(os.path.realpath(directory))
                 if real_dir == scripts:
                     owners.setdefault(os.path.join(scripts_dir, os.path.basename(path)), dist)
     return owners
@@ -296,6 +301,7 @@ def console_script_findings(
     target_prefix: str,
     target_executable: str,
     site_dirs: Iterable[str] = (),
+    records: Records | None = None,
 ) -> list[Finding]:
     """``console-script-missing-interpreter`` and ``console-script-other-environment``.
 
@@ -306,10 +312,11 @@ def console_script_findings(
     :param scripts_dir: the target's ``sysconfig`` ``scripts`` directory (``<prefix>/bin``).
     :param site_dirs: the target's site-packages directories (whose RECORDs are read); by
         default the ``lib/pythonX.Y/site-packages`` directories under ``target_prefix``.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
     py = shlex.quote(target_executable)
     dirs = list(site_dirs) or _default_site_dirs(target_prefix)
-    owners = script_owners(scripts_dir, dirs)
+    owners = script_owners(scripts_dir, dirs, records)
     found: dict[str, list[str]] = {code: [] for code in _SCRIPT_PROBLEMS}
     owning: dict[str, dict[str, None]] = {code: {} for code in _SCRIPT_PROBLEMS}
     for script, interpreter, owner in _scripts(scripts_dir, owners):
@@ -337,6 +344,8 @@ def console_script_findings(
                 f"{py} -m pip install --force-reinstall --no-deps {shlex.quote(name)}"
                 for name in owning[code]
             ),
+            subject=scripts_dir,
+            count=len(found[code]),
         )
         for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
         if found[code]

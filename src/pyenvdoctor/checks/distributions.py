@@ -149,6 +149,7 @@ def distribution_findings(
                 ),
                 evidence=(b.metadata_path,),
                 commands=() if owned else (f"rm -r -- {shlex.quote(b.metadata_path)}",),
+                subject=b.metadata_path,
             )
         )
     by_name: dict[str, list[Distribution]] = defaultdict(list)
@@ -186,6 +187,8 @@ def distribution_findings(
                     )
                 ),
                 evidence=tuple(d.metadata_path for d in dists),
+                subject=winner.canonical_name,
+                count=len(dists),
                 # Once: a second run would reach the next copy, which may be the user's
                 # editable install or a package manager's (issue 14).
                 commands=() if keep else (f"{py} -m pip uninstall -y {shlex.quote(winner.name)}",),
@@ -210,6 +213,7 @@ def distribution_findings(
                         "or uninstall it."
                     ),
                     evidence=(d.metadata_path, d.editable_project),
+                    subject=d.canonical_name,
                     commands=(f"{py} -m pip uninstall -y {shlex.quote(d.name)}",),
                 )
             )
@@ -258,6 +262,7 @@ def distribution_findings(
                     "(PEP 668) and would mix pip's files into dpkg's."
                 ),
                 evidence=tuple(p.pip_line() for p in from_debian),
+                count=len(from_debian),
             )
         )
     for kind, items in grouped.items():
@@ -283,6 +288,7 @@ def distribution_findings(
                 message="As `pip check` reports it: " + "; ".join(p.pip_line() for p in items),
                 evidence=tuple(p.pip_line() for p in items),
                 commands=tuple(commands),
+                count=len(items),
             )
         )
     return findings

@@ -242,6 +242,7 @@ def _copy_findings(
         return [
             Finding(
                 code="project-installed-as-copy",
+                subject=project.root,
                 severity=Severity.INFO,
                 title=f"{dist.name} is installed as a copy in a {managed.tool} environment",
                 message=f"{copy}, made by {managed.tool}: {how}",
@@ -254,6 +255,7 @@ def _copy_findings(
         return [
             Finding(
                 code="project-installed-as-copy",
+                subject=project.root,
                 severity=Severity.INFO,
                 title=f"{dist.name} is installed as a copy, but import here loads the tree",
                 message=(
@@ -269,6 +271,7 @@ def _copy_findings(
     return [
         Finding(
             code="project-installed-as-copy",
+            subject=project.root,
             severity=Severity.ERROR,
             title=title,
             message=(
@@ -317,6 +320,7 @@ def project_findings(
             return [
                 Finding(
                     code="project-not-installed",
+                    subject=project.root,
                     severity=Severity.WARNING,
                     title=f"{project.name} is not installed, but `import {pkg}` finds another distribution",
                     message=(
@@ -335,6 +339,7 @@ def project_findings(
         return [
             Finding(
                 code="project-not-installed",
+                subject=project.root,
                 severity=Severity.INFO,
                 title=f"{project.name} is not installed in this environment",
                 message=(
@@ -359,6 +364,7 @@ def project_findings(
         return [
             Finding(
                 code="project-editable-elsewhere",
+                subject=project.root,
                 severity=Severity.ERROR,
                 title=f"{dist.name} is installed in editable mode from another directory",
                 message=(
@@ -375,6 +381,7 @@ def project_findings(
         return [
             Finding(
                 code="project-editable-outdated",
+                subject=project.root,
                 severity=Severity.WARNING,
                 title=f"{dist.name}'s installed metadata says {dist.version}, the project says {project.version}",
                 message=(
