@@ -111,7 +111,9 @@ def test_pip_on_path_belongs_to_the_venv_first_on_path(host_venv: Path, tmp_path
     pip_finding = found[2]
     assert pip_finding.severity is Severity.WARNING
     assert pip_finding.evidence[0] == str(venv / "bin" / "pip")
-    assert pip_finding.commands[0] == f"{other / 'bin' / 'python'} -m pip install PROJECT"
+    # No placeholder (`pip install PROJECT`): the message says how, no command is pasted.
+    assert pip_finding.commands == ()
+    assert f"`{other / 'bin' / 'python'} -m pip`" in pip_finding.message
     # The target's venv is active but its bin/ is not first on PATH: python is a warning too.
     active = findings_for(other, environ, active=True)
     assert [f.severity for f in active] == [Severity.WARNING] * 4
@@ -319,3 +321,23 @@ def test_a_script_no_record_lists_is_not_judged(tmp_path: Path) -> None:
         )
         == []
     )
+
+
+def test_pip_other_interpreter_command_makes_pip_the_targets(
+    host_venv: Path, tmp_path: Path
+) -> None:
+    """The one command ``path-pip-other-interpreter`` suggests (an active venv whose ``bin/``
+    is no longer first on PATH), run in a real shell: afterwards ``pip --version`` (pip's own
+    answer) names the target, and the finding is gone."""
+    first = host_venv.parent.parent
+    target = make_venv(tmp_path / "target").parent.parent
+    environ = clean_env(PATH=f"{first / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    found = findings_for(target, environ, active=True)
+    finding = next(f for f in found if f.code == "path-pip-other-interpreter")
+    (command,) = finding.commands
+    assert "PROJECT" not in command
+    out = run(["sh", "-c", f'{command} && pip --version && printf "%s" "$PATH"'], env=environ)
+    version, path = out.stdout.split("\n", 1)
+    assert f"from {os.path.realpath(target)}" in version or f"from {target}" in version, version
+    after = findings_for(target, {**environ, "PATH": path}, active=True)
+    assert "path-pip-other-interpreter" not in codes(after)

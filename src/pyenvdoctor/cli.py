@@ -151,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="exit with status 1 when a finding of this severity or worse is present",
     )
+    report.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="leave out the findings of this code (repeatable; also [tool.pyenvdoctor] ignore "
+        "in the project's pyproject.toml): not shown, not counted by --fail-on, listed in the "
+        "JSON's 'ignored'",
+    )
     fix = report.add_argument_group('fixing (see README "--fix")')
     fix.add_argument(
         "--fix",
@@ -450,15 +459,17 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
             on_file=on_file,
             started=started,
         )
+        from pyenvdoctor.ignore import apply_ignore, read_ignore
         from pyenvdoctor.report import build_report
 
-        return build_report(
+        report = build_report(
             python=args.python,
             environ=environ,
             working_directory=working_directory,
             generated_at=now,
             begun=begun,
         )
+        return apply_ignore(report, read_ignore(args.ignore, report.project_root))
     finally:
         if progress is not None:
             progress.close()
@@ -487,6 +498,20 @@ def _check_fix_codes(args: argparse.Namespace) -> list[str]:
             + ", ".join(sorted(FIXABLE_CODES))
         )
     return selected
+
+
+def _check_ignore(args: argparse.Namespace) -> None:
+    """``--ignore`` and the project's ``[tool.pyenvdoctor] ignore`` checked before the report
+    is built; a ``pyproject.toml`` that is not TOML is one line on stderr, not an error.
+
+    :raises UsageError: an unknown code, or an ``ignore`` that is not a list of codes.
+    """
+    from pyenvdoctor.ignore import read_ignore
+    from pyenvdoctor.start import find_project_root
+
+    ignore = read_ignore(args.ignore, find_project_root(os.getcwd()))
+    if ignore.note:
+        print(f"pyenvdoctor: warning: {ignore.note}", file=sys.stderr)
 
 
 def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Action, ...]:
@@ -766,6 +791,7 @@ def _run_report(args: argparse.Namespace) -> int:
     )
     if args.fix:
         _check_fix_codes(args)  # a usage error before the report is built
+    _check_ignore(args)
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
     try:
         report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)

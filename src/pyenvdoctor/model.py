@@ -34,6 +34,7 @@ __all__ = [
     "Distribution",
     "EnvironmentKind",
     "Finding",
+    "IgnoredCode",
     "ImportCandidate",
     "ImportLevel",
     "Interpreter",
@@ -507,6 +508,22 @@ class Finding:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class IgnoredCode:
+    """A finding code the user accepts, and how many findings it left out.
+
+    Asked for by ``--ignore CODE`` or ``[tool.pyenvdoctor] ignore``; its findings are left out
+    of :attr:`Report.findings`, the views and ``--fail-on``.
+
+    :ivar findings: how many findings of this code were left out (0: none was present).
+    :ivar source: ``--ignore``, or the ``pyproject.toml`` that names it.
+    """
+
+    code: str
+    findings: int
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Report:
     """Everything ``pyenvdoctor report`` knows about one target interpreter."""
 
@@ -539,6 +556,8 @@ class Report:
     debian: DebianSummary | None = None
     #: Virtual environments beside the project (:mod:`pyenvdoctor.collect.nearby`).
     nearby_venvs: tuple[NearbyVenv, ...] = field(default=())
+    #: Finding codes left out on request (:mod:`pyenvdoctor.ignore`), sorted by code.
+    ignored: tuple[IgnoredCode, ...] = field(default=())
 
     def visible_distributions(self) -> tuple[Distribution, ...]:
         """The distributions ``pip list`` shows: first of each name on ``sys.path``."""

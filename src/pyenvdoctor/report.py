@@ -47,6 +47,7 @@ from pyenvdoctor.collect.interpreter import (
     RunningProbe,
     environment_variables,
 )
+from pyenvdoctor.collect.managed import managed_environment
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.nearby import find_nearby_venvs
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
@@ -269,7 +270,11 @@ def _diagnose(
         *shadowing_findings(contested, interpreter, scan.distributions, records),
         *(
             project_findings(
-                read_project(project_root), scan.distributions, python=interpreter.executable
+                read_project(project_root),
+                scan.distributions,
+                python=interpreter.executable,
+                contested=contested,
+                managed=managed_environment(interpreter.prefix),
             )
             if project_root is not None
             else ()

@@ -221,13 +221,14 @@ def command_findings(
                         f"The first `{cmd.name}` on PATH runs {cmd.interpreter} (environment "
                         f"{interpreter_prefix(cmd.interpreter)}), not {target_executable}: "
                         f"`{cmd.name} install` puts distributions into that other environment, "
-                        f"where the inspected interpreter cannot import them.{gone} Run pip "
-                        "through the interpreter you mean."
+                        f"where the inspected interpreter cannot import them.{gone} Run pip as "
+                        f"`{py} -m pip` to work on the inspected environment"
+                        + (f", or put {scripts_dir} first on PATH again." if env_is_active else ".")
                     ),
                     evidence=(cmd.path, f"#!{cmd.interpreter}"),
                     subject=cmd.name,
-                    commands=(f"{py} -m pip install PROJECT",)
-                    + ((fix_path,) if env_is_active else ()),
+                    # No ``pip install PROJECT``: a command is pasted as it stands (issue 14).
+                    commands=(fix_path,) if env_is_active else (),
                 )
             )
     return findings
