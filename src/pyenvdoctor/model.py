@@ -404,7 +404,9 @@ class PathCommand:
     :ivar resolved: :func:`os.path.realpath` of ``path``.
     :ivar interpreter: for ``python*``: the real path of the interpreter binary; for scripts
         (``pip*``): the interpreter their ``#!`` line names, unresolved (a ``/usr/bin/env``
-        name looked up on the same ``PATH``); ``None`` for shims and unreadable scripts.
+        name looked up on the same ``PATH``); for a pyenv/asdf shim the same, of what
+        ``pyenv which NAME`` (``asdf which NAME``) says it runs in the user's directory;
+        ``None`` for unresolved shims and unreadable scripts.
     :ivar kind: ``interpreter`` (a binary), ``script`` (has a ``#!`` line naming Python, or no
         ``#!``), ``shim`` (a shell script that picks the interpreter at run time: pyenv, asdf)
         or ``missing``.

@@ -58,6 +58,7 @@ from pyenvdoctor.model import (
     CheckSkipped,
     Finding,
     NearbyVenv,
+    PathCommand,
     PipCache,
     Report,
     Selection,
@@ -174,7 +175,9 @@ def _diagnose(
     # pip's cache and the environments beside the project are walks of stat calls (they
     # release the GIL): a thread overlaps them with the metadata work below. Started after the
     # scan's fork: no thread may run across a fork.
-    def walks() -> tuple[PipCache, tuple[Finding, ...], tuple[NearbyVenv, ...]]:
+    def walks() -> tuple[
+        PipCache, tuple[Finding, ...], tuple[NearbyVenv, ...], tuple[PathCommand, ...]
+    ]:
         cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
         scripts = console_script_findings(
             interpreter.sysconfig_paths.get("scripts", ""),
@@ -188,7 +191,9 @@ def _diagnose(
             now=now,
             target_prefix=interpreter.prefix,
         )
-        return cache, tuple(scripts), nearby
+        # Shims are resolved by running their tool (pyenv/asdf which): a wait, overlapped.
+        commands = path_commands(environ, working_directory=working_directory)
+        return cache, tuple(scripts), nearby, commands
 
     records = Records()  # every RECORD read once, by the three checks that ask
     pending_walks = _InThread(walks)
@@ -232,7 +237,7 @@ def _diagnose(
     # RECORDs are read while the scan is still running (the owners of extensions are looked up
     # in the same cache afterwards).
     owners = record_files(scan.distributions, records)
-    pip_cache, script_findings, nearby_venvs = pending_walks.result()
+    pip_cache, script_findings, nearby_venvs, commands = pending_walks.result()
     bytecode = pending_scan.result()
     bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
     caches = collect_caches(
@@ -246,7 +251,6 @@ def _diagnose(
         now=now,
     )
     modules, contested = resolve_names(interpreter, sys_path)
-    commands = path_commands(environ)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
 
     findings = [
@@ -286,6 +290,7 @@ def _diagnose(
             scripts_dir=scripts_dir,
             env_is_active=selection.reason
             in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
+            target_from_path=selection.reason is SelectionReason.PATH,
         ),
         *script_repairs(
             script_findings,
