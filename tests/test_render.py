@@ -350,7 +350,7 @@ def test_default_text_view_is_short_and_all_adds_the_tables() -> None:
     assert "As `pip check` reports it" in short
     assert "/p/venv/bin/tool4:" in short and "/p/venv/bin/tool5:" not in short
     assert "… and 7 more (--all shows them all)" in short
-    assert "  INFO bytecode-orphaned: Bytecode whose source is gone" in short
+    assert "  bytecode-orphaned: Bytecode whose source is gone" in short
     assert "Debris | safe to remove." not in short
     assert "┏━━━┳" not in short and "Alpha" not in short  # no sys.path table
     assert "add --all." in short

@@ -145,13 +145,13 @@ def render_console(
         if full or f.severity is not Severity.INFO:
             _print_finding(console, f, full=full, width=width)
     if infos and not full:
-        console.print(Text(f"{len(infos)} note{'s' if len(infos) != 1 else ''}:", style="bold"))
+        console.print(
+            Text(f"{len(infos)} note{'s' if len(infos) != 1 else ''} (info):", style="bold")
+        )
         for f in infos:
-            console.print(
-                Text.assemble("  ", ("INFO", _STYLE["info"]), " ", (f.code, "dim"), ": ", f.title),
-                no_wrap=True,
-                overflow="ellipsis",
-            )
+            line = Text(_wrapped(f"{f.code}: {f.title}", width, first="  ", indent="    "))
+            line.stylize(_STYLE["info"], 2, 2 + len(f.code))
+            console.print(line, soft_wrap=True)
         console.print()
     for sk in report.skipped:
         console.print(f"Not checked: {sk.check}: {sk.reason}", style="dim")
