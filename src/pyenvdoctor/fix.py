@@ -39,7 +39,6 @@ import enum
 import functools
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -826,18 +825,18 @@ def apply(
 
 
 def _run(command: Sequence[str]) -> tuple[int, str]:
+    """Run a repair's command (pip of the target) in a process group of its own
+    (:mod:`pyenvdoctor.process`): at most an hour, and nothing it started outlives it."""
+    from pyenvdoctor import process
+
     try:
-        proc = subprocess.run(
-            list(command),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=3600,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = process.run(list(command), timeout=3600)
+    except (OSError, ValueError) as exc:
         return 127, str(exc)
-    return proc.returncode, (proc.stdout + proc.stderr)
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    if done.timed_out:
+        return 124, output + "\n(no end within 3600 s: stopped)"
+    return (done.returncode if done.returncode is not None else 1), output
 
 
 def dry_run_remover() -> Remover:

@@ -38,18 +38,28 @@ MIN_TARGET = (3, 8)
 #: itself and otherwise executes the probe source read from standard input.
 BOOTSTRAP = (
     "import sys\n"
+    "_fd = sys.argv.pop(1) if len(sys.argv) > 1 else '-'\n"
     "if sys.version_info[:2] < (3, 8):\n"
-    '    sys.stdout.write(\'\\n--pyenvdoctor-probe-v1--\\n{"unsupported": "%s", '
+    '    _a = \'\\n--pyenvdoctor-probe-v1--\\n{"unsupported": "%s", '
     '"executable": "%s"}\\n\' % (sys.version.split()[0], '
-    "(sys.executable or '').replace('\\\\', '/').replace('\"', '')))\n"
+    "(sys.executable or '').replace('\\\\', '/').replace('\"', ''))\n"
+    "    if _fd.isdigit():\n"
+    "        import os\n"
+    "        os.write(int(_fd), _a if str is bytes else _a.encode('ascii', 'replace'))\n"
+    "    else:\n"
+    "        sys.stdout.write(_a)\n"
     "else:\n"
     "    _m = sorted(sys.modules)\n"
     "    _p = list(sys.path)\n"
     "    sys.path[:] = [p for p in _p if p]\n"
     "    _src = sys.stdin.read()\n"
     "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__',"
-    " '_startup_modules': _m, '_startup_path': _p})\n"
+    " '_startup_modules': _m, '_startup_path': _p, '_answer_fd': _fd})\n"
 )
+#: The host appends the number of the descriptor the answer goes to (the *answer channel*, a
+#: pipe the host made, :mod:`pyenvdoctor.process`) as the first argument, which the bootstrap
+#: removes from ``sys.argv`` again; ``-`` means stdout. Text a ``sitecustomize``, a ``.pth``
+#: line or an ``atexit`` hook prints on stdout then cannot mix with the answer (issue 16).
 #: The bootstrap records the names in ``sys.modules`` and ``sys.path`` before anything of the
 #: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` while
 #: the probe imports its own modules: ``which`` runs the probe in the *user's* working directory
@@ -632,7 +642,19 @@ def main() -> None:
     else:
         answer = collect()
     document = json.dumps(answer, ensure_ascii=True, sort_keys=True)
-    sys.stdout.write("\n" + MARKER + "\n" + document + "\n")
+    framed = "\n" + MARKER + "\n" + document + "\n"
+    fd = globals().get("_answer_fd")
+    if isinstance(fd, str) and fd.isdigit():
+        data = framed.encode("ascii")
+        try:
+            os.set_inheritable(int(fd), False)
+            while data:
+                data = data[os.write(int(fd), data) :]
+            os.close(int(fd))
+            return
+        except OSError:  # a sitecustomize closed it: stdout then
+            pass
+    sys.stdout.write(framed)
     sys.stdout.flush()
 
 
