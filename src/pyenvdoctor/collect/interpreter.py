@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -83,16 +84,22 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
     :raises InterpreterError: the requested interpreter does not exist.
     """
     if requested:
+        what = f"--python {requested}"
         path = Path(requested).expanduser()
-        if path.is_dir():
+        kind = _path_kind(path, what)
+        if kind == "dir":
             path = _venv_python(str(path))
-        elif os.sep not in requested and not path.exists():
+            kind = _path_kind(path, what)
+        elif os.sep not in requested and kind is None:
             found = shutil.which(requested)
             if found is None:
-                raise InterpreterError(f"--python {requested}: no such command on PATH")
+                raise InterpreterError(f"{what}: no such command on PATH")
             path = Path(found)
-        if not path.exists():
-            raise InterpreterError(f"--python {requested}: {path} does not exist")
+            kind = _path_kind(path, what)
+        if kind is None:
+            raise InterpreterError(f"{what}: {path} does not exist")
+        if kind == "dir" or not os.access(path, os.X_OK):
+            raise InterpreterError(f"{what}: {path} is not an executable file")
         return Selection(
             requested=requested,
             executable=str(path.absolute()),
@@ -106,7 +113,7 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
         prefix = environ.get(var)
         if prefix:
             exe = _venv_python(prefix)
-            if not exe.exists():
+            if _path_kind(exe, f"{var}={prefix}") is None:
                 raise InterpreterError(
                     f"{var}={prefix} is set but {exe} does not exist "
                     "(deactivate the environment or pass --python)"
@@ -133,6 +140,29 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
         explanation="no --python, no active environment and no python3 on PATH:"
         " the interpreter running pyenvdoctor",
     )
+
+
+def _path_kind(path: Path, what: str) -> str | None:
+    """``"dir"``, ``"file"`` (anything else that exists, symlinks followed) or ``None`` (no
+    such file, or a dangling symlink), from one ``stat``.
+
+    :raises InterpreterError: ``path`` cannot be reached: a directory on the way that this
+        user may not search (``EACCES``, where :meth:`pathlib.Path.exists` raises
+        ``PermissionError``), a symlink loop, a name too long, a NUL byte (issue 16).
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError:
+        raise InterpreterError(
+            f"{what}: cannot reach {path}: permission denied (a directory on the way is not "
+            "searchable by this user)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InterpreterError(f"{what}: cannot reach {path}: {reason}") from None
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
 
 
 def _shell_python(environ: Mapping[str, str]) -> tuple[str, str] | None:
@@ -668,7 +698,7 @@ def _entry_kind(path: str) -> tuple[bool, str]:
 
     try:
         return True, "zip" if zipfile.is_zipfile(path) else "file"
-    except OSError:
+    except (OSError, ValueError):
         return True, "file"
 
 
