@@ -194,6 +194,10 @@ class FixOutcome:
     bytes_freed: int = 0
     #: ``(path, old content, removed lines)`` of each ``.pth`` file edited.
     pth_edits: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    #: The signal (SIGINT, SIGTERM) that stopped :func:`apply` between two operations, if any.
+    interrupted: int | None = None
+    #: Files planned and not attempted because of that signal.
+    not_attempted: int = 0
 
     def extend(self, other: FixOutcome) -> None:
         """Add what a later round did."""
@@ -202,6 +206,8 @@ class FixOutcome:
         self.commands += other.commands
         self.bytes_freed += other.bytes_freed
         self.pth_edits += other.pth_edits
+        self.interrupted = self.interrupted or other.interrupted
+        self.not_attempted += other.not_attempted
 
     def count(self, status: str) -> int:
         """How many files ended with ``status``."""
@@ -209,9 +215,11 @@ class FixOutcome:
 
     @property
     def complete(self) -> bool:
-        """Every planned file removed and every command exited 0."""
-        return all(f.status in ("removed", "edited") for f in self.files) and all(
-            rc == 0 for _, rc, _ in self.commands
+        """Every planned file removed and every command exited 0, not interrupted."""
+        return (
+            self.interrupted is None
+            and all(f.status in ("removed", "edited") for f in self.files)
+            and all(rc == 0 for _, rc, _ in self.commands)
         )
 
 
@@ -745,6 +753,7 @@ def apply(
     run: Callable[[Sequence[str]], tuple[int, str]] | None = None,
     measure: Callable[[], int] | None = None,
     log: Log | None = None,
+    stop: Callable[[], int | None] | None = None,
 ) -> FixOutcome:
     """Carry out ``actions`` in order; never raises for one file's failure.
 
@@ -753,15 +762,26 @@ def apply(
     :param measure: bytes in pip's cache now, to report what a purge freed.
     :param log: receives one record per change as it happens (the CLI appends each to the
         ``--log`` file and flushes it, so an interrupted run leaves a true record).
+    :param stop: the number of a stop signal received (:class:`pyenvdoctor.interrupt.Stop`),
+        asked before each file and each command: once it answers, the operation under way
+        has ended (a file is removed or left as it was, never under its private name), the
+        rest is not attempted (:attr:`FixOutcome.interrupted`, :attr:`FixOutcome.not_attempted`)
+        and emptied ``__pycache__`` directories are still removed. A command running then gets
+        the signal forwarded to its process group and is waited for.
     """
     dry_run = remove is _dry_run
     note: Log = log or (lambda _record: None)
     outcome = FixOutcome()
     emptied: set[str] = set()
-    for action in actions:
+    pending: Callable[[], int | None] = stop or (lambda: None)
+    for index, action in enumerate(actions):
+        if pending() is not None:
+            outcome.interrupted = pending()
+            outcome.not_attempted += sum(max(len(a.files), 1) for a in actions[index:])
+            break
         if action.kind is ActionKind.RUN:
             before = measure() if measure is not None else action.bytes
-            rc, output = (run or _run)(action.command)
+            rc, output = (run or functools.partial(_run, stop=stop))(action.command)
             outcome.commands.append((action.command, rc, output[-2000:]))
             note({"event": "command", "command": list(action.command), "exit_status": rc})
             if rc == 0:
@@ -792,7 +812,15 @@ def apply(
                     }
                 )
             continue
-        for f in action.files:
+        for number, f in enumerate(action.files):
+            if pending() is not None:
+                outcome.interrupted = pending()
+                outcome.not_attempted += (
+                    len(action.files)
+                    - number
+                    + sum(max(len(a.files), 1) for a in actions[index + 1 :])
+                )
+                break
             try:
                 remove(f)
             except Changed as exc:
@@ -810,8 +838,11 @@ def apply(
             parent = os.path.dirname(f.path)
             if os.path.basename(parent) == "__pycache__":
                 emptied.add(parent)
+        if outcome.interrupted is not None:
+            break
     if not dry_run:
-        emptied.update(d for a in actions for d in a.directories)
+        if outcome.interrupted is None:  # an action's leftover directories: only when done
+            emptied.update(d for a in actions for d in a.directories)
         for directory in sorted(emptied, key=len, reverse=True):
             if os.path.islink(directory):
                 continue
@@ -824,13 +855,16 @@ def apply(
     return outcome
 
 
-def _run(command: Sequence[str]) -> tuple[int, str]:
+def _run(
+    command: Sequence[str], *, stop: Callable[[], int | None] | None = None
+) -> tuple[int, str]:
     """Run a repair's command (pip of the target) in a process group of its own
-    (:mod:`pyenvdoctor.process`): at most an hour, and nothing it started outlives it."""
+    (:mod:`pyenvdoctor.process`): at most an hour, and nothing it started outlives it; a stop
+    signal (``stop``) is forwarded to its group, and it is waited for."""
     from pyenvdoctor import process
 
     try:
-        done = process.run(list(command), timeout=3600)
+        done = process.run(list(command), timeout=3600, forward=stop)
     except (OSError, ValueError) as exc:
         return 127, str(exc)
     output = (done.stdout + done.stderr).decode("utf-8", "replace")

@@ -31,7 +31,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["ANSWER_FD", "GRACE", "OUTPUT_LIMIT", "Finished", "Running", "run", "start"]
@@ -118,6 +118,8 @@ class Running:
         self._buffers: dict[int, bytearray] = {}
         self._selector = selectors.DefaultSelector()
         self._draining = False
+        self._forward: Callable[[], int | None] | None = None
+        self._forwarded = False
         self._stdin_fd = self._proc.stdin.fileno() if self._proc.stdin else -1
         self._stdout_fd = self._proc.stdout.fileno() if self._proc.stdout else -1
         self._stderr_fd = self._proc.stderr.fileno() if self._proc.stderr else -1
@@ -191,16 +193,36 @@ class Running:
                 limit = OUTPUT_LIMIT * (16 if fd == self._answer_read else 1)
                 if len(buf) < limit:
                     buf += chunk[: limit - len(buf)]
+            if self._forward is not None and not self._forwarded:
+                signum = self._forward()
+                if signum is not None:
+                    self._forwarded = True
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(self.pid, signum) if _POSIX else self._proc.terminate()
             if self._exited() and not self._draining:
                 return
 
-    def wait(self, timeout: float) -> Finished:
+    def wait(self, timeout: float, *, forward: Callable[[], int | None] | None = None) -> Finished:
         """Collect the process: its output, its exit status, and nothing it left behind.
 
         :param timeout: seconds since :meth:`__init__` before the process counts as hung; it
             is then killed with its process group. Returns at the latest ``timeout`` +
             :data:`GRACE` + a little seconds after the start.
+        :param forward: asked while waiting; the first signal number it answers is sent to the
+            process group once (a SIGINT the user gave pyenvdoctor reaches the target's pip,
+            which is in a session of its own), and the wait goes on.
+
+        An exception while waiting (a signal handler's) kills the group before it propagates.
         """
+        self._forward = forward
+        self._forwarded = False
+        try:
+            return self._wait(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait(self, timeout: float) -> Finished:
         deadline = self.started + timeout
         self._pump(deadline)
         while not self._exited() and time.monotonic() < deadline:
@@ -282,9 +304,11 @@ def run(
     input: bytes = b"",
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
+    forward: Callable[[], int | None] | None = None,
 ) -> Finished:
     """Run ``argv`` to its end or ``timeout`` seconds, whichever comes first.
 
+    :param forward: see :meth:`Running.wait`.
     :raises OSError: it cannot be started.
     """
-    return start(argv, input=input, cwd=cwd, env=env).wait(timeout)
+    return start(argv, input=input, cwd=cwd, env=env).wait(timeout, forward=forward)
