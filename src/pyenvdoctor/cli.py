@@ -479,7 +479,9 @@ def _check_fix_codes(args: argparse.Namespace) -> list[str]:
     return selected
 
 
-def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Action, ...]:
+def _confirmed(
+    plan: tuple[Action, ...], args: argparse.Namespace, fmt: OutputFormat
+) -> tuple[Action, ...]:
     """The actions the user agreed to: all with ``--yes``; on a terminal one question per group
     (removes debris / changes what is installed), the plan shown first.
 
@@ -488,7 +490,8 @@ def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Acti
     from pyenvdoctor.model import RepairGroup
     from pyenvdoctor.render.fix import render_plan
 
-    sys.stderr.write(render_plan(plan))
+    # Redacted as the --fix output in ``fmt`` is (issue 15): the plan on stderr is pasted too.
+    sys.stderr.write(_redacted_text(args, fmt, render_plan(plan)))
     sys.stderr.flush()
     if args.yes:
         return plan
@@ -628,7 +631,7 @@ def _apply_rounds(
     from pyenvdoctor.collect.pip_cache import measure_pip_cache
     from pyenvdoctor.render.fix import FixResult, render_fix
 
-    plan = _confirmed(plan, args)
+    plan = _confirmed(plan, args, fmt)
     if not plan:
         raise NotConfirmedError("nothing changed")
     log = _LogFile(args.log)  # refused here, before anything changes
@@ -648,7 +651,7 @@ def _apply_rounds(
                 )
                 if not plan:
                     break
-                plan = _confirmed(plan, args)
+                plan = _confirmed(plan, args, fmt)
                 if not plan:
                     break
             with stop.deferred():
@@ -751,7 +754,7 @@ def _run_broken(
         )
         return error.exit_code if not plan else EXIT_OK
     with interrupt.handling() as stop:
-        plan = _confirmed(plan, args)
+        plan = _confirmed(plan, args, fmt)
         if not plan:
             raise NotConfirmedError("nothing changed")
         log = _LogFile(args.log)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fnmatch
 import functools
 import os
 import stat
@@ -48,6 +49,7 @@ __all__ = [
     "FIXABLE_BYTECODE",
     "FIXABLE_CODES",
     "MAX_ROUNDS",
+    "PIP_CACHE_PURGED",
     "Action",
     "ActionKind",
     "Changed",
@@ -417,7 +419,11 @@ def plan(
                 )
             )
         else:
-            actions.append(_cache_files_action(cache.directory, cache.total_bytes))
+            actions.append(
+                _cache_files_action(
+                    cache.directory, cache.total_bytes, include_system=include_system
+                )
+            )
     from pyenvdoctor.checks.caches import cache_actions
 
     actions.extend(cache_actions(report, selected))  # only with --fix cache-large
@@ -587,17 +593,45 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
     return actions
 
 
-def _cache_files_action(directory: str, expected: int) -> Action:
-    """Without pip in the target: every regular file inside the resolved cache directory."""
-    planned = []
-    for dirpath, _dirs, names in os.walk(directory):  # os.walk does not follow symlinks
-        for name in names:
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and not path.endswith(".py"):
+#: What ``pip cache purge`` removes (``pip/_internal/commands/cache.py``,
+#: ``remove_cache_items(["*"])``): every file under ``http`` and ``http-v2`` (``_find_http_files``)
+#: and the ``*.whl`` files under ``wheels`` (``_find_wheels``), found with ``os.walk`` and
+#: ``fnmatch`` (``pip/_internal/utils/filesystem.py`` ``find_files``).
+PIP_CACHE_PURGED = (("http", "*"), ("http-v2", "*"), ("wheels", "*.whl"))
+
+
+def _cache_files_action(directory: str, expected: int, *, include_system: bool = False) -> Action:
+    """Without pip in the target: the files ``pip cache purge`` would remove
+    (:data:`PIP_CACHE_PURGED`), each judged like any other deletion (issue 15): a regular file
+    (a symlink is left, and a symlinked directory is not entered), inside the cache's real
+    directory with no symlink on the way, and unless ``include_system`` owned by this user and
+    not in a system location. Everything else in ``PIP_CACHE_DIR`` (a file the user keeps
+    there, another user's files) is left alone; what was left and why is in ``skipped``."""
+    root = os.path.realpath(directory)
+    planned: list[PlannedFile] = []
+    skipped: list[tuple[str, str]] = []
+    for sub, pattern in PIP_CACHE_PURGED:
+        top = os.path.join(root, sub)
+        try:
+            top_st = os.lstat(top)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(top_st.st_mode):
+            skipped.append((top, "not a directory (a symlink is not followed)"))
+            continue
+        for dirpath, _dirs, names in os.walk(top):  # os.walk does not enter symlinked dirs
+            for name in sorted(names):
+                path = os.path.join(dirpath, name)
+                if not fnmatch.fnmatch(name, pattern):
+                    continue
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                reason = _cache_file_protected(path, root, st, include_system)
+                if reason is not None:
+                    skipped.append((path, reason))
+                    continue
                 planned.append(PlannedFile.of(path, st))
     return Action(
         kind=ActionKind.REMOVE_FILES,
@@ -605,7 +639,26 @@ def _cache_files_action(directory: str, expected: int) -> Action:
         description=f"remove the {len(planned)} files inside pip's cache {directory} (no pip here)",
         files=tuple(planned),
         bytes=sum(f.size for f in planned) or expected,
+        skipped=tuple(skipped),
     )
+
+
+def _cache_file_protected(
+    path: str, root: str, st: os.stat_result, include_system: bool
+) -> str | None:
+    """Why a file of pip's cache must be left alone, or ``None`` (the rules of
+    :func:`_protected`, with the cache's real directory as the only root)."""
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if _symlink_on_the_way(path) or not _is_under(path, root):
+        return "outside the cache directory (through a symlink)"
+    if include_system:
+        return None
+    if path.startswith(_SYSTEM_PREFIXES):
+        return "system location (use --include-system)"
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return "owned by another user (use --include-system)"
+    return None
 
 
 def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | None:
