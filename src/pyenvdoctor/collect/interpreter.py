@@ -345,6 +345,15 @@ class _Optional:
         self.shape = shape
 
 
+class _Required:
+    """A key of an object shape that must be present, with ``shape``."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: object) -> None:
+        self.shape = shape
+
+
 class _MapOf:
     """A shape: a JSON object whose every value has ``shape``."""
 
@@ -367,15 +376,26 @@ _FACTS_SHAPE: dict[str, object] = {
         "magic_number": str,
         "platform": _MapOf(_OPT_STR),
     },
-    "prefixes": _MapOf(_OPT_STR),
-    "sysconfig": {"scheme": str, "paths": _MapOf(str)},
+    "prefixes": {
+        "prefix": str,
+        "base_prefix": str,
+        "exec_prefix": str,
+        "base_exec_prefix": str,
+        "real_prefix": _OPT_STR,
+    },
+    "sysconfig": {
+        "scheme": str,
+        "paths": _MapOf(str),
+        "platform": _OPT_STR,
+        "config_vars": _MapOf(_ANY),
+    },
     "site": {
         "imported": bool,
         "user_site": _OPT_STR,
         "site_packages": _STRS,
         "enable_user_site": _Optional(bool),
     },
-    "flags": _MapOf(_ANY),
+    "flags": {"pycache_prefix": _OPT_STR, "check_hash_based_pycs": str},
     "imports": {
         "path": _STRS,
         "meta_path": _STRS,
@@ -387,13 +407,13 @@ _FACTS_SHAPE: dict[str, object] = {
     "marker_environment": _MapOf(str),
     "pth_files": [
         {
-            "path": str,
-            "sitedir": str,
+            "path": _Required(str),
+            "sitedir": _Required(str),
             "lines": [
                 {
-                    "lineno": int,
-                    "kind": str,
-                    "text": str,
+                    "lineno": _Required(int),
+                    "kind": _Required(str),
+                    "text": _Required(str),
                     "path": _OPT_STR,
                     "exists": _OPT_BOOL,
                     "on_sys_path": _OPT_BOOL,
@@ -408,11 +428,40 @@ _FACTS_SHAPE: dict[str, object] = {
 }
 
 
+_SPEC_SHAPE = {
+    "origin": _OPT_STR,
+    "kind": _OPT_STR,
+    "loader": _OPT_STR,
+    "cached": _OPT_STR,
+}
+#: The answer of ``probe.resolve`` (``pyenvdoctor which``), as :mod:`pyenvdoctor.collect.which`
+#: reads it.
+_WHICH_SHAPE: dict[str, object] = {
+    "levels": [
+        {
+            "name": _Required(str),
+            "finder": _OPT_STR,
+            "spec": _Optional(_SPEC_SHAPE),
+            "candidates": [
+                {
+                    **_SPEC_SHAPE,
+                    "entry": _Required(str),
+                    "index": _Required(int),
+                    "kind": _Required(str),
+                    "origin": _Required(_OPT_STR),
+                }
+            ],
+        }
+    ],
+    "notes": _STRS,
+}
+
+
 def _shape_error(value: object, shape: object, where: str) -> str | None:
     """Where ``value`` first departs from ``shape`` (``None`` if it does not). Shapes: a type
     (``bool`` is not an ``int`` here, nor the reverse), a one-item list (a list of those), a
-    tuple (a list of exactly those), a dict (an object; listed keys checked when present),
-    :class:`_MapOf`, :class:`_Optional`, or ``_ANY``."""
+    tuple (a list of exactly those), a dict (an object; listed keys checked when present, and
+    required when :class:`_Required`), :class:`_MapOf`, :class:`_Optional`, or ``_ANY``."""
     if shape is _ANY:
         return None
     if isinstance(shape, _Optional):
@@ -449,9 +498,13 @@ def _shape_error(value: object, shape: object, where: str) -> str | None:
                 return problem
         return None
     assert isinstance(shape, dict)
-    for key, sub in shape.items():
+    for key, declared in shape.items():
+        name = f"{where}.{key}" if where else key
+        sub = declared.shape if isinstance(declared, _Required) else declared
+        if isinstance(declared, _Required) and key not in value:
+            return f"{name} is missing"
         if key in value:
-            problem = _shape_error(value[key], sub, f"{where}.{key}" if where else key)
+            problem = _shape_error(value[key], sub, name)
             if problem:
                 return problem
     return None
@@ -464,7 +517,7 @@ def validate_probe_answer(data: Mapping[str, Any]) -> str | None:
     every value through this shape, so a patched ``json`` or a fake interpreter answering
     ``version_info: ["three"]`` ends here, not in a traceback (issue 16)."""
     if "which" in data or "facts" in data:
-        return _shape_error(data, {"which": _MapOf(_ANY), "facts": _FACTS_SHAPE}, "")
+        return _shape_error(data, {"which": _WHICH_SHAPE, "facts": _FACTS_SHAPE}, "")
     return _shape_error(data, _FACTS_SHAPE, "")
 
 
