@@ -125,3 +125,38 @@ def test_a_hanging_target_with_a_grandchild_ends_at_the_timeout(venv: Path, tmp_
         assert _sleepers(duration) == []
     finally:
         _cleanup(duration)
+
+
+def test_a_shell_wrapper_that_leaves_a_sleep_behind(venv: Path, tmp_path: Path) -> None:
+    """``--python`` names a wrapper script that starts ``sleep &`` and then execs Python."""
+    duration = _duration()
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nsleep {duration} &\nexec {venv} "$@"\n')
+    wrapper.chmod(0o755)
+    try:
+        proc, elapsed = _report(wrapper, tmp_path, "--timeout", "5", "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["interpreter"]["executable"] == str(venv)
+        assert elapsed < 5 + 5, elapsed
+        time.sleep(0.2)
+        assert _sleepers(duration) == []
+    finally:
+        _cleanup(duration)
+
+
+def test_a_stop_signal_is_forwarded_to_the_process_group(tmp_path: Path) -> None:
+    """:func:`pyenvdoctor.process.run` with ``forward``: the signal reaches the command (in a
+    session of its own, where the terminal's Ctrl-C does not), which handles it and ends."""
+    from pyenvdoctor import process
+
+    script = "trap 'echo got INT; exit 3' INT; sleep 30 & wait"
+    started = time.monotonic()
+    asked: list[float] = []
+
+    def forward() -> int | None:
+        asked.append(time.monotonic())
+        return signal.SIGINT if time.monotonic() - started > 0.5 else None
+
+    done = process.run(["sh", "-c", script], timeout=20, forward=forward)
+    assert done.returncode == 3 and done.stdout == b"got INT\n"
+    assert time.monotonic() - started < 10 and asked
