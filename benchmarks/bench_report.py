@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         "warm page cache:",
         warm,
         [
-            ("pyenvdoctor report", "pip inspect", "target <= 0.6x"),
-            ("pyenvdoctor report", "compileall -q site-packages", "target <= 0.7x"),
+            ("pyenvdoctor report", "pip inspect", "target <= 0.6x (issue 13)"),
+            ("pyenvdoctor report", "compileall -q site-packages", "target <= 0.4x (issue 13)"),
             ("pyenvdoctor report", "pip list", "for reference"),
             ("pyenvdoctor which json", "pip --version", "target <= 2x"),
             ("pyenvdoctor --help", "pip --version", "target <= 2x"),

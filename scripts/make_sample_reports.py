@@ -24,10 +24,17 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent.parent / "sample_reports"
 
 
-def _run(*cmd: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def _run(
+    *cmd: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ok: tuple[int, ...] = (0,),
+) -> str:
     proc = subprocess.run(
-        [str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd, check=True
+        [str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd, check=False
     )
+    if proc.returncode not in ok:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
     return proc.stdout
 
 
@@ -149,6 +156,7 @@ def main() -> int:
                     "--output",
                     out,
                     env=base_env,
+                    ok=(0, 1),  # diff(1)'s convention: 1 when the reports differ
                 )
                 print(f"wrote {out}", file=sys.stderr)
     finally:

@@ -576,7 +576,7 @@ def test_report_lists_caches_in_all_three_formats(host_venv: Path, tmp_path: Pat
     markdown = render(report, OutputFormat.MARKDOWN)
     assert "<summary>Caches (" in markdown and f"`{uv_cache}`" in markdown
     assert "Not present: " in markdown
-    text = render(report, OutputFormat.TEXT)
+    text = render(report, OutputFormat.TEXT, full=True)  # the tables are in --all
     assert "Caches" in text and "pre-commit" in text
     assert json.loads(render(report, OutputFormat.JSON))["caches"] == data["caches"]
 

@@ -50,10 +50,14 @@ def test_terminal_width_is_used_and_no_color_removes_colour_only(tmp_path: Path)
     env = clean_env()
     env.pop("COLUMNS", None)
     env["NO_COLOR"] = "1"
-    text = _on_terminal(["report", "--python", sys.executable], env, tmp_path, 80)
+    text = _on_terminal(["report", "--all", "--python", sys.executable], env, tmp_path, 80)
     assert "Interpreter" in text
     assert not ANSI.search(text)
-    assert max(len(line) for line in text.splitlines()) <= 80
+    # Every line fits but the commands, which are never broken (they paste whole).
+    assert max(len(line) for line in text.splitlines() if not line.startswith("$ ")) <= 80
+    short = _on_terminal(["report", "--python", sys.executable], env, tmp_path, 80)
+    assert "add --all." in short and "Interpreter" not in short
+    assert max(len(line) for line in short.splitlines() if not line.startswith("$ ")) <= 80
     env.pop("NO_COLOR")
     coloured = _on_terminal(["report", "--python", sys.executable], env, tmp_path, 80)
     assert ANSI.search(coloured)
@@ -78,7 +82,7 @@ def test_output_format_follows_the_file_extension(tmp_path: Path) -> None:
     cli(*base, "-o", tmp_path / "r.md", env=env, cwd=tmp_path)
     assert (tmp_path / "r.md").read_text().startswith("#")
     cli(*base, "-o", tmp_path / "r.txt", env=env, cwd=tmp_path)
-    assert "Interpreter" in (tmp_path / "r.txt").read_text()
+    assert "add --all." in (tmp_path / "r.txt").read_text()  # the text view
     cli(*base, "--format", "json", "-o", tmp_path / "forced.md", env=env, cwd=tmp_path)
     assert json.loads((tmp_path / "forced.md").read_text())
     cli("render", tmp_path / "r.json", "-o", tmp_path / "again.json", env=env, cwd=tmp_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, make_venv, make_wheel, pip_install, run
+from conftest import clean_env, make_venv, make_wheel, pip_install, require_python, run
 from pyenvdoctor.checks.commands import (
     PathCommand,
     command_findings,
@@ -109,9 +109,23 @@ def test_pip_on_path_belongs_to_the_venv_first_on_path(host_venv: Path, tmp_path
     ]
     assert {f.severity for f in found[:2]} == {Severity.INFO}
     pip_finding = found[2]
-    assert pip_finding.severity is Severity.WARNING
+    # Not active, named with --python: another pip on PATH is expected, worth knowing.
+    assert pip_finding.severity is Severity.INFO
     assert pip_finding.evidence[0] == str(venv / "bin" / "pip")
-    assert pip_finding.commands[0] == f"{other / 'bin' / 'python'} -m pip install PROJECT"
+    # No placeholder (`pip install PROJECT`): the message says how, no command is pasted.
+    assert pip_finding.commands == ()
+    assert f"`{other / 'bin' / 'python'} -m pip`" in pip_finding.message
+    # The target is the python3 on PATH (no --python) yet PATH's pip installs elsewhere: bites.
+    from_path = command_findings(
+        path_commands(environ),
+        target_executable=str(other / "bin" / "python"),
+        target_prefix=str(other),
+        scripts_dir=str(other / "bin"),
+        env_is_active=False,
+        target_from_path=True,
+    )
+    pips = [f for f in from_path if f.code == "path-pip-other-interpreter"]
+    assert [f.severity for f in pips] == [Severity.WARNING] * 2
     # The target's venv is active but its bin/ is not first on PATH: python is a warning too.
     active = findings_for(other, environ, active=True)
     assert [f.severity for f in active] == [Severity.WARNING] * 4
@@ -232,21 +246,60 @@ def test_long_path_venv_gets_the_sh_trampoline(tmp_path: Path) -> None:
     )
 
 
-def test_pyenv_shims_are_shims(host_venv: Path) -> None:
+def _pyenv_shims() -> Path:
     shims = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "shims"
-    if not (shims / "python").is_file():
+    if not (shims / "python").is_file() or not (shims / "pip").is_file():
         pytest.skip("no pyenv shims on this machine")
-    commands = by_name(path_commands({"PATH": str(shims)}))
+    return shims
+
+
+def test_pyenv_shims_resolve_as_pyenv_which_says(host_venv: Path) -> None:
+    """Issue 14: a shim is judged by what it runs in the user's directory; the oracle is
+    pyenv itself (``pyenv which NAME``, what the shim execs)."""
+    shims = _pyenv_shims()
+    environ = {"PATH": f"{shims}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    commands = by_name(path_commands(environ))
     assert commands["python"].kind == "shim"
-    assert commands["python"].interpreter is None
-    if (shims / "pip").is_file():
-        assert commands["pip"].kind == "shim"
+    pyenv = shims.parent / "libexec" / "pyenv"
+    said = run([pyenv, "which", "python"], env=environ).stdout.strip()
+    assert commands["python"].interpreter == os.path.realpath(said)
+    pip_said = run([pyenv, "which", "pip"], env=environ).stdout.strip()
+    assert commands["pip"].interpreter == shebang_interpreter(Path(pip_said).read_bytes()[:512])
     venv = host_venv.parent.parent
-    found = findings_for(venv, {"PATH": str(shims)}, active=False)
+    found = findings_for(venv, environ, active=False)
     python_found = [f for f in found if f.title.startswith("`python`")]
     assert [f.severity for f in python_found] == [Severity.INFO]
-    assert "shim" in python_found[0].message
-    assert "path-pip-other-interpreter" not in codes(found)
+    assert f"runs {os.path.realpath(said)} here" in python_found[0].message
+    # Not active and named with --python: pip elsewhere is worth knowing, not a warning.
+    pips = [f for f in found if f.code == "path-pip-other-interpreter"]
+    assert pips and all(f.severity is Severity.INFO for f in pips)
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12"])
+def test_a_shim_that_runs_the_target_is_not_another_interpreter(
+    tmp_path: Path, version: str
+) -> None:
+    """The shim picks the version from ``.python-version`` in the user's directory: run from
+    there, it runs the target, so no finding; from elsewhere it runs the global one."""
+    shims = _pyenv_shims()
+    target = require_python(version)
+    exact = run([target, "-c", "import platform; print(platform.python_version())"]).stdout
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".python-version").write_text(exact.strip() + "\n")
+    environ = {"PATH": f"{shims}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    prefix = str(Path(target).resolve().parent.parent)
+    ran = run([shims / "python3", "-c", "import sys; print(sys.prefix)"], env=environ, cwd=work)
+    assert ran.stdout.strip() == prefix  # the oracle: the shim runs the target from there
+    found = command_findings(
+        path_commands(environ, working_directory=str(work)),
+        target_executable=str(target),
+        target_prefix=prefix,
+        scripts_dir=str(Path(target).parent),
+        env_is_active=False,
+        target_from_path=True,
+    )
+    assert found == []
 
 
 def test_nothing_on_path(tmp_path: Path) -> None:
@@ -319,3 +372,23 @@ def test_a_script_no_record_lists_is_not_judged(tmp_path: Path) -> None:
         )
         == []
     )
+
+
+def test_pip_other_interpreter_command_makes_pip_the_targets(
+    host_venv: Path, tmp_path: Path
+) -> None:
+    """The one command ``path-pip-other-interpreter`` suggests (an active venv whose ``bin/``
+    is no longer first on PATH), run in a real shell: afterwards ``pip --version`` (pip's own
+    answer) names the target, and the finding is gone."""
+    first = host_venv.parent.parent
+    target = make_venv(tmp_path / "target").parent.parent
+    environ = clean_env(PATH=f"{first / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    found = findings_for(target, environ, active=True)
+    finding = next(f for f in found if f.code == "path-pip-other-interpreter")
+    (command,) = finding.commands
+    assert "PROJECT" not in command
+    out = run(["sh", "-c", f'{command} && pip --version && printf "%s" "$PATH"'], env=environ)
+    version, path = out.stdout.split("\n", 1)
+    assert f"from {os.path.realpath(target)}" in version or f"from {target}" in version, version
+    after = findings_for(target, {**environ, "PATH": path}, active=True)
+    assert "path-pip-other-interpreter" not in codes(after)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, report_json
+from conftest import DEBIAN_PYTHON, clean_env, report_json, run
 from pyenvdoctor.checks.caches import debian_findings, externally_managed_finding
 from pyenvdoctor.collect.debian import (
     DEBIAN_DIST_PACKAGES,
@@ -281,17 +281,16 @@ def test_externally_managed_advice(tmp_path: Path) -> None:
     )
     assert finding is not None and finding.code == "externally-managed"
     assert finding.commands == (
-        "sudo apt install python3.11-venv",
         "/usr/bin/python3 -m venv /p/.venv && /p/.venv/bin/python -m pip install -e /p",
-        "sudo apt install pipx",
-        "pipx install NAME",
     )
+    assert "`sudo apt install python3.11-venv`" in finding.message
+    assert "`sudo apt install pipx`" in finding.message
     assert "--break-system-packages" in finding.message and "Do not" in finding.message
     assert finding.evidence == (str(marker), "Use a venv.", "Or pipx.")
     ready = dataclasses.replace(summary, venv_package_installed=True, pipx_installed=True)
     plain = externally_managed_finding(interp, ready)
-    assert plain is not None and plain.commands[0].startswith("/usr/bin/python3 -m venv .venv")
-    assert "pipx install NAME" in plain.commands and "sudo apt install pipx" not in plain.commands
+    assert plain is not None and plain.commands == ("/usr/bin/python3 -m venv .venv",)
+    assert "python3.11-venv" not in plain.message and "`sudo apt install pipx`" not in plain.message
     venv = dataclasses.replace(interp, is_virtual_environment=True)
     assert externally_managed_finding(venv, summary) is None
 
@@ -350,4 +349,33 @@ def test_owners_match_dpkg_search_and_report_shows_them(tmp_path: Path) -> None:
     assert report.debian.python3_packages == count_python3_packages(packages)
     markdown = render(report, OutputFormat.MARKDOWN)
     assert "<summary>Debian: dist-packages owners" in markdown
-    assert "Debian:" in render(report, OutputFormat.TEXT)
+    assert "Debian:" in render(report, OutputFormat.TEXT, full=True)
+
+
+@pytest.mark.skipif(not DEBIAN_PYTHON.exists(), reason="no Debian python3")
+def test_externally_managed_command_runs_and_installs_the_project(tmp_path: Path) -> None:
+    """The suggested command, run as printed: the project is importable from the new venv."""
+    project = tmp_path / "proj"
+    (project / "pemproj").mkdir(parents=True)
+    (project / "pemproj" / "__init__.py").write_text("VALUE = 'from the checkout'\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "pemproj"\nversion = "1.0"\n'
+    )
+    interp = dataclasses.replace(
+        sample_report().interpreter,
+        executable=str(DEBIAN_PYTHON),
+        is_virtual_environment=False,
+        kind=EnvironmentKind.DEBIAN_SYSTEM,
+        externally_managed="/usr/lib/python3.11/EXTERNALLY-MANAGED",
+    )
+    finding = externally_managed_finding(interp, None, project_root=str(project))
+    assert finding is not None
+    (command,) = finding.commands
+    run(["sh", "-c", command], env=clean_env(), cwd=tmp_path)
+    out = run(
+        [project / ".venv" / "bin" / "python", "-c", "import pemproj; print(pemproj.VALUE)"],
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    assert out.stdout.strip() == "from the checkout"

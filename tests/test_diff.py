@@ -232,3 +232,36 @@ def test_long_markdown_tables_are_folded(pair: Pair) -> None:
     ]
     assert "| only in B | `/extra/59` |" in lines
     assert "<details>" not in lines[:start]
+
+
+def test_findings_match_by_code_and_subject(pair: Pair) -> None:
+    """Issue 17: a finding whose title changes but whose subject stays is one finding; two
+    findings of one code about different subjects are two."""
+    from pyenvdoctor.model import Finding, Severity
+
+    def f(subject: str | None, title: str) -> Finding:
+        return Finding(
+            code="pth-executes-code",
+            severity=Severity.INFO,
+            title=title,
+            message="m",
+            subject=subject,
+        )
+
+    a = dataclasses.replace(
+        pair.a, findings=(f("/s/x.pth", "x.pth runs code at every start-up"), f(None, "A 3"))
+    )
+    b = dataclasses.replace(
+        pair.a,
+        findings=(
+            f("/s/x.pth", "x.pth runs code at start-up (2 lines)"),  # reworded: same finding
+            f("/s/y.pth", "x.pth runs code at every start-up"),  # same title, other subject
+            f(None, "A 5"),  # no subject: the title with numbers masked
+        ),
+    )
+    d = diff_reports(a, b)
+    assert [x.subject for x in d.findings_new] == ["/s/y.pth"]
+    assert d.findings_resolved == ()
+    # A schema 1.0 report has no subjects: both sides are matched by title then.
+    old = diff_reports(dataclasses.replace(a, schema_version="1.0"), b)
+    assert [x.title for x in old.findings_new] == ["x.pth runs code at start-up (2 lines)"]

@@ -140,6 +140,6 @@ def test_report_lists_nearby_environments(tmp_path: Path) -> None:
     markdown = render(report, OutputFormat.MARKDOWN)
     assert "Virtual environments beside the project (2)" in markdown
     assert "**missing**" in markdown
-    text = render(report, OutputFormat.TEXT)
+    text = render(report, OutputFormat.TEXT, full=True)
     assert "Virtual environments beside the project" in text and ".venv (target)" in text
     assert run([python, "-c", "pass"]).returncode == 0

@@ -345,3 +345,46 @@ def test_fix_plans_the_reinstall_and_fix_code_narrows(lab: dict[str, Path]) -> N
     bad = cli("report", "--python", py, "--fix", "no-such-code", "--yes", cwd=root, check=False)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.splitlines()) == 1 and "no-such-code" in bad.stderr
+
+
+def test_installed_copy_judged_by_what_import_loads_from_the_working_directory(
+    lab: dict[str, Path], tmp_path: Path
+) -> None:
+    """A single-module project installed as a copy: from the checkout, ``sys.path[0]`` is the
+    checkout and ``./tinymod.py`` is what runs (CPython's own answer, ``tinymod.__file__``);
+    from a subdirectory the copy runs. The finding says the same in each."""
+    py = lab["python"]
+    root = tmp_path / "tinymod"
+    (root / "sub").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tinymod"\nversion = "1.0"\n'
+        '[tool.setuptools]\npy-modules = ["tinymod"]\n'
+    )
+    (root / "tinymod.py").write_text("VALUE = 'v1'\n")
+    pip(py, root)
+    (root / "tinymod.py").write_text("VALUE = 'v2'\n")
+
+    def loaded(cwd: Path) -> str:
+        code = "import tinymod; print(tinymod.__file__, tinymod.VALUE)"
+        return run([py, "-c", code], cwd=cwd).stdout.strip()
+
+    def copy_finding(cwd: Path) -> dict[str, Any]:
+        data = report_json(py, None, cwd)
+        found: list[dict[str, Any]] = data["findings"]
+        (finding,) = [f for f in found if f["code"] == "project-installed-as-copy"]
+        return finding
+
+    assert loaded(root) == f"{root / 'tinymod.py'} v2"  # the tree runs here
+    here = copy_finding(root)
+    assert here["severity"] == "info"
+    assert f"`import tinymod` loads {root / 'tinymod.py'} (script-dir)" in here["message"]
+    site = run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout
+    assert loaded(root / "sub") == f"{Path(site.strip()) / 'tinymod.py'} v1"  # the copy runs
+    below = copy_finding(root / "sub")
+    assert below["severity"] == "error"
+    assert "edits to" in below["title"]
+    # The reinstall both suggest makes the tree run from anywhere.
+    (command,) = below["commands"]
+    run([*shlex.split(command)], cwd=root)
+    assert loaded(root / "sub") == f"{root / 'tinymod.py'} v2"

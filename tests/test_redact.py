@@ -88,6 +88,12 @@ def test_no_secret_in_any_redacted_format(
         url = next(d["direct_url"] for d in data["distributions"] if d["name"] == "fromurl")
         assert url == "https://***@example.invalid/fromurl-1.0.whl"
         assert data["interpreter"]["executable"].startswith("~/")
+        # Written straight from the redacted tree: still a valid report, which renders back
+        # to the same bytes through the model.
+        saved = cwd / "redacted.json"
+        saved.write_text(text, encoding="utf-8")
+        again = cli("render", saved, "--format", "json", env=env, cwd=cwd).stdout
+        assert again == text
 
 
 def test_which_is_redacted_too(planted: tuple[Path, dict[str, str], Path, list[str]]) -> None:

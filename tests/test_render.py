@@ -296,3 +296,67 @@ def test_markdown_evidence_is_capped_with_a_count_and_json_keeps_all() -> None:
     assert many[19] in text and many[20] not in text
     assert "… and 25 more (the JSON report lists all)" in text
     assert json.loads(render(report, OutputFormat.JSON))["findings"][0]["evidence"] == list(many)
+
+
+def test_golden_text_all() -> None:
+    text = render(sample_report(), OutputFormat.TEXT, full=True)
+    golden = GOLDEN / "report.text-all"
+    if os.environ.get("PYENVDOCTOR_REGENERATE"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def _with_long_command(report: Report) -> tuple[Report, str]:
+    command = (
+        "/home/someone/projects/a-rather-long-project-name/.venv/bin/python -m pip install "
+        "--force-reinstall --no-deps black==24.10.0 charset-normalizer==3.4.0 'zope.interface==7.1'"
+    )
+    warning = Finding(
+        code="console-script-other-environment",
+        severity=Severity.WARNING,
+        title="3 scripts in /p/venv/bin run another environment's Python",
+        message="A virtual environment cannot be moved or copied.\nReinstall what owns them.",
+        evidence=tuple(f"/p/venv/bin/tool{i}: #!/old/venv/bin/python" for i in range(12)),
+        commands=(command,),
+    )
+    return dataclasses.replace(report, findings=(*report.findings, warning)), command
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_text_commands_are_whole_on_their_own_lines_and_the_rest_fits(
+    width: int, full: bool
+) -> None:
+    report, command = _with_long_command(sample_report())
+    text = render(report, OutputFormat.TEXT, width=width, full=full)
+    lines = text.splitlines()
+    for f in report.findings:
+        if full or f.severity is not Severity.INFO:
+            for cmd in f.commands:
+                assert "$ " + cmd in lines  # one line, unbroken, nothing around it (no box)
+    assert "$ " + command in lines and len(command) > 120
+    too_wide = [ln for ln in lines if len(ln) > width and not ln.startswith("$ ")]
+    assert too_wide == []
+    if not full:  # (rich pads the titles of the --all tables)
+        assert [ln for ln in lines if ln != ln.rstrip()] == []
+    assert "Reinstall what owns them." in text  # a newline in a message is kept
+
+
+def test_default_text_view_is_short_and_all_adds_the_tables() -> None:
+    report, _ = _with_long_command(sample_report())
+    short = render(report, OutputFormat.TEXT, width=80)
+    full = render(report, OutputFormat.TEXT, width=80, full=True)
+    # Errors and warnings whole, evidence capped; infos one line each; no tables.
+    assert "As `pip check` reports it" in short
+    assert "/p/venv/bin/tool4:" in short and "/p/venv/bin/tool5:" not in short
+    assert "… and 7 more (--all shows them all)" in short
+    assert "  INFO bytecode-orphaned: Bytecode whose source is gone" in short
+    assert "Debris | safe to remove." not in short
+    assert "┏━━━┳" not in short and "Alpha" not in short  # no sys.path table
+    assert "add --all." in short
+    assert len(short.splitlines()) <= 30
+    # --all: every finding whole, every evidence line, and the tables.
+    assert "Debris | safe to remove." in full and "/p/venv/bin/tool11:" in full
+    for table in ("Interpreter", "sys.path", "Commands on PATH", "Distributions (1 visible)"):
+        assert table in full
+    assert "Alpha" in full

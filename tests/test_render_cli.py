@@ -31,7 +31,9 @@ def test_saved_report_renders_again(tmp_path: Path) -> None:
     again = cli("render", saved, "--format", "markdown", env=clean_env(), cwd=tmp_path).stdout
     assert again == direct  # same report, same markdown
     text = cli("render", saved, "--format", "text", env=clean_env(), cwd=tmp_path).stdout
-    assert "sys.path" in text and "Interpreter" in text
+    assert "add --all." in text and "Interpreter" not in text
+    text = cli("render", saved, "--format", "text", "--all", env=clean_env(), cwd=tmp_path).stdout
+    assert "sys.path" in text and "Interpreter" in text and "┃ entry" in text
     round_trip = cli("render", saved, "--format", "json", env=clean_env(), cwd=tmp_path).stdout
     assert json.loads(round_trip) == json.loads(saved.read_text())
 

@@ -247,3 +247,52 @@ def test_system_site_packages_are_base(tmp_path: Path) -> None:
     # pip comes from the base: visible, found in the base site-packages.
     pip = next(d for d in data["distributions"] if d["canonical_name"] == "pip")
     assert (pip["location_class"], data["pip_version"]) == ("base-site-packages", pip["version"])
+
+
+def test_findings_carry_counts_bytes_and_subjects_as_fields(tmp_path: Path) -> None:
+    """Issue 17: numbers as integer fields, not only inside titles; the subject a tool (and
+    ``diff``) matches on. Checked against the report's own facts, which other tests check
+    against pip and CPython."""
+    work = tmp_path / "work"
+    (work / "__pycache__").mkdir(parents=True)
+    tag = sys.implementation.cache_tag
+    for name in ("gone", "lost"):  # orphaned: no source
+        (work / "__pycache__" / f"{name}.{tag}.pyc").write_bytes(b"\0" * 100)
+    report = report_json(sys.executable, clean_env(), work)
+    orphaned = next(f for f in report["findings"] if f["code"] == "bytecode-orphaned")
+    groups = [g for g in report["bytecode"]["groups"] if g["category"] == "orphaned"]
+    assert orphaned["count"] == sum(g["files"] for g in groups) >= 2
+    assert orphaned["bytes"] == sum(g["bytes"] for g in groups) >= 200
+    assert f"{orphaned['count']} files" in orphaned["title"]
+    for f in report["findings"]:
+        if f["code"] == "pth-executes-code":
+            assert f["subject"] == f["evidence"][0] and f["subject"].endswith(".pth")
+            assert f["count"] == len(f["evidence"]) - 1  # one evidence line per import line
+
+
+def test_single_file_egg_info_is_read_as_pip_reads_it(tmp_path: Path) -> None:
+    """distutils' install_egg_info writes NAME-VERSION.egg-info as one PKG-INFO file (Debian
+    still ships some, e.g. python3-cairo). importlib_metadata reads the file itself
+    (``read_text("")``), pip lists it; before, the report called it unreadable metadata."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "single_file-2.5.egg-info").write_text(
+        "Metadata-Version: 1.1\nName: single-file\nVersion: 2.5\nRequires-Dist: nothing-here\n"
+    )
+    (lib / "Odd.Name-0.3.egg-info").write_text(
+        "Metadata-Version: 1.1\nName: Odd.Name\nVersion: 0.3\n"
+    )
+    (lib / "single_file.py").write_text("X = 1\n")
+    py = make_venv(tmp_path / "venv")
+    env = clean_env(PYTHONPATH=str(lib))
+    listed = json.loads(
+        run([py, "-m", "pip", "list", "--format", "json"], env=env, cwd=tmp_path).stdout
+    )
+    pip_says = {
+        (d["name"], d["version"]) for d in listed if d["name"] in ("single-file", "Odd.Name")
+    }
+    assert pip_says == {("single-file", "2.5"), ("Odd.Name", "0.3")}
+    report = report_json(py, env, tmp_path)
+    ours = {(d["name"], d["version"]) for d in report["distributions"] if d["location"] == str(lib)}
+    assert ours == pip_says
+    assert not [f for f in report["findings"] if f["code"] == "distribution-metadata-broken"]

@@ -187,3 +187,18 @@ def test_schema_rejects_what_from_dict_rejects(mutate: Callable[[dict[str, Any]]
         jsonschema.Draft202012Validator(load_schema()).validate(data)
     with pytest.raises(ReportFormatError):
         from_dict(Report, data)
+
+
+def test_finding_code_is_an_enum_of_every_code(tmp_path: Path) -> None:
+    """Issue 17: ``code`` is a closed set in the published schema (what the checks give, the
+    README documents and ``--ignore`` accepts); a report naming another code is invalid."""
+    from pyenvdoctor.checks import FINDING_CODES
+
+    schema = load_schema("report")
+    assert set(schema["$defs"]["Finding"]["properties"]["code"]["enum"]) == FINDING_CODES
+    data = report_json(sys.executable, clean_env(), tmp_path)
+    assert data["findings"], "the host venv has at least one finding to alter"
+    assert_valid(data)
+    data["findings"][0]["code"] = "no-such-code"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate(data)

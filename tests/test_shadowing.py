@@ -17,6 +17,7 @@ from conftest import (
     report_json,
     require_python,
     run,
+    site_packages,
 )
 
 
@@ -77,6 +78,27 @@ def test_package_beside_a_module_of_the_same_name(tmp_path: Path) -> None:
     assert imported(sys.executable, "tool", tmp_path) == str(tmp_path / "tool" / "__init__.py")
     f = finding(report_json(sys.executable, clean_env(), tmp_path), "package-shadows-module")
     assert f["evidence"] == [str(tmp_path / "tool"), str(tmp_path / "tool.py")]
+    assert f["severity"] == "warning" and "Remove or rename" in f["message"]
+
+
+def test_package_and_module_one_wheel_ships_side_by_side_are_info(tmp_path: Path) -> None:
+    """click-plugins 1.1.1.2 installs click_plugins.py beside click_plugins/: the wheel's quirk
+    (its RECORD lists both), not something the user made or can fix."""
+    py = make_venv(tmp_path / "venv")
+    files = {"quirk/__init__.py": "VALUE = 'package'\n", "quirk.py": "VALUE = 'module'\n"}
+    pip_install(py, make_wheel(tmp_path, "quirk", "1.0", files=files))
+    pip_install(py, make_wheel(tmp_path, "handmade", "1.0", files={"hm/__init__.py": ""}))
+    (site_packages(py) / "hm.py").write_text("VALUE = 'module'\n")  # no RECORD lists it
+    work = tmp_path / "work"
+    work.mkdir()
+    assert imported(py, "quirk", work).endswith("quirk/__init__.py")  # CPython: the package
+    report = report_json(py, clean_env(), work)
+    by_package = {
+        f["evidence"][0]: f for f in report["findings"] if f["code"] == "package-shadows-module"
+    }
+    shipped = by_package[str(site_packages(py) / "quirk")]
+    assert shipped["severity"] == "info" and "quirk: its RECORD lists both" in shipped["message"]
+    assert by_package[str(site_packages(py) / "hm")]["severity"] == "warning"
 
 
 def test_leftover_directory_hides_editable_install_and_fix_removes_it(tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import report_json, run
+from conftest import clean_env, report_json, run
+from pyenvdoctor.collect.managed import ManagedEnvironment, managed_environment
 
 pytestmark = pytest.mark.slow
 
@@ -81,4 +83,132 @@ def stock_venv(base: Path) -> Path:
 def test_stock_venv_is_clean(base: Path, tmp_path: Path) -> None:
     python = stock_venv(base)
     run([python, "-c", "import black, zmq, zope.interface, google.cloud.storage, numpy, pandas"])
+    assert bad(report_json(python, None, tmp_path)) == []
+
+
+TOOLS = ("tox", "pipx", "nox")
+
+
+def tool_venv() -> Path:
+    """A venv with :data:`TOOLS` (tox, pipx, nox), cached like :func:`stock_venv`; its ``bin/``."""
+    base = Path(sys.executable)
+    version = run([base, "-c", "import sys; print(sys.version)"]).stdout
+    key = hashlib.sha256(f"{os.path.realpath(base)}\n{version}\n{TOOLS}".encode()).hexdigest()[:16]
+    venv = CACHE / f"tools-{key}"
+    if (venv / ".complete").is_file() and (venv / "bin" / "tox").is_file():
+        return venv / "bin"
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    run([base, "-m", "venv", venv])
+    try:
+        run([venv / "bin" / "python", "-m", "pip", "install", "-q", *TOOLS])
+    except AssertionError as exc:
+        shutil.rmtree(venv, ignore_errors=True)
+        pytest.skip(f"tox, pipx and nox not available: {str(exc)[-300:]}")
+    (venv / ".complete").write_text("\n".join(TOOLS) + "\n")
+    return venv / "bin"
+
+
+def tool_env(bin_dir: Path, **extra: str) -> dict[str, str]:
+    """:func:`clean_env` with the tools' ``bin/`` first on PATH, as a user who has them."""
+    return clean_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **extra)
+
+
+def test_tox_env_is_clean_and_its_command_runs_the_tree(tmp_path: Path) -> None:
+    """A tox env holds a copy of the project that tox reinstalls at every run: information
+    only, and the command it suggests (run here) makes the env run the edited tree."""
+    bin_dir = tool_venv()
+    env = tool_env(bin_dir)
+    project = tmp_path / "toxproj"
+    (project / "src" / "toxproj").mkdir(parents=True)
+    (project / "src" / "toxproj" / "__init__.py").write_text("VALUE = 'first'\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "toxproj"\nversion = "1.0"\n'
+    )
+    (project / "tox.ini").write_text(
+        '[tox]\nenv_list = py\n[testenv]\ncommands = python -c "import toxproj"\n'
+    )
+    try:
+        run(["tox", "-e", "py"], env=env, cwd=project)
+    except AssertionError as exc:
+        pytest.skip(f"tox could not build the project: {str(exc)[-300:]}")
+    python = project / ".tox" / "py" / "bin" / "python"
+    data = report_json(python, None, project)
+    assert bad(data) == []
+    (copy,) = [f for f in data["findings"] if f["code"] == "project-installed-as-copy"]
+    assert copy["severity"] == "info" and "tox" in copy["title"]
+    (command,) = copy["commands"]
+    assert command == f"tox -c {project} -e py"
+    (project / "src" / "toxproj" / "__init__.py").write_text("VALUE = 'edited'\n")
+    run(["sh", "-c", command], env=env, cwd=tmp_path)
+    out = run([python, "-c", "import toxproj; print(toxproj.VALUE)"], cwd=tmp_path)
+    assert out.stdout == "edited\n"  # the env runs the tree as it is now
+
+
+def test_nox_session_env_is_clean(tmp_path: Path) -> None:
+    """A nox session that installs the project (``session.install(".")``): its copy is nox's
+    to refresh at the next run, information without a command."""
+    bin_dir = tool_venv()
+    project = tmp_path / "noxproj"
+    (project / "noxproj").mkdir(parents=True)
+    (project / "noxproj" / "__init__.py").write_text("VALUE = 1\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "noxproj"\nversion = "1.0"\n[tool.setuptools]\npackages = ["noxproj"]\n'
+    )
+    (project / "noxfile.py").write_text(
+        "import nox\n\n@nox.session\ndef tests(session):\n"
+        "    session.install('.')\n    session.run('python', '-c', 'import noxproj')\n"
+    )
+    try:
+        run(["nox", "-s", "tests"], env=tool_env(bin_dir), cwd=project)
+    except AssertionError as exc:
+        pytest.skip(f"nox could not install the project: {str(exc)[-300:]}")
+    python = project / ".nox" / "tests" / "bin" / "python"
+    sub = project / "docs"  # not the checkout root: there `import noxproj` loads the tree
+    sub.mkdir()
+    data = report_json(python, None, sub)
+    assert bad(data) == []
+    (copy,) = [f for f in data["findings"] if f["code"] == "project-installed-as-copy"]
+    assert copy["severity"] == "info" and "nox" in copy["title"]
+    assert copy["commands"] == []
+
+
+def test_pipx_app_venv_is_clean(tmp_path: Path) -> None:
+    bin_dir = tool_venv()
+    home = tmp_path / "pipx"
+    env = tool_env(
+        bin_dir,
+        PIPX_HOME=str(home),
+        PIPX_BIN_DIR=str(tmp_path / "bin"),
+        PIPX_MAN_DIR=str(tmp_path / "man"),
+    )
+    try:
+        run(["pipx", "install", "black"], env=env)
+    except AssertionError as exc:
+        pytest.skip(f"pipx could not install black: {str(exc)[-300:]}")
+    python = home / "venvs" / "black" / "bin" / "python"
+    run([tmp_path / "bin" / "black", "--version"], env=env)
+    assert bad(report_json(python, None, tmp_path)) == []
+    # pipx's own marker: the environment is the app's, not the user's (project-installed-as-copy).
+    assert (home / "venvs" / "black" / "pipx_metadata.json").is_file()
+    assert managed_environment(str(home / "venvs" / "black")) == ManagedEnvironment(
+        tool="pipx", name="black"
+    )
+
+
+def test_debian_system_site_packages_venv_is_clean(tmp_path: Path) -> None:
+    """Debian's python3 with ``--system-site-packages``: the venv's pip and setuptools over
+    dpkg's copies are PEP 405 layering, not duplicates."""
+    debian = Path("/usr/bin/python3")
+    if not debian.is_file() or not Path("/usr/lib/python3/dist-packages").is_dir():
+        pytest.skip("no Debian system Python")
+    try:
+        run([debian, "-m", "venv", "--system-site-packages", tmp_path / "venv"])
+    except AssertionError as exc:  # python3-venv not installed
+        pytest.skip(f"Debian's venv is not available: {str(exc)[-200:]}")
+    python = tmp_path / "venv" / "bin" / "python"
+    listed = run([python, "-m", "pip", "list", "-v"]).stdout
+    assert "/usr/lib/python3/dist-packages" in listed  # the base's distributions are seen
     assert bad(report_json(python, None, tmp_path)) == []

@@ -164,5 +164,6 @@ def broken_venv_findings(
             evidence=tuple(evidence),
             commands=tuple(shlex.join(r.command) for r in repairs),
             repairs=tuple(repairs),
+            subject=venv,
         ),
     )

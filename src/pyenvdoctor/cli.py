@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     report.add_argument(
+        "--all",
+        action="store_true",
+        dest="full",
+        help="text: every finding whole and the tables (interpreter, sys.path, commands on "
+        "PATH, distributions, bytecode, caches); JSON and Markdown always hold everything",
+    )
+    report.add_argument(
         "--path",
         action="append",
         default=[],
@@ -144,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["error", "warning", "info"],
         default=None,
         help="exit with status 1 when a finding of this severity or worse is present",
+    )
+    report.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="leave out the findings of this code (repeatable; also [tool.pyenvdoctor] ignore "
+        "in the project's pyproject.toml): not shown, not counted by --fail-on, listed in the "
+        "JSON's 'ignored'",
     )
     fix = report.add_argument_group('fixing (see README "--fix")')
     fix.add_argument(
@@ -223,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: from the -o FILE extension (.txt, .json, .md), else markdown",
     )
     render_cmd.add_argument("--output", "-o", metavar="FILE")
+    render_cmd.add_argument("--all", action="store_true", dest="full", help="text: as report --all")
     diff = sub.add_parser(
         "diff",
         help='what differs between two saved JSON reports ("works on my machine")',
@@ -334,7 +351,12 @@ def _run_render(args: argparse.Namespace) -> int:
 
         _write(render_which(which, _format(args, OutputFormat.MARKDOWN)), args.output)
         return EXIT_OK
-    _write(render(_load_report(args.file), _format(args, OutputFormat.MARKDOWN)), args.output)
+    fmt = _format(args, OutputFormat.MARKDOWN)
+    color, width = _terminal(fmt, args.output)
+    _write(
+        render(_load_report(args.file), fmt, color=color, width=width, full=args.full),
+        args.output,
+    )
     return EXIT_OK
 
 
@@ -438,15 +460,17 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
             on_file=on_file,
             started=started,
         )
+        from pyenvdoctor.ignore import apply_ignore, read_ignore
         from pyenvdoctor.report import build_report
 
-        return build_report(
+        report = build_report(
             python=args.python,
             environ=environ,
             working_directory=working_directory,
             generated_at=now,
             begun=begun,
         )
+        return apply_ignore(report, read_ignore(args.ignore, report.project_root))
     finally:
         if progress is not None:
             progress.close()
@@ -477,6 +501,20 @@ def _check_fix_codes(args: argparse.Namespace) -> list[str]:
             + ", ".join(sorted(FIXABLE_CODES))
         )
     return selected
+
+
+def _check_ignore(args: argparse.Namespace) -> None:
+    """``--ignore`` and the project's ``[tool.pyenvdoctor] ignore`` checked before the report
+    is built; a ``pyproject.toml`` that is not TOML is one line on stderr, not an error.
+
+    :raises UsageError: an unknown code, or an ``ignore`` that is not a list of codes.
+    """
+    from pyenvdoctor.ignore import read_ignore
+    from pyenvdoctor.start import find_project_root
+
+    ignore = read_ignore(args.ignore, find_project_root(os.getcwd()))
+    if ignore.note:
+        print(f"pyenvdoctor: warning: {ignore.note}", file=sys.stderr)
 
 
 def _confirmed(
@@ -696,7 +734,7 @@ def _run_broken(
     """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
     (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
     from pyenvdoctor import fix
-    from pyenvdoctor.model import to_dict
+    from pyenvdoctor.model import SCHEMA_VERSION, to_dict
     from pyenvdoctor.render import OutputFormat
     from pyenvdoctor.render.fix import FixResult, render_fix
     from pyenvdoctor.render.json import dumps
@@ -710,7 +748,7 @@ def _run_broken(
         if fmt is OutputFormat.JSON:
             text = dumps(
                 {
-                    "schema_version": "1.0",
+                    "schema_version": SCHEMA_VERSION,
                     "target_error": str(error),
                     "findings": [to_dict(f) for f in findings],
                 }
@@ -817,6 +855,7 @@ def _run_report(args: argparse.Namespace) -> int:
     )
     if args.fix:
         _check_fix_codes(args)  # a usage error before the report is built
+    _check_ignore(args)
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
     try:
         report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
@@ -832,11 +871,22 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color, width = _terminal(fmt, args.output)
-    if _redacting(args, fmt):
-        from pyenvdoctor.redact import redact
+    if fmt is OutputFormat.JSON:
+        from pyenvdoctor.model import to_dict
+        from pyenvdoctor.redact import redacted_dict
+        from pyenvdoctor.render.json import dumps
 
-        report = redact(report)
-    _write(render(report, fmt, color=color, width=width), args.output)
+        # Straight from the redacted tree: no round trip through the model (render_json's
+        # output for the redacted report, byte for byte).
+        _write(
+            dumps(redacted_dict(report) if _redacting(args, fmt) else to_dict(report)), args.output
+        )
+    else:
+        if _redacting(args, fmt):
+            from pyenvdoctor.redact import redact
+
+            report = redact(report)
+        _write(render(report, fmt, color=color, width=width, full=args.full), args.output)
     if args.fail_on is not None:
         limit = Severity(args.fail_on).rank
         if any(f.severity.rank <= limit for f in report.findings):

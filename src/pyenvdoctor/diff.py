@@ -249,8 +249,9 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
     """Compare report ``a`` (the reference) with report ``b``.
 
     Distributions are the visible ones (what ``pip list`` shows), matched by canonical name;
-    dependency problems by the line ``pip check`` prints; findings by their code and title
-    with numbers ignored (titles carry counts: "3 files" and "5 files" are one finding).
+    dependency problems by the line ``pip check`` prints; findings by their code and subject
+    (:attr:`~pyenvdoctor.model.Finding.subject`), those without one by code and title with
+    numbers ignored (titles carry counts: "3 files" and "5 files" are one finding).
     """
     added, removed, both = _split(
         a.visible_distributions(), b.visible_distributions(), lambda d: (d.canonical_name,)
@@ -258,7 +259,11 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
     problems_new, problems_gone, _ = _split(
         a.dependency_problems, b.dependency_problems, lambda p: (p.pip_line(),)
     )
-    findings_new, findings_resolved, _ = _split(a.findings, b.findings, _finding_key)
+    # A report of schema 1.0 has no subjects: then both sides are matched by title.
+    by_subject = all(_minor(r.schema_version) >= 1 for r in (a, b))
+    findings_new, findings_resolved, _ = _split(
+        a.findings, b.findings, _finding_key if by_subject else _title_key
+    )
     count_a = Counter(e.location for e in a.sys_path)
     count_b = Counter(e.location for e in b.sys_path)
     paths_a, paths_b = [e.path for e in a.sys_path], [e.path for e in b.sys_path]
@@ -295,4 +300,21 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
 
 
 def _finding_key(f: Finding) -> tuple[str, str]:
-    return f.code, re.sub(r"\d[\d,.]*", "#", f.title)
+    """``(code, subject)``; a finding without a subject (one per code and report) by its
+    title (:func:`_title_key`)."""
+    if f.subject is not None:
+        return f.code, "subject:" + f.subject
+    return _title_key(f)
+
+
+def _title_key(f: Finding) -> tuple[str, str]:
+    """``(code, title)`` with the numbers masked ("3 files" and "5 files" are one finding)."""
+    return f.code, "title:" + re.sub(r"\d[\d,.]*", "#", f.title)
+
+
+def _minor(version: str) -> int:
+    """The minor number of a ``MAJOR.MINOR`` schema version (0 when unreadable)."""
+    try:
+        return int(version.split(".")[1])
+    except (IndexError, ValueError):
+        return 0

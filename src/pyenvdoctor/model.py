@@ -34,6 +34,7 @@ __all__ = [
     "Distribution",
     "EnvironmentKind",
     "Finding",
+    "IgnoredCode",
     "ImportCandidate",
     "ImportLevel",
     "Interpreter",
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 #: Version of the JSON report. Bump the major part when a key changes meaning or disappears.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Severity(str, enum.Enum):
@@ -403,7 +404,9 @@ class PathCommand:
     :ivar resolved: :func:`os.path.realpath` of ``path``.
     :ivar interpreter: for ``python*``: the real path of the interpreter binary; for scripts
         (``pip*``): the interpreter their ``#!`` line names, unresolved (a ``/usr/bin/env``
-        name looked up on the same ``PATH``); ``None`` for shims and unreadable scripts.
+        name looked up on the same ``PATH``); for a pyenv/asdf shim the same, of what
+        ``pyenv which NAME`` (``asdf which NAME``) says it runs in the user's directory;
+        ``None`` for unresolved shims and unreadable scripts.
     :ivar kind: ``interpreter`` (a binary), ``script`` (has a ``#!`` line naming Python, or no
         ``#!``), ``shim`` (a shell script that picks the interpreter at run time: pyenv, asdf)
         or ``missing``.
@@ -482,9 +485,16 @@ class Finding:
     """A problem, with the evidence and what to do about it.
 
     :ivar code: stable kebab-case identifier (documented in the README).
-    :ivar evidence: paths or lines that show it, most telling first.
+    :ivar evidence: paths or lines that show it, most telling first; every one for errors and
+        warnings (bytecode infos give examples: ``bytecode.groups`` lists every path).
     :ivar commands: shell commands the user can copy to fix it.
     :ivar repairs: what ``--fix`` does about it (empty: explained, never changed).
+    :ivar subject: what it is about, as tools match it: a path (file, directory, ``.pth``), a
+        distribution's canonical name, a command name, or the bytecode category; ``None`` for
+        the interpreter as a whole. ``diff`` matches findings by ``(code, subject)``.
+    :ivar count: how many things the title counts (files, distributions, scripts, lines), or
+        ``None`` when it counts nothing.
+    :ivar bytes: the size in bytes of what it is about (files, caches), or ``None``.
     """
 
     code: str
@@ -494,6 +504,25 @@ class Finding:
     evidence: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     repairs: tuple[Repair, ...] = ()
+    subject: str | None = None
+    count: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IgnoredCode:
+    """A finding code the user accepts, and how many findings it left out.
+
+    Asked for by ``--ignore CODE`` or ``[tool.pyenvdoctor] ignore``; its findings are left out
+    of :attr:`Report.findings`, the views and ``--fail-on``.
+
+    :ivar findings: how many findings of this code were left out (0: none was present).
+    :ivar source: ``--ignore``, or the ``pyproject.toml`` that names it.
+    """
+
+    code: str
+    findings: int
+    source: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -529,6 +558,8 @@ class Report:
     debian: DebianSummary | None = None
     #: Virtual environments beside the project (:mod:`pyenvdoctor.collect.nearby`).
     nearby_venvs: tuple[NearbyVenv, ...] = field(default=())
+    #: Finding codes left out on request (:mod:`pyenvdoctor.ignore`), sorted by code.
+    ignored: tuple[IgnoredCode, ...] = field(default=())
 
     def visible_distributions(self) -> tuple[Distribution, ...]:
         """The distributions ``pip list`` shows: first of each name on ``sys.path``."""
@@ -726,21 +757,31 @@ class NearbyVenv:
 T = TypeVar("T")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _plain(value: Any) -> Any:
+    """One pass over a model value: dataclasses to dicts (field order), enums to their values,
+    tuples to lists; other values are the JSON scalars the model holds (kept as they are)."""
+    if value is None or isinstance(value, str | int | float):
+        return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     return value
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
-    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value)."""
-    result: dict[str, Any] = dataclasses.asdict(
-        obj, dict_factory=lambda items: {k: _plain(v) for k, v in items}
-    )
+    """Convert a model dataclass to JSON-ready ``dict``/``list``/scalars (enums by value), in
+    one pass (``dataclasses.asdict`` deep-copies every leaf and walks nested lists again)."""
+    result: dict[str, Any] = _plain(obj)
     return result
 
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pyenvdoctor.model import from_dict, to_dict
 
-__all__ = ["SECRET_NAME", "Redactor", "redact", "redact_text"]
+__all__ = ["SECRET_NAME", "Redactor", "redact", "redact_text", "redacted_dict"]
 
 #: Environment variable names whose values are hidden.
 SECRET_NAME = re.compile(
@@ -124,17 +124,26 @@ def _default_identity(environ: Mapping[str, str]) -> tuple[str | None, str | Non
     return home, user, host
 
 
-def redact(obj: T, environ: Mapping[str, str] | None = None) -> T:
-    """A redacted copy of a model object (``Report`` or ``WhichReport``).
+def redacted_dict(obj: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The :func:`~pyenvdoctor.model.to_dict` tree of ``obj`` with every rule applied (what
+    :func:`redact` converts back; the JSON output is written from it directly).
 
     Where the object has a ``redactions`` field it lists the kinds of values hidden.
     """
     home, user, host = _default_identity(os.environ if environ is None else environ)
     redactor = Redactor(home=home, user=user, host=host)
-    data = redactor.tree(to_dict(obj))
+    data: dict[str, Any] = redactor.tree(to_dict(obj))
     if "redactions" in data:
         data["redactions"] = sorted(redactor.kinds) or ["nothing needed hiding"]
-    return from_dict(type(obj), data)
+    return data
+
+
+def redact(obj: T, environ: Mapping[str, str] | None = None) -> T:
+    """A redacted copy of a model object (``Report``, ``WhichReport``, ``Finding``).
+
+    Where the object has a ``redactions`` field it lists the kinds of values hidden.
+    """
+    return from_dict(type(obj), redacted_dict(obj, environ))
 
 
 def redact_text(text: str, environ: Mapping[str, str] | None = None) -> str:

@@ -47,15 +47,18 @@ from pyenvdoctor.collect.interpreter import (
     RunningProbe,
     environment_variables,
 )
+from pyenvdoctor.collect.managed import managed_environment
 from pyenvdoctor.collect.modules import resolve_names
 from pyenvdoctor.collect.nearby import find_nearby_venvs
 from pyenvdoctor.collect.pip_cache import measure_pip_cache
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.collect.zipbytecode import add_zip_groups
 from pyenvdoctor.model import (
     SCHEMA_VERSION,
     CheckSkipped,
     Finding,
     NearbyVenv,
+    PathCommand,
     PipCache,
     Report,
     Selection,
@@ -172,21 +175,27 @@ def _diagnose(
     # pip's cache and the environments beside the project are walks of stat calls (they
     # release the GIL): a thread overlaps them with the metadata work below. Started after the
     # scan's fork: no thread may run across a fork.
-    def walks() -> tuple[PipCache, tuple[Finding, ...], tuple[NearbyVenv, ...]]:
+    def walks() -> tuple[
+        PipCache, tuple[Finding, ...], tuple[NearbyVenv, ...], tuple[PathCommand, ...]
+    ]:
         cache = measure_pip_cache(target_prefix=interpreter.prefix, environ=environ)
         scripts = console_script_findings(
             interpreter.sysconfig_paths.get("scripts", ""),
             target_prefix=interpreter.prefix,
             target_executable=interpreter.executable,
             site_dirs=(*interpreter.site_packages, interpreter.user_site or ""),
+            records=records,
         )
         nearby = find_nearby_venvs(
             dict.fromkeys([project_root or working_directory, working_directory]),
             now=now,
             target_prefix=interpreter.prefix,
         )
-        return cache, tuple(scripts), nearby
+        # Shims are resolved by running their tool (pyenv/asdf which): a wait, overlapped.
+        commands = path_commands(environ, working_directory=working_directory)
+        return cache, tuple(scripts), nearby, commands
 
+    records = Records()  # every RECORD read once, by the three checks that ask
     pending_walks = _InThread(walks)
     site_dirs = [
         *(
@@ -225,7 +234,10 @@ def _diagnose(
     debian = collect_debian(
         interpreter=interpreter, distributions=scan.distributions, environ=environ
     )
-    pip_cache, script_findings, nearby_venvs = pending_walks.result()
+    # RECORDs are read while the scan is still running (the owners of extensions are looked up
+    # in the same cache afterwards).
+    owners = record_files(scan.distributions, records)
+    pip_cache, script_findings, nearby_venvs, commands = pending_walks.result()
     bytecode = pending_scan.result()
     bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
     caches = collect_caches(
@@ -239,9 +251,7 @@ def _diagnose(
         now=now,
     )
     modules, contested = resolve_names(interpreter, sys_path)
-    commands = path_commands(environ)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
-    owners = record_files(scan.distributions)
 
     findings = [
         *environment_findings(
@@ -261,10 +271,14 @@ def _diagnose(
             python=interpreter.executable,
             contested=contested,
         ),
-        *shadowing_findings(contested, interpreter, scan.distributions),
+        *shadowing_findings(contested, interpreter, scan.distributions, records),
         *(
             project_findings(
-                read_project(project_root), scan.distributions, python=interpreter.executable
+                read_project(project_root),
+                scan.distributions,
+                python=interpreter.executable,
+                contested=contested,
+                managed=managed_environment(interpreter.prefix),
             )
             if project_root is not None
             else ()
@@ -276,6 +290,7 @@ def _diagnose(
             scripts_dir=scripts_dir,
             env_is_active=selection.reason
             in (SelectionReason.VIRTUAL_ENV, SelectionReason.CONDA_PREFIX),
+            target_from_path=selection.reason is SelectionReason.PATH,
         ),
         *script_repairs(
             script_findings,
@@ -299,6 +314,7 @@ def _diagnose(
             python=interpreter.executable,
             cache_tag=interpreter.cache_tag or "",
             site_dirs=site_dirs,
+            records=records,
         ),
         *cache_findings(caches),
         *nearby_findings(nearby_venvs),

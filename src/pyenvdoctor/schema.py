@@ -66,13 +66,27 @@ def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for type hint {tp!r}")
 
 
+#: Classes whose ``code`` field holds a finding code (:data:`pyenvdoctor.checks.FINDING_CODES`).
+_CODE_FIELDS = frozenset({"Finding", "IgnoredCode"})
+
+
+def _finding_codes() -> frozenset[str]:
+    from pyenvdoctor.checks import FINDING_CODES
+
+    return FINDING_CODES
+
+
 def _object_schema(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
     """A dataclass as a closed object: every field a property, required unless it has a default."""
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
+    properties = {f.name: _type_schema(hints[f.name], defs) for f in fields}
+    if cls.__name__ in _CODE_FIELDS and "code" in properties:
+        # A closed set the model types as str: every code the checks give (README table).
+        properties["code"] = {"type": "string", "enum": sorted(_finding_codes())}
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {f.name: _type_schema(hints[f.name], defs) for f in fields},
+        "properties": properties,
         "required": [
             f.name
             for f in fields

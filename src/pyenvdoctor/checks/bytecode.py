@@ -3,13 +3,13 @@ that needs attention, with counts, bytes, examples and a command that touches on
 
 from __future__ import annotations
 
-import csv
 import os
 import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, Finding, Severity
 
 __all__ = ["bytecode_findings", "format_bytes", "record_owners"]
@@ -208,7 +208,9 @@ def _stem(path: str) -> str:
     return os.path.basename(path).split(".", 1)[0]
 
 
-def record_owners(paths: Iterable[str], site_dirs: Sequence[str]) -> dict[str, str]:
+def record_owners(
+    paths: Iterable[str], site_dirs: Sequence[str], records: Records | None = None
+) -> dict[str, str]:
     """``{path: distribution}`` for those of ``paths`` that a ``.dist-info/RECORD`` lists.
 
     RECORD paths are relative to the site directory the ``.dist-info`` is in (PEP 376, PEP
@@ -216,7 +218,9 @@ def record_owners(paths: Iterable[str], site_dirs: Sequence[str]) -> dict[str, s
     site directories that hold one of ``paths`` have their RECORDs read.
 
     :param paths: absolute file paths; :param site_dirs: the target's site-packages.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
+    records = Records() if records is None else records
     wanted: dict[str, dict[str, str]] = defaultdict(dict)  # site -> {relative path: path}
     for path in paths:
         for site in site_dirs:
@@ -230,15 +234,10 @@ def record_owners(paths: Iterable[str], site_dirs: Sequence[str]) -> dict[str, s
         except OSError:
             continue
         for info in infos:
-            try:
-                with open(os.path.join(site, info, "RECORD"), encoding="utf-8") as f:
-                    rows = list(csv.reader(f))
-            except (OSError, UnicodeDecodeError, csv.Error):
-                continue
             dist = info[: -len(".dist-info")].split("-")[0]
-            for row in rows:
-                if row and row[0] in relative:
-                    owners.setdefault(relative[row[0]], dist)
+            for row in records.paths(os.path.join(site, info)):
+                if row in relative:
+                    owners.setdefault(relative[row], dist)
     return owners
 
 
@@ -250,11 +249,11 @@ def _size(path: str) -> int:
 
 
 def _split_extensions(
-    groups: list[BytecodeGroup], site_dirs: Sequence[str]
+    groups: list[BytecodeGroup], site_dirs: Sequence[str], records: Records | None
 ) -> tuple[list[BytecodeGroup], Severity, str]:
     """The extension-beside-source groups without the files a RECORD ships (warning), or, when
     every one is shipped so, all of them at info, and a sentence naming the distributions."""
-    owners = record_owners((p for g in groups for p in g.paths), site_dirs)
+    owners = record_owners((p for g in groups for p in g.paths), site_dirs, records)
     if not owners:
         return groups, Severity.WARNING, ""
     by = ", ".join(sorted(set(owners.values())))
@@ -282,7 +281,12 @@ def _split_extensions(
 
 
 def bytecode_findings(
-    summary: BytecodeSummary, *, python: str, cache_tag: str, site_dirs: Sequence[str] = ()
+    summary: BytecodeSummary,
+    *,
+    python: str,
+    cache_tag: str,
+    site_dirs: Sequence[str] = (),
+    records: Records | None = None,
 ) -> list[Finding]:
     """One finding per category other than fresh, with counts and bytes per location class.
 
@@ -292,6 +296,7 @@ def bytecode_findings(
 
     :param python: the target's executable, for suggested commands.
     :param site_dirs: the target's site-packages, whose RECORDs say which files wheels installed.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
     by_category: dict[BytecodeCategory, list[BytecodeGroup]] = defaultdict(list)
     for g in summary.groups:
@@ -303,7 +308,7 @@ def bytecode_findings(
         text = _TEXT[category]
         groups, severity, note = found, text.severity, ""
         if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
-            groups, severity, note = _split_extensions(found, site_dirs)
+            groups, severity, note = _split_extensions(found, site_dirs, records)
         files = sum(g.files for g in groups)
         size = sum(g.bytes for g in groups)
         per_class = ", ".join(f"{g.location_class.value}: {g.files}" for g in groups)
@@ -316,6 +321,8 @@ def bytecode_findings(
                 message=f"{text.explanation} ({per_class}).{note}",
                 evidence=_evidence(category, groups),
                 commands=_command(category, groups, py, cache_tag, roots),
+                count=files,
+                bytes=size,
             )
         )
     if summary.unreadable:
@@ -326,7 +333,8 @@ def bytecode_findings(
                 severity=Severity.WARNING,
                 title=f"{n} director{'ies' if n != 1 else 'y'} or files could not be read",
                 message="The bytecode scan could not read these; their contents were not checked.",
-                evidence=summary.unreadable[:20],
+                evidence=summary.unreadable,
+                count=n,
             )
         )
     return findings

@@ -124,6 +124,9 @@ def cache_findings(caches: Iterable[ToolCache]) -> list[Finding]:
                 message=f"{sizes}. {advice}".strip(),
                 evidence=(cache.path, f"located by: {cache.source}"),
                 commands=commands,
+                subject=cache.path,
+                count=cache.files,
+                bytes=_size(cache),
             )
         )
     return findings
@@ -192,6 +195,8 @@ def nearby_findings(venvs: Iterable[NearbyVenv]) -> list[Finding]:
                 for v in broken
             ),
             commands=tuple(commands),
+            count=n,
+            bytes=sum(v.disk_bytes or 0 for v in broken),
         )
     ]
 
@@ -249,6 +254,7 @@ def debian_findings(
                 commands=tuple(
                     _uninstall(python, s.canonical_name) for s in shadows if s.winner == "local"
                 ),
+                count=n,
             )
         )
     by_name = {d.canonical_name: d for d in distributions if d.visible}
@@ -280,6 +286,7 @@ def debian_findings(
                 ),
                 evidence=tuple(conflicts),
                 commands=tuple(_uninstall(python, n) for n in sorted(culprits)),
+                count=len(conflicts),
             )
         )
     unowned = [o for o in debian.owners if o.package is None]
@@ -297,6 +304,7 @@ def debian_findings(
                     "their files, at the next upgrade. `dpkg -S PATH` gives the same answer."
                 ),
                 evidence=tuple(f"{o.distribution} {o.version}: {o.metadata_path}" for o in unowned),
+                count=n,
             )
         )
     return findings
@@ -323,23 +331,23 @@ def externally_managed_finding(
     if not interpreter.externally_managed or interpreter.is_virtual_environment:
         return None
     py = shlex.quote(interpreter.executable)
-    commands = []
     missing = ""
     if debian is not None and not debian.venv_package_installed:
-        commands.append(f"sudo apt install {debian.venv_package}")
         missing = (
-            f" Here `python3 -m venv` needs {debian.venv_package} first (Debian ships ensurepip "
-            "separately)."
+            f" Here `python3 -m venv` needs the {debian.venv_package} package first (`sudo apt "
+            f"install {debian.venv_package}`: Debian ships ensurepip separately)."
         )
-    venv = os.path.join(project_root, ".venv") if project_root else ".venv"
-    target = shlex.quote(project_root) if project_root else "NAME"
-    commands.append(
-        f"{py} -m venv {shlex.quote(venv)} && {shlex.quote(os.path.join(venv, 'bin', 'python'))} "
-        f"-m pip install {'-e ' if project_root else ''}{target}"
-    )
     if debian is not None and not debian.pipx_installed:
-        commands.append("sudo apt install pipx")
-    commands.append("pipx install NAME")
+        missing += " pipx is Debian's pipx package (`sudo apt install pipx`)."
+    venv = os.path.join(project_root, ".venv") if project_root else ".venv"
+    # Only what runs as it is (tests/test_debian.py runs it): no placeholder for a name.
+    command = f"{py} -m venv {shlex.quote(venv)}"
+    if project_root:
+        command += (
+            f" && {shlex.quote(os.path.join(venv, 'bin', 'python'))} -m pip install -e "
+            f"{shlex.quote(project_root)}"
+        )
+    commands = [command]
     apt = (
         " or `sudo apt install python3-NAME` for a library the system's tools need"
         if debian

@@ -11,15 +11,16 @@ path yet are different environments.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 
 from pyenvdoctor import files
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import (
     Distribution,
     Finding,
@@ -118,13 +119,77 @@ def interpreter_prefix(executable: str) -> str:
     return base if os.name == "nt" else os.path.dirname(base)
 
 
+#: A pyenv or asdf shim's last line: ``exec "/root/.pyenv/libexec/pyenv" exec "$program" "$@"``
+#: (pyenv ``libexec/pyenv-rehash``), ``exec asdf exec "pip" "$@"`` (asdf ``lib/commands/reshim``).
+_SHIM_EXEC = re.compile(rb'^exec\s+"?([^"\s]+)"?\s+exec\s', re.MULTILINE)
+
+
+def _resolve_shims(
+    found: list[PathCommand], environ: Mapping[str, str], cwd: str | None
+) -> list[PathCommand]:
+    """Each shim with ``interpreter`` set to what it runs here, as the shell's own call would:
+    ``pyenv which NAME`` / ``asdf which NAME`` (the tool the shim execs), run in the user's
+    directory (``.python-version``, ``.tool-versions``) with the user's environment
+    (``PYENV_VERSION``), all at once, 10 seconds at most. For ``python*`` the real path of the
+    interpreter; for ``pip*`` the interpreter its ``#!`` line names. A shim that does not say
+    (another kind of wrapper, a tool that fails: the version is not installed) keeps ``None``."""
+    running: list[tuple[int, subprocess.Popen[bytes]]] = []
+    for i, cmd in enumerate(found):
+        if cmd.kind != "shim" or cmd.path is None:
+            continue
+        try:
+            match = _SHIM_EXEC.search(files.read_bytes(cmd.path, 8192))
+        except OSError:
+            continue
+        if match is None:
+            continue
+        tool = os.fsdecode(match.group(1))
+        try:
+            proc = subprocess.Popen(
+                [tool, "which", cmd.name],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=dict(environ),
+                cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            )
+        except OSError:
+            continue
+        running.append((i, proc))
+    out = list(found)
+    for i, proc in running:
+        try:
+            stdout, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            continue
+        lines = os.fsdecode(stdout).strip().splitlines()
+        target = lines[-1] if proc.returncode == 0 and lines else ""
+        if not os.path.isabs(target) or not os.path.exists(target):
+            continue
+        cmd = found[i]
+        if _PYTHON.fullmatch(cmd.name):
+            interpreter: str | None = os.path.realpath(target)
+        else:
+            interpreter = shebang_interpreter(_head(target))
+            if interpreter is not None and not os.path.isabs(interpreter):
+                interpreter = shutil.which(interpreter, path=environ.get("PATH", os.defpath))
+        out[i] = dataclasses.replace(cmd, interpreter=interpreter)
+    return out
+
+
 def path_commands(
-    environ: Mapping[str, str], *, names: Sequence[str] = ("python", "python3", "pip", "pip3")
+    environ: Mapping[str, str],
+    *,
+    names: Sequence[str] = ("python", "python3", "pip", "pip3"),
+    working_directory: str | None = None,
 ) -> tuple[PathCommand, ...]:
     """Find each of ``names`` on ``environ["PATH"]`` (``os.defpath`` if unset) and classify it.
 
     Names that look like an interpreter (``python3.12``, ``pypy3``) are judged as interpreters,
-    the others as scripts whose ``#!`` line says which interpreter they run.
+    the others as scripts whose ``#!`` line says which interpreter they run. pyenv and asdf
+    shims are resolved the way they resolve (:func:`_resolve_shims`, in ``working_directory``).
     """
     search = environ.get("PATH", os.defpath)
     found: list[PathCommand] = []
@@ -146,7 +211,7 @@ def path_commands(
         found.append(
             PathCommand(name=name, path=path, resolved=resolved, interpreter=interpreter, kind=kind)
         )
-    return tuple(found)
+    return tuple(_resolve_shims(found, environ, working_directory))
 
 
 def _belongs(executable: str | None, target_executable: str, target_prefix: str) -> bool:
@@ -165,6 +230,7 @@ def command_findings(
     target_prefix: str,
     scripts_dir: str,
     env_is_active: bool,
+    target_from_path: bool = False,
 ) -> list[Finding]:
     """``path-pip-other-interpreter`` and ``path-python-other-interpreter`` findings.
 
@@ -172,19 +238,25 @@ def command_findings(
     :param env_is_active: the target was chosen because its environment is active
         (``VIRTUAL_ENV``/``CONDA_PREFIX``): then its ``bin/`` must come first on ``PATH`` and a
         ``python`` that is not the target is a warning, otherwise it is worth knowing (info).
+    :param target_from_path: the target is the ``python3`` on ``PATH`` (no ``--python``): a
+        ``pip`` on ``PATH`` that installs elsewhere is then a warning too (else info).
     """
     py = shlex.quote(target_executable)
     fix_path = f'export PATH={shlex.quote(scripts_dir)}:"$PATH"'
     findings: list[Finding] = []
     for cmd in commands:
         if _PYTHON.fullmatch(cmd.name):
-            mine = cmd.kind == "interpreter" and _belongs(
-                cmd.path, target_executable, target_prefix
+            mine = (
+                cmd.kind == "interpreter" and _belongs(cmd.path, target_executable, target_prefix)
+            ) or (
+                cmd.kind == "shim" and _belongs(cmd.interpreter, target_executable, target_prefix)
             )
             if mine or (cmd.path is None and not env_is_active):
                 continue
             if cmd.path is None:
                 seen = f"there is no `{cmd.name}` on PATH"
+            elif cmd.kind == "shim" and cmd.interpreter:
+                seen = f"the first `{cmd.name}` on PATH is a shim ({cmd.path}) that runs {cmd.interpreter} here (prefix {interpreter_prefix(cmd.interpreter)})"
             elif cmd.kind == "shim":
                 seen = f"the first `{cmd.name}` on PATH is a shim ({cmd.path}) that picks the interpreter at run time (pyenv, asdf)"
             else:
@@ -205,33 +277,43 @@ def command_findings(
                     ),
                     evidence=tuple(dict.fromkeys(x for x in (cmd.path, cmd.resolved) if x)),
                     commands=(fix_path,) if env_is_active else (f"{py} -m pip list",),
+                    subject=cmd.name,
                 )
             )
-        elif cmd.kind == "script" and cmd.path and cmd.interpreter:
+        elif cmd.kind in ("script", "shim") and cmd.path and cmd.interpreter:
             if _belongs(cmd.interpreter, target_executable, target_prefix):
                 continue
             gone = "" if os.path.exists(cmd.interpreter) else " That interpreter no longer exists."
             findings.append(
                 Finding(
                     code="path-pip-other-interpreter",
-                    severity=Severity.WARNING,
+                    # It bites when the user's `python`/`python3` is the target (active, or the
+                    # one on PATH): `pip install` then misses it. For a target named with
+                    # --python and not active, PATH's pip belonging elsewhere is expected.
+                    severity=Severity.WARNING
+                    if env_is_active or target_from_path
+                    else Severity.INFO,
                     title=f"`{cmd.name}` on PATH installs into another environment",
                     message=(
                         f"The first `{cmd.name}` on PATH runs {cmd.interpreter} (environment "
                         f"{interpreter_prefix(cmd.interpreter)}), not {target_executable}: "
                         f"`{cmd.name} install` puts distributions into that other environment, "
-                        f"where the inspected interpreter cannot import them.{gone} Run pip "
-                        "through the interpreter you mean."
+                        f"where the inspected interpreter cannot import them.{gone} Run pip as "
+                        f"`{py} -m pip` to work on the inspected environment"
+                        + (f", or put {scripts_dir} first on PATH again." if env_is_active else ".")
                     ),
                     evidence=(cmd.path, f"#!{cmd.interpreter}"),
-                    commands=(f"{py} -m pip install PROJECT",)
-                    + ((fix_path,) if env_is_active else ()),
+                    subject=cmd.name,
+                    # No ``pip install PROJECT``: a command is pasted as it stands (issue 14).
+                    commands=(fix_path,) if env_is_active else (),
                 )
             )
     return findings
 
 
-def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
+def script_owners(
+    scripts_dir: str, site_dirs: Iterable[str], records: Records | None = None
+) -> dict[str, str]:
     """``{script path: distribution name}`` for the files of ``scripts_dir`` a RECORD lists.
 
     A wheel's scripts and entry-point wrappers are installed into the ``scripts`` scheme path
@@ -242,27 +324,28 @@ def script_owners(scripts_dir: str, site_dirs: Iterable[str]) -> dict[str, str]:
     escaped name, which pip accepts as a requirement).
 
     :param scripts_dir: ``<prefix>/bin``; :param site_dirs: the target's site-packages.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
+    records = Records() if records is None else records
     scripts = os.path.normcase(os.path.realpath(scripts_dir))
     marker = os.path.basename(scripts_dir)
     owners: dict[str, str] = {}
+    real_dirs: dict[str, str] = {}
     for site in site_dirs:
         try:
             entries = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
         except OSError:
             continue
         for name in entries:
-            try:
-                text = files.read_text(os.path.join(site, name, "RECORD"))
-                lines = [line for line in text.splitlines() if marker in line]
-            except (OSError, UnicodeDecodeError):
-                continue
             dist = name[: -len(".dist-info")].split("-")[0]
-            for row in csv.reader(lines):
-                if not row:
+            for row in records.paths(os.path.join(site, name)):
+                if marker not in row:
                     continue
-                path = os.path.normpath(os.path.join(site, row[0]))
-                real_dir = os.path.normcase(os.path.realpath(os.path.dirname(path)))
+                path = os.path.normpath(os.path.join(site, row))
+                directory = os.path.dirname(path)
+                real_dir = real_dirs.get(directory)
+                if real_dir is None:
+                    real_dir = real_dirs[directory] = os.path.normcase(os.path.realpath(directory))
                 if real_dir == scripts:
                     owners.setdefault(os.path.join(scripts_dir, os.path.basename(path)), dist)
     return owners
@@ -295,6 +378,7 @@ def console_script_findings(
     target_prefix: str,
     target_executable: str,
     site_dirs: Iterable[str] = (),
+    records: Records | None = None,
 ) -> list[Finding]:
     """``console-script-missing-interpreter`` and ``console-script-other-environment``.
 
@@ -305,10 +389,11 @@ def console_script_findings(
     :param scripts_dir: the target's ``sysconfig`` ``scripts`` directory (``<prefix>/bin``).
     :param site_dirs: the target's site-packages directories (whose RECORDs are read); by
         default the ``lib/pythonX.Y/site-packages`` directories under ``target_prefix``.
+    :param records: the report's RECORD cache; ``None``: a new one.
     """
     py = shlex.quote(target_executable)
     dirs = list(site_dirs) or _default_site_dirs(target_prefix)
-    owners = script_owners(scripts_dir, dirs)
+    owners = script_owners(scripts_dir, dirs, records)
     found: dict[str, list[str]] = {code: [] for code in _SCRIPT_PROBLEMS}
     owning: dict[str, dict[str, None]] = {code: {} for code in _SCRIPT_PROBLEMS}
     for script, interpreter, owner in _scripts(scripts_dir, owners):
@@ -336,6 +421,8 @@ def console_script_findings(
                 f"{py} -m pip install --force-reinstall --no-deps {shlex.quote(name)}"
                 for name in owning[code]
             ),
+            subject=scripts_dir,
+            count=len(found[code]),
         )
         for code, (severity, title, why) in _SCRIPT_PROBLEMS.items()
         if found[code]

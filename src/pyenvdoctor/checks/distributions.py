@@ -20,7 +20,18 @@ from pyenvdoctor.model import (
     Severity,
 )
 
-__all__ = ["distribution_findings"]
+__all__ = ["distribution_findings", "system_owned"]
+
+
+#: The base interpreter's site directories as a ``--system-site-packages`` venv sees them
+#: (on Debian its ``dist-packages`` keep their own classes).
+_BASE_DIRS = frozenset(
+    {
+        LocationClass.BASE_SITE_PACKAGES,
+        LocationClass.DEBIAN_DIST_PACKAGES,
+        LocationClass.LOCAL_DIST_PACKAGES,
+    }
+)
 
 
 def _canonical(name: str) -> str:
@@ -47,6 +58,61 @@ def _separate_installs(dists: Sequence[Distribution]) -> list[Distribution]:
     return [d for d in dists if d.editable or not inside(d.metadata_path)]
 
 
+def system_owned(path: str) -> bool:
+    """``path`` is in the directories a system package manager owns: ``/usr`` outside
+    ``/usr/local`` (Debian's ``/usr/lib/python3/dist-packages``, the stdlib, Fedora's
+    ``/usr/lib{,64}/python3.X/site-packages``). pip installs under ``/usr/local`` (Debian's
+    ``sysconfig`` ``posix_local`` scheme), so only that part of ``/usr`` is pip's. ``dpkg -S PATH``
+    names the owner on Debian; nothing here may ``rm`` or ``pip uninstall`` such a path
+    (Debian Python Policy 1.5, PEP 668).
+
+    :param path: any absolute path; symlinks are resolved.
+    """
+    real = os.path.realpath(path)
+    return real.startswith("/usr/") and not real.startswith("/usr/local/")
+
+
+def _uninstall_reason(winner: Distribution, *, debian: bool) -> str | None:
+    """Why ``pip uninstall -y NAME`` must not be suggested for ``winner`` (the copy it removes:
+    pip uninstalls the first distribution of that name on ``sys.path``, pip
+    ``metadata/importlib/_envs.py`` ``get_distribution``), or ``None`` when it may be.
+
+    pip only removes what is in the environment (``req_uninstall.py``: "Not uninstalling ...
+    outside environment" for a venv's base or ``PYTHONPATH``; site directories are its own), and
+    refuses an externally managed Python (PEP 668: Debian's, whose user site is the only
+    place a duplicate can win over dpkg's copy).
+
+    :param debian: the target sees Debian's ``dist-packages`` (Debian's Python, or a venv of it).
+    """
+    if winner.editable:
+        where = f" from {winner.editable_project}" if winner.editable_project else ""
+        return f"the first is an editable install{where}, which `pip uninstall` would remove"
+    if system_owned(winner.metadata_path) or winner.location_class in (
+        LocationClass.DEBIAN_DIST_PACKAGES,
+        LocationClass.LOCAL_DIST_PACKAGES,
+    ):
+        return (
+            "the first belongs to the system Python, whose files a package manager owns "
+            "(`dpkg -S` names it) and whose pip refuses to uninstall (PEP 668)"
+        )
+    if winner.location_class is LocationClass.USER_SITE and debian:
+        return (
+            "the first is in the user site of Debian's Python, where pip refuses to uninstall "
+            "(PEP 668): remove it with the tool that installed it"
+        )
+    if winner.location_class not in (
+        LocationClass.VENV_SITE_PACKAGES,
+        LocationClass.SITE_PACKAGES,
+        LocationClass.USER_SITE,
+    ):
+        return (
+            f"the first is in {winner.location} ({winner.location_class.value}), outside the "
+            "environment's site directories, where pip does not uninstall: remove it there, or "
+            "take that directory off sys.path"
+        )
+    return None
+
+
 def distribution_findings(
     distributions: Sequence[Distribution],
     broken: Sequence[BrokenDistribution],
@@ -64,6 +130,7 @@ def distribution_findings(
     py = shlex.quote(python)
     findings: list[Finding] = []
     for b in broken:
+        owned = system_owned(b.metadata_path)
         findings.append(
             Finding(
                 code="distribution-metadata-broken",
@@ -71,22 +138,30 @@ def distribution_findings(
                 title=f"Unreadable distribution metadata: {os.path.basename(b.metadata_path)}",
                 message=(
                     f"{b.reason}. pip skips it, so it is invisible to `pip list` and `pip uninstall`; "
-                    "it is usually left by an interrupted install or uninstall. Remove the directory "
-                    "and reinstall the project if you need it."
+                    + (
+                        "it is in a directory the system's package manager owns, so do not remove "
+                        "it by hand: `dpkg -S` names the package to reinstall "
+                        "(`apt install --reinstall` it)."
+                        if owned
+                        else "it is usually left by an interrupted install or uninstall. Remove "
+                        "the directory and reinstall the project if you need it."
+                    )
                 ),
                 evidence=(b.metadata_path,),
-                commands=(f"rm -r -- {shlex.quote(b.metadata_path)}",),
+                commands=() if owned else (f"rm -r -- {shlex.quote(b.metadata_path)}",),
+                subject=b.metadata_path,
             )
         )
     by_name: dict[str, list[Distribution]] = defaultdict(list)
     for d in distributions:
         by_name[d.canonical_name].append(d)
+    debian_seen = any(d.location_class is LocationClass.DEBIAN_DIST_PACKAGES for d in distributions)
     for _name, found in sorted(by_name.items()):
         dists = _separate_installs(found)
         if len({d.location for d in dists}) < 2:
             continue  # e.g. Debian ships X.dist-info and X.egg-info side by side: one install
         if dists[0].location_class is LocationClass.VENV_SITE_PACKAGES and all(
-            d.location_class is LocationClass.BASE_SITE_PACKAGES for d in dists[1:]
+            d.location_class in _BASE_DIRS for d in dists[1:]
         ):
             continue  # a venv's copy over its base's (--system-site-packages): PEP 405 layering
         winner = dists[0]
@@ -94,6 +169,7 @@ def distribution_findings(
         imports = "; ".join(
             f"`import {n}` loads {winners[n]}" for n in winner.top_level if n in winners
         )
+        keep = _uninstall_reason(winner, debian=debian_seen)
         findings.append(
             Finding(
                 code="distribution-duplicate",
@@ -103,12 +179,19 @@ def distribution_findings(
                     f"{winner.name} {winner.version} in {winner.location} comes first on sys.path, so "
                     f"pip and importlib.metadata report it; also installed: {others}. "
                     + (f"{imports}. " if imports else "")
-                    + "Remove the installs you do not want."
+                    + (
+                        f"Remove the installs you do not want; not with `pip uninstall`: {keep}."
+                        if keep
+                        else f"`pip uninstall {winner.name}` removes the one in {winner.location} "
+                        "(pip acts on the first on sys.path); the next one then takes its place."
+                    )
                 ),
                 evidence=tuple(d.metadata_path for d in dists),
-                commands=(
-                    f"{py} -m pip uninstall {shlex.quote(winner.name)}  # repeat until one is left",
-                ),
+                subject=winner.canonical_name,
+                count=len(dists),
+                # Once: a second run would reach the next copy, which may be the user's
+                # editable install or a package manager's (issue 14).
+                commands=() if keep else (f"{py} -m pip uninstall -y {shlex.quote(winner.name)}",),
             )
         )
     for d in distributions:
@@ -130,6 +213,7 @@ def distribution_findings(
                         "or uninstall it."
                     ),
                     evidence=(d.metadata_path, d.editable_project),
+                    subject=d.canonical_name,
                     commands=(f"{py} -m pip uninstall -y {shlex.quote(d.name)}",),
                 )
             )
@@ -178,6 +262,7 @@ def distribution_findings(
                     "(PEP 668) and would mix pip's files into dpkg's."
                 ),
                 evidence=tuple(p.pip_line() for p in from_debian),
+                count=len(from_debian),
             )
         )
     for kind, items in grouped.items():
@@ -203,6 +288,7 @@ def distribution_findings(
                 message="As `pip check` reports it: " + "; ".join(p.pip_line() for p in items),
                 evidence=tuple(p.pip_line() for p in items),
                 commands=tuple(commands),
+                count=len(items),
             )
         )
     return findings

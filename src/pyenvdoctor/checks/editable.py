@@ -111,6 +111,8 @@ def editable_findings(
                     "mode, which finds new modules."
                 ),
                 evidence=(s.tree, s.pth, *s.missing),
+                subject=d.canonical_name,
+                count=len(s.missing),
                 commands=(
                     f"{shlex.quote(python)} -m pip install -e {shlex.quote(root)} "
                     "--config-settings editable_mode=strict",
@@ -159,6 +161,7 @@ def _pth_finding(
             )
         ),
         evidence=(pth_path, entry.path, loses, dist.metadata_path),
+        subject=pth_path,
         repairs=(
             Repair(
                 kind=RepairKind.REMOVE_PTH_LINES,
@@ -194,4 +197,5 @@ def _hook_finding(
             "there. pyenvdoctor does not change it."
         ),
         evidence=(*hook_paths, entry.path, loses, dist.metadata_path),
+        subject=dist.canonical_name,
     )

@@ -48,6 +48,7 @@ def environment_findings(
                 severity=Severity.WARNING,
                 title=f"The interpreter could not report {err.get('step')}",
                 message=f"{err.get('message')}. The parts of the report that need it are incomplete.",
+                subject=str(err.get("step")),
             )
         )
     if startup_output:
@@ -82,6 +83,7 @@ def environment_findings(
                     "at an old checkout or a removed environment (from PYTHONPATH or a .pth file)."
                 ),
                 evidence=tuple(f"{e.path} ({e.location.value})" for e in missing),
+                count=len(missing),
             )
         )
     for pth in pth_files:
@@ -98,6 +100,8 @@ def environment_findings(
                         "coverage hooks use this). Check that you expect it."
                     ),
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in imports)),
+                    subject=pth.path,
+                    count=len(imports),
                 )
             )
         egginsert = [ln for ln in imports if "__egginsert" in ln.text or "__plen" in ln.text]
@@ -114,6 +118,8 @@ def environment_findings(
                         "pip and delete the file."
                     ),
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in egginsert)),
+                    subject=pth.path,
+                    count=len(egginsert),
                     repairs=(
                         Repair(
                             kind=RepairKind.REMOVE_PTH_LINES,
@@ -135,6 +141,8 @@ def environment_findings(
                     title=f"{os.path.basename(pth.path)} names directories that do not exist",
                     message="site.py skips these lines; they are left by an uninstalled or moved project.",
                     evidence=(pth.path, *(f"line {ln.lineno}: {ln.text}" for ln in dead)),
+                    subject=pth.path,
+                    count=len(dead),
                 )
             )
     for link, target in dangling_egg_links:
@@ -150,6 +158,7 @@ def environment_findings(
                 ),
                 evidence=(link, target),
                 commands=(f"rm -- {shlex.quote(link)}",),
+                subject=link,
             )
         )
     if pip_version is None:
@@ -175,6 +184,9 @@ def environment_findings(
                 ),
                 evidence=(pip_cache.directory or "",),
                 commands=(f"{py} -m pip cache purge",),
+                subject=pip_cache.directory,
+                count=pip_cache.http_files + pip_cache.wheels_files + pip_cache.other_files,
+                bytes=pip_cache.total_bytes,
             )
         )
     return findings

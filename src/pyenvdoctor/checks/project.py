@@ -24,7 +24,16 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pyenvdoctor import files
-from pyenvdoctor.model import Distribution, Finding, Repair, RepairGroup, RepairKind, Severity
+from pyenvdoctor.collect.managed import ManagedEnvironment
+from pyenvdoctor.model import (
+    ContestedName,
+    Distribution,
+    Finding,
+    Repair,
+    RepairGroup,
+    RepairKind,
+    Severity,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -170,8 +179,119 @@ def reinstall_editable(
     )
 
 
+def _tree_wins(dist: Distribution, project: ProjectInfo, contested: Sequence[ContestedName]) -> str:
+    """The files of the project's tree that ``import`` loads instead of ``dist``'s copy: every
+    top-level name of ``dist`` resolved (:func:`~pyenvdoctor.collect.modules.resolve_names`,
+    ``sys.path[0]`` being the working directory) to a file inside the project but outside
+    ``dist.location`` (a ``.venv`` or ``.tox`` inside the project is the copy). Empty when any
+    name loads the copy or is a namespace package, or ``dist`` names no top-level module."""
+    winners = {c.name: c.winner for c in contested}
+    found = []
+    for name in dist.top_level:
+        winner = winners.get(name)
+        if (
+            winner is None
+            or winner.kind == "namespace"  # PEP 420 portions merge: each submodule decides
+            or not _belongs_to(winner.path, project.root)
+            or _belongs_to(winner.path, dist.location)
+        ):
+            return ""
+        found.append(f"`import {name}` loads {winner.path} ({winner.location.value})")
+    return "; ".join(found)
+
+
+def _copy_findings(
+    dist: Distribution,
+    project: ProjectInfo,
+    *,
+    python: str,
+    found: tuple[str, ...],
+    contested: Sequence[ContestedName],
+    managed: ManagedEnvironment | None,
+) -> list[Finding]:
+    """``project-installed-as-copy``: an error when ``import`` loads the copy and the user's own
+    environment holds it; information when a tool reinstalls the project on each run (tox,
+    nox) or manages the environment (pipx, hatch), or when the working tree's files are what
+    ``import`` loads from here."""
+    reinstall = f"{shlex.quote(python)} -m pip install -e {shlex.quote(project.root)}"
+    title = f"{dist.name} is installed as a copy: edits to {project.root} do not run"
+    copy = f"{dist.name} {dist.version} in {dist.location} is a regular (non-editable) install"
+    if managed is not None:
+        if managed.tool in ("tox", "nox"):
+            rerun = (
+                f"`tox -c {shlex.quote(managed.config_dir)} -e {shlex.quote(managed.name)}` "
+                "(`-r` to recreate the environment too)"
+                if managed.tool == "tox" and managed.config_dir
+                else f"{managed.tool} again"
+            )
+            how = (
+                f"{managed.tool} builds the project and installs it into its environment "
+                f"{managed.name!r} at every run, so a run tests the current tree; only "
+                f"{python} started by hand runs the copy of the last run. Run {rerun}."
+            )
+        else:
+            how = (
+                f"{managed.tool} made this environment ({managed.name!r}) and installs into it; "
+                "edits to the tree reach it when it is installed again with that tool."
+            )
+        command = (
+            ()
+            if managed.tool != "tox" or not managed.config_dir
+            else (f"tox -c {shlex.quote(managed.config_dir)} -e {shlex.quote(managed.name)}",)
+        )
+        return [
+            Finding(
+                code="project-installed-as-copy",
+                subject=project.root,
+                severity=Severity.INFO,
+                title=f"{dist.name} is installed as a copy in a {managed.tool} environment",
+                message=f"{copy}, made by {managed.tool}: {how}",
+                evidence=found,
+                commands=command,
+            )
+        ]
+    tree = _tree_wins(dist, project, contested)
+    if tree:
+        return [
+            Finding(
+                code="project-installed-as-copy",
+                subject=project.root,
+                severity=Severity.INFO,
+                title=f"{dist.name} is installed as a copy, but import here loads the tree",
+                message=(
+                    f"{copy}, yet from this working directory (sys.path[0]) {tree}: edits run "
+                    "here. Run from another directory, or through its entry points, the copy "
+                    "runs instead; an editable install (PEP 660) makes both the tree."
+                ),
+                evidence=found,
+                commands=(reinstall,),
+                repairs=(reinstall_editable(python, project.root, project.name),),
+            )
+        ]
+    return [
+        Finding(
+            code="project-installed-as-copy",
+            subject=project.root,
+            severity=Severity.ERROR,
+            title=title,
+            message=(
+                f"{copy}: `import` loads the copy made at install time, not the files in "
+                f"{project.root}. Reinstall it in editable mode (PEP 660)."
+            ),
+            evidence=found,
+            commands=(reinstall,),
+            repairs=(reinstall_editable(python, project.root, project.name),),
+        )
+    ]
+
+
 def project_findings(
-    project: ProjectInfo, distributions: Sequence[Distribution], *, python: str
+    project: ProjectInfo,
+    distributions: Sequence[Distribution],
+    *,
+    python: str,
+    contested: Sequence[ContestedName] = (),
+    managed: ManagedEnvironment | None = None,
 ) -> list[Finding]:
     """Whether the target runs the project's working tree.
 
@@ -179,6 +299,10 @@ def project_findings(
     :param distributions: the target's distributions, shadowed ones included (only visible ones,
         those ``pip list`` and ``importlib.metadata`` report, are compared).
     :param python: the target's executable, for suggested commands.
+    :param contested: resolved top-level names (what ``import`` loads from the working
+        directory), from :func:`~pyenvdoctor.collect.modules.resolve_names`.
+    :param managed: the tool managing the target's environment
+        (:func:`~pyenvdoctor.collect.managed.managed_environment`), or ``None``.
     """
     if not project.canonical_name:
         return []
@@ -196,6 +320,7 @@ def project_findings(
             return [
                 Finding(
                     code="project-not-installed",
+                    subject=project.root,
                     severity=Severity.WARNING,
                     title=f"{project.name} is not installed, but `import {pkg}` finds another distribution",
                     message=(
@@ -214,6 +339,7 @@ def project_findings(
         return [
             Finding(
                 code="project-not-installed",
+                subject=project.root,
                 severity=Severity.INFO,
                 title=f"{project.name} is not installed in this environment",
                 message=(
@@ -229,27 +355,16 @@ def project_findings(
     found = (dist.metadata_path, *((pkg_dir,) if pkg_dir else ()), *evidence)
     repairs = (reinstall_editable(python, project.root, project.name),)
     if not dist.editable:
-        return [
-            Finding(
-                code="project-installed-as-copy",
-                severity=Severity.ERROR,
-                title=f"{dist.name} is installed as a copy: edits to {project.root} do not run",
-                message=(
-                    f"{dist.name} {dist.version} in {dist.location} is a regular (non-editable) "
-                    f"install: `import` loads the copy made at install time, not the files in "
-                    f"{project.root}. Reinstall it in editable mode (PEP 660)."
-                ),
-                evidence=found,
-                commands=(reinstall,),
-                repairs=repairs,
-            )
-        ]
+        return _copy_findings(
+            dist, project, python=python, found=found, contested=contested, managed=managed
+        )
     if dist.editable_project is None:
         return []  # editable, but from where is unknown: nothing to compare
     if not _belongs_to(dist.editable_project, project.root):
         return [
             Finding(
                 code="project-editable-elsewhere",
+                subject=project.root,
                 severity=Severity.ERROR,
                 title=f"{dist.name} is installed in editable mode from another directory",
                 message=(
@@ -266,6 +381,7 @@ def project_findings(
         return [
             Finding(
                 code="project-editable-outdated",
+                subject=project.root,
                 severity=Severity.WARNING,
                 title=f"{dist.name}'s installed metadata says {dist.version}, the project says {project.version}",
                 message=(

@@ -9,6 +9,8 @@ import os
 import shlex
 from collections.abc import Sequence
 
+from pyenvdoctor.checks.bytecode import record_owners
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import (
     ContestedName,
     Distribution,
@@ -67,9 +69,14 @@ def shadowing_findings(
     contested: Sequence[ContestedName],
     interpreter: Interpreter,
     distributions: Sequence[Distribution],
+    records: Records | None = None,
 ) -> list[Finding]:
     """One finding per name that resolves somewhere unexpected; user files are explained and
-    never changed by ``--fix`` (only leftover bytecode-only directories are offered)."""
+    never changed by ``--fix`` (only leftover bytecode-only directories are offered).
+
+    :param records: the report's RECORD cache (a package and a module one wheel installs side
+        by side are that distribution's quirk: info, not a warning); ``None``: a new one.
+    """
     stdlib_names = set(interpreter.stdlib_module_names or ())
     findings: list[Finding] = []
     for c in contested:
@@ -85,6 +92,7 @@ def shadowing_findings(
             findings.append(
                 Finding(
                     code="stdlib-shadowed",
+                    subject=w.path,
                     severity=Severity.WARNING,
                     title=f"{w.path} shadows the standard library's {c.name}",
                     message=(
@@ -109,6 +117,7 @@ def shadowing_findings(
                 findings.append(
                     Finding(
                         code="namespace-hides-editable",
+                        subject=w.path,
                         severity=Severity.ERROR,
                         title=f"Directory {w.path} hides the editable install of {editable.name}",
                         message=(
@@ -132,6 +141,7 @@ def shadowing_findings(
                 findings.append(
                     Finding(
                         code="leftover-directory",
+                        subject=w.path,
                         severity=Severity.INFO,
                         title=f"{w.path} holds only bytecode",
                         message=(
@@ -157,6 +167,7 @@ def shadowing_findings(
             findings.append(
                 Finding(
                     code="distribution-shadowed",
+                    subject=w.path,
                     severity=Severity.WARNING,
                     title=f"{w.path} shadows {what}",
                     message=(
@@ -177,24 +188,50 @@ def shadowing_findings(
             p for p in c.others if p.index == w.index and p.kind == "module" and w.kind == "package"
         ]
         if same_dir:
-            findings.append(
-                Finding(
-                    code="package-shadows-module",
-                    severity=Severity.WARNING,
-                    title=f"Package {w.path} hides module {same_dir[0].path}",
-                    message=(
-                        "A directory with __init__.py and a module of the same name sit side by side; "
-                        "the import system takes the package, so the module never runs. Remove or "
-                        "rename one of them."
-                    ),
-                    evidence=(w.path, same_dir[0].path),
-                )
-            )
+            findings.append(_package_shadows_module(w.path, same_dir[0].path, records))
             continue
         user = _user_site_finding(c.name, w, c.others, interpreter, distributions)
         if user is not None:
             findings.append(user)
     return findings
+
+
+def _package_shadows_module(package: str, module: str, records: Records | None) -> Finding:
+    """``package-shadows-module``: ``FileFinder.find_spec`` (CPython
+    ``Lib/importlib/_bootstrap_external.py``) checks for a package directory before the module
+    files of the same name, so ``module`` never runs. When one distribution's RECORD lists both
+    (click-plugins 1.1.1.2 ships ``click_plugins.py`` beside ``click_plugins/``), reinstalling
+    brings it back: that wheel's quirk, an info naming it; else a warning."""
+    site = os.path.dirname(package)
+    init = next(
+        (
+            os.path.join(package, "__init__" + suffix)
+            for suffix in (".py", ".pyc")
+            if os.path.isfile(os.path.join(package, "__init__" + suffix))
+        ),
+        os.path.join(package, "__init__.py"),
+    )
+    owners = record_owners([init, module], [site], records)
+    shipped = owners.get(init) is not None and owners.get(init) == owners.get(module)
+    message = (
+        "A directory with __init__.py and a module of the same name sit side by side; the "
+        "import system takes the package, so the module never runs. "
+    )
+    if shipped:
+        message += (
+            f"Both are installed by one wheel ({owners[init]}: its RECORD lists both), so the "
+            "module is dead code that distribution ships; nothing to change here."
+        )
+    else:
+        message += "Remove or rename one of them."
+    return Finding(
+        code="package-shadows-module",
+        subject=package,
+        severity=Severity.INFO if shipped else Severity.WARNING,
+        title=f"Package {package} hides module {module}",
+        message=message,
+        evidence=(package, module),
+    )
 
 
 def _user_site_finding(
@@ -227,6 +264,7 @@ def _user_site_finding(
         )
         return Finding(
             code="user-site-shadows",
+            subject=w.path,
             severity=Severity.WARNING,
             title=f"The user site shadows {name} from {site_below.location.value}",
             message=(

@@ -120,12 +120,14 @@ class LoadedDistribution:
 
     @property
     def metadata(self) -> Headers:
-        """The METADATA (or PKG-INFO) headers.
+        """The METADATA (or PKG-INFO) headers; for a single-file ``NAME-VERSION.egg-info``
+        (distutils' ``install_egg_info``, as Debian still ships some), the file itself:
+        ``importlib_metadata.Distribution.metadata`` reads ``read_text("")`` last for it.
 
-        :raises importlib_metadata.MetadataNotFound: neither file exists.
+        :raises importlib_metadata.MetadataNotFound: none of them exists.
         """
         if self._headers is None:
-            text = self.read_text("METADATA") or self.read_text("PKG-INFO")
+            text = self.read_text("METADATA") or self.read_text("PKG-INFO") or self.read_text("")
             if text is None:
                 raise importlib_metadata.MetadataNotFound("No package metadata was found.")
             self._headers = Headers(text)
@@ -150,7 +152,7 @@ class LoadedDistribution:
         """
         if self._dir is None:
             return self.dist.read_text(filename)
-        return _read_utf8(os.path.join(self._dir, filename))
+        return _read_utf8(os.path.join(self._dir, filename) if filename else self._dir)
 
 
 def _read_utf8(path: str) -> str | None:

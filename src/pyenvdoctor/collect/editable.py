@@ -12,14 +12,13 @@ again. ``site.execsitecustomize``/``execusercustomize`` (CPython ``Lib/site.py``
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from pyenvdoctor import files
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import Distribution, LocationClass, PathEntry, PthFile
 
 __all__ = [
@@ -30,34 +29,33 @@ __all__ = [
 ]
 
 
-def record_files(distributions: Iterable[Distribution]) -> dict[str, Distribution]:
+def record_files(
+    distributions: Iterable[Distribution], records: Records | None = None
+) -> dict[str, Distribution]:
     """Real path -> distribution (first wins) of the files a ``.dist-info/RECORD`` lists that
     the repairs ask about: ``.pth`` files and files outside the site directory (console
     scripts, headers, data: RECORD paths starting with ``..``, such as ``../../../bin/NAME``).
 
     Paths in RECORD are relative to the directory holding the ``.dist-info`` (PEP 376/627).
-    Other rows are skipped before CSV parsing, and the real path is that of the file's
-    directory (one ``realpath`` per directory) joined with its name: a 266-distribution venv
-    lists 116,000 files, of which a few hundred are wanted. For a file that is itself a
-    symlink a caller's ``realpath`` does not match, so it has no owner here (never a wrong
-    one). Unreadable or malformed RECORDs own nothing.
+    The real path is that of the file's directory (one ``realpath`` per directory) joined with
+    its name: a 266-distribution venv lists 116,000 files, of which a few hundred are wanted.
+    For a file that is itself a symlink a caller's ``realpath`` does not match, so it has no
+    owner here (never a wrong one). Unreadable or malformed RECORDs own nothing.
+
+    :param records: the report's RECORD cache (:class:`~pyenvdoctor.collect.records.Records`);
+        ``None``: a new one.
     """
+    records = Records() if records is None else records
     owners: dict[str, Distribution] = {}
     real_dirs: dict[str, str] = {}
     for d in distributions:
         if not d.metadata_path.endswith(".dist-info"):
             continue
         base = os.path.dirname(d.metadata_path)
-        try:
-            text = files.read_bytes(os.path.join(d.metadata_path, "RECORD")).decode("utf-8")
-            lines = [ln for ln in text.splitlines() if ln.startswith(("..", '"..')) or ".pth" in ln]
-            rows = list(csv.reader(lines))
-        except (OSError, UnicodeDecodeError, csv.Error):
-            continue
-        for row in rows:
-            if not row or not (row[0].startswith("..") or row[0].endswith(".pth")):
+        for path in records.paths(d.metadata_path):
+            if not (path.startswith("..") or path.endswith(".pth")):
                 continue
-            directory, name = os.path.split(os.path.join(base, row[0]))
+            directory, name = os.path.split(os.path.join(base, path))
             real = real_dirs.get(directory)
             if real is None:
                 real = real_dirs[directory] = os.path.realpath(directory)

@@ -24,10 +24,19 @@ class OutputFormat(str, enum.Enum):
     MARKDOWN = "markdown"
 
 
-def render(report: Report, fmt: OutputFormat, *, color: bool = False, width: int = 100) -> str:
+def render(
+    report: Report,
+    fmt: OutputFormat,
+    *,
+    color: bool = False,
+    width: int = 100,
+    full: bool = False,
+) -> str:
     """Render ``report`` in ``fmt``.
 
     :param color: ANSI colours (text only); :param width: columns (text only).
+    :param full: text only: every finding whole and the tables (``--all``); JSON and Markdown
+        always hold everything.
     """
     if fmt is OutputFormat.JSON:
         from pyenvdoctor.render.json import render_json
@@ -39,7 +48,7 @@ def render(report: Report, fmt: OutputFormat, *, color: bool = False, width: int
         return render_markdown(report)
     from pyenvdoctor.render.console import render_console
 
-    return render_console(_printable_report(report), color=color, width=width)
+    return render_console(_printable_report(report), color=color, width=width, full=full)
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:

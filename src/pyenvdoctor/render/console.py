@@ -4,15 +4,15 @@ imports rich."""
 from __future__ import annotations
 
 import io
+import textwrap
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from pyenvdoctor.checks.bytecode import format_bytes
-from pyenvdoctor.model import Finding, Report
+from pyenvdoctor.model import Finding, Report, Severity
 from pyenvdoctor.render.summary import summarize
 
 __all__ = ["ScanProgress", "render_console"]
@@ -55,24 +55,51 @@ class ScanProgress:
 
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+#: Evidence lines shown per finding in the default view (``--all``: every one).
+EVIDENCE_LINES = 5
 
 
-def _finding(f: Finding) -> Panel:
-    body: list[Text] = [Text(f.message)]
-    if f.evidence:
-        body.append(
-            Text(
-                "\n".join(f.evidence[:10])
-                + (f"\n… {len(f.evidence) - 10} more" if len(f.evidence) > 10 else ""),
-                style="dim",
-            )
-        )
+def _wrapped(text: str, width: int, *, indent: str = "  ", first: str = "") -> str:
+    """``text`` wrapped to ``width`` columns, every line but the first (``first``: its
+    prefix) indented by ``indent``, no trailing spaces; words longer than a line (paths) are
+    folded."""
+    out: list[str] = []
+    for n, paragraph in enumerate(text.split("\n")):  # a newline in the text is kept
+        out += textwrap.wrap(
+            paragraph,
+            width=max(width, len(indent) + 10),
+            initial_indent=first if n == 0 else indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        ) or [""]
+    return "\n".join(out)
+
+
+def _heading(f: Finding, width: int) -> Text:
+    """``SEVERITY code: title``, wrapped, the severity coloured."""
+    sev = f.severity.value.upper()
+    text = Text(_wrapped(f"{sev} {f.code}: {f.title}", width))
+    text.stylize(_STYLE[f.severity.value], 0, len(sev))
+    text.stylize("bold", len(sev) + 1)
+    return text
+
+
+def _print_finding(console: Console, f: Finding, *, full: bool, width: int) -> None:
+    """A finding without a box: its heading, the explanation and the evidence indented two
+    columns and wrapped to ``width``, then each command alone on its line, never wrapped by us
+    (``soft_wrap``: the terminal folds a long one visually, and it pastes whole)."""
+    console.print(_heading(f, width), soft_wrap=True)
+    console.print(_wrapped(f.message, width, first="  "), soft_wrap=True)
+    shown = f.evidence if full else f.evidence[:EVIDENCE_LINES]
+    lines = [_wrapped(e, width, first="  ", indent="    ") for e in shown]
+    if len(f.evidence) > len(shown):
+        more = f"… and {len(f.evidence) - len(shown)} more (--all shows them all)"
+        lines.append(_wrapped(more, width, first="  "))
+    if lines:
+        console.print(Text("\n".join(lines), style="dim"), soft_wrap=True)
     for cmd in f.commands:
-        body.append(Text("$ " + cmd, style="bold"))
-    title = Text.assemble((f.severity.value.upper(), _STYLE[f.severity.value]), " ", f.title)
-    return Panel(
-        Group(*body), title=title, title_align="left", subtitle=f.code, subtitle_align="right"
-    )
+        console.print(Text("$ " + cmd, style="bold"), soft_wrap=True)
+    console.print()
 
 
 def _kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -84,10 +111,18 @@ def _kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def render_console(report: Report, *, color: bool = False, width: int = 100) -> str:
+def render_console(
+    report: Report, *, color: bool = False, width: int = 100, full: bool = False
+) -> str:
     """Render ``report`` for a terminal.
 
-    :param color: emit ANSI colour codes; :param width: columns.
+    The default view answers "what is wrong and what do I run": the summary, every error and
+    warning with its commands, one line per info, a few figures, and a pointer to ``--all``.
+    ``full`` (``--all``) shows every finding whole and then the tables (interpreter, sys.path,
+    commands on PATH, distributions, bytecode, caches).
+
+    :param color: emit ANSI colour codes; :param width: columns (commands are never wrapped,
+        every other line fits); :param full: the long view.
     """
     buf = io.StringIO()
     console = Console(
@@ -102,15 +137,39 @@ def render_console(report: Report, *, color: bool = False, width: int = 100) -> 
     s = summarize(report)
     it = report.interpreter
     console.print(Text(s.headline, style="bold"))
-    console.print(s.interpreter_line)
-    console.print(s.selection_line, style="dim")
+    console.print(_wrapped(s.interpreter_line, width), soft_wrap=True)
+    console.print(Text(_wrapped(s.selection_line, width), style="dim"), soft_wrap=True)
     console.print()
+    infos = [f for f in report.findings if f.severity is Severity.INFO]
     for f in report.findings:
-        console.print(_finding(f))
+        if full or f.severity is not Severity.INFO:
+            _print_finding(console, f, full=full, width=width)
+    if infos and not full:
+        console.print(Text(f"{len(infos)} note{'s' if len(infos) != 1 else ''}:", style="bold"))
+        for f in infos:
+            console.print(
+                Text.assemble("  ", ("INFO", _STYLE["info"]), " ", (f.code, "dim"), ": ", f.title),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        console.print()
     for sk in report.skipped:
         console.print(f"Not checked: {sk.check}: {sk.reason}", style="dim")
     if report.redactions:
         console.print(f"Redacted: {', '.join(report.redactions)}.", style="dim")
+    if not full:
+        classes = ", ".join(f"{c.value}: {n}" for c, n in s.distributions_per_class)
+        console.print(
+            f"{s.distributions_total} distributions" + (f" ({classes})" if classes else "")
+        )
+        console.print(f"Bytecode: {report.bytecode.scanned_files:,} files checked")
+        console.print(f"pip cache: {s.pip_cache_line}")
+        hint = (
+            "Details of every note and the tables (interpreter, sys.path, commands on PATH, "
+            "distributions, bytecode, caches): add --all."
+        )
+        console.print(Text(_wrapped(hint, width, indent=""), style="dim"), soft_wrap=True)
+        return buf.getvalue()
     rows = [
         ("executable", it.executable),
         ("version", it.version.replace("\n", " ")),

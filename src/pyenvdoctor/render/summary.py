@@ -38,6 +38,9 @@ def summarize(report: Report) -> Summary:
     problems = ", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts if n)
     headline = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
     headline += f" ({problems})" if problems else ": nothing wrong found"
+    hidden = sum(i.findings for i in report.ignored)
+    if report.ignored:  # issue 14: ignored findings are counted in the summary
+        headline += f"; {hidden} ignored (" + ", ".join(i.code for i in report.ignored) + ")"
     visible = report.visible_distributions()
     per_class = Counter(d.location_class for d in visible)
     byte_files: Counter[BytecodeCategory] = Counter()

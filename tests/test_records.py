@@ -1,0 +1,61 @@
+"""RECORD path fields (collect/records.py) against what the stdlib's own reader says.
+
+The oracle is ``importlib.metadata`` (``Distribution.files``, csv-based) over every distribution of
+this project's own environment, plus RECORDs pip's csv writer quotes (a comma, a quote, a newline
+and a form feed in a file name).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+
+from pyenvdoctor.collect.records import Records
+
+
+def test_every_record_of_this_environment_reads_as_importlib_metadata_reads_it() -> None:
+    records = Records()
+    compared = 0
+    for dist in importlib.metadata.distributions(path=sys.path):
+        path = getattr(dist, "_path", None)
+        if path is None or not str(path).endswith(".dist-info"):
+            continue
+        expected = tuple(str(f) for f in dist.files or ())
+        assert records.paths(str(path)) == expected, path
+        compared += 1
+    assert compared >= 10  # pytest, mypy, ruff, rich, packaging ... are installed here
+
+
+def test_quoted_fields_and_odd_line_breaks_follow_csv(tmp_path: Path) -> None:
+    names = ["pkg/a,b.py", 'pkg/q"uote.py', "pkg/new\nline.py", "pkg/form\x0cfeed.py", "pkg/m.py"]
+    info = tmp_path / "pkg-1.0.dist-info"
+    info.mkdir()
+    with open(info / "RECORD", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)  # what pip writes with (QUOTE_MINIMAL, \r\n)
+        for name in names:
+            writer.writerow([name, "sha256=x", "1"])
+    assert Records().paths(str(info)) == tuple(names)
+
+
+def test_unquoted_record_with_a_form_feed_in_a_name(tmp_path: Path) -> None:
+    info = tmp_path / "pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "RECORD").write_bytes(b"pkg/form\x0cfeed.py,,\r\npkg/m.py,,\npkg/n.py,,\r")
+    with open(info / "RECORD", newline="", encoding="utf-8") as f:
+        expected = tuple(row[0] for row in csv.reader(f) if row)
+    assert Records().paths(str(info)) == expected == ("pkg/form\x0cfeed.py", "pkg/m.py", "pkg/n.py")
+
+
+def test_missing_undecodable_and_fifo_records_own_nothing(tmp_path: Path) -> None:
+    missing, latin, fifo = (tmp_path / f"{n}-1.0.dist-info" for n in ("missing", "latin", "fifo"))
+    for d in (missing, latin, fifo):
+        d.mkdir()
+    (latin / "RECORD").write_bytes(b"caf\xe9.py,,\n")
+    os.mkfifo(fifo / "RECORD")
+    records = Records()
+    assert records.paths(str(missing)) == ()
+    assert records.paths(str(latin)) == ()
+    assert records.paths(str(fifo)) == ()  # returns at once: not opened for a blocking read
