@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from pyenvdoctor import __version__
+from pyenvdoctor import __version__, interrupt
 from pyenvdoctor.errors import (
     DoctorError,
     InterpreterError,
+    Interrupted,
     NotConfirmedError,
     OutputError,
     UsageError,
@@ -27,7 +28,7 @@ from pyenvdoctor.errors import (
 
 if TYPE_CHECKING:
     from pyenvdoctor.collect.bytecode import FileSink
-    from pyenvdoctor.fix import Action
+    from pyenvdoctor.fix import Action, FixOutcome
     from pyenvdoctor.model import BytecodeCategory, Finding, Report, WhichReport
     from pyenvdoctor.render import OutputFormat
 
@@ -479,8 +480,10 @@ def _confirm(question: str) -> bool:
     print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
     try:
         return sys.stdin.readline().strip().lower() in ("y", "yes")
-    except (OSError, KeyboardInterrupt):
+    except OSError:
         return False
+    # SIGINT/SIGTERM at the prompt: pyenvdoctor.errors.Interrupted (--fix handles both) or
+    # KeyboardInterrupt propagates: nothing was changed, exit 130/143, not "not confirmed".
 
 
 def _check_fix_codes(args: argparse.Namespace) -> list[str]:
@@ -514,7 +517,9 @@ def _check_ignore(args: argparse.Namespace) -> None:
         print(f"pyenvdoctor: warning: {ignore.note}", file=sys.stderr)
 
 
-def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Action, ...]:
+def _confirmed(
+    plan: tuple[Action, ...], args: argparse.Namespace, fmt: OutputFormat
+) -> tuple[Action, ...]:
     """The actions the user agreed to: all with ``--yes``; on a terminal one question per group
     (removes debris / changes what is installed), the plan shown first.
 
@@ -523,7 +528,8 @@ def _confirmed(plan: tuple[Action, ...], args: argparse.Namespace) -> tuple[Acti
     from pyenvdoctor.model import RepairGroup
     from pyenvdoctor.render.fix import render_plan
 
-    sys.stderr.write(render_plan(plan))
+    # Redacted as the --fix output in ``fmt`` is (issue 15): the plan on stderr is pasted too.
+    sys.stderr.write(_redacted_text(args, fmt, render_plan(plan)))
     sys.stderr.flush()
     if args.yes:
         return plan
@@ -556,6 +562,8 @@ class _LogFile:
 
     def __init__(self, path: str | None) -> None:
         self._file = None
+        self.path = path
+        self.closed = False
         if path is not None:
             try:
                 self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
@@ -563,15 +571,17 @@ class _LogFile:
                 raise OutputError(f"cannot write {path}: {exc.strerror}") from None
 
     def __call__(self, record: Mapping[str, object]) -> None:
-        if self._file is not None:
+        if self._file is not None and not self.closed:
             import json
 
             self._file.write(json.dumps(record, sort_keys=True) + "\n")
             self._file.flush()
 
     def close(self) -> None:
+        self.closed = True
         if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 def _run_fix(
@@ -584,7 +594,6 @@ def _run_fix(
     :data:`~pyenvdoctor.fix.MAX_ROUNDS` times (README "--fix"). Exit 0 only when every action
     succeeded and every finding it was for is gone."""
     from pyenvdoctor import fix
-    from pyenvdoctor.collect.pip_cache import measure_pip_cache
     from pyenvdoctor.render.fix import FixResult, render_fix
 
     selected = _check_fix_codes(args)
@@ -617,7 +626,50 @@ def _run_fix(
             args.output,
         )
         return EXIT_OK
-    plan = _confirmed(plan, args)
+    with interrupt.handling() as stop:
+        return _apply_rounds(
+            args, fmt, report, files, plan=plan, before=before, selected=selected, stop=stop
+        )
+
+
+def _stopped(log: _LogFile, stop: interrupt.Stop, total: FixOutcome, signum: int) -> Interrupted:
+    """The error for a stop signal: the ``--log`` gets an ``interrupted`` record (written in
+    full: a second signal is held off meanwhile), the message says what was done."""
+    with stop.deferred():
+        log({"event": "interrupted", "signal": signum, "not_attempted": total.not_attempted})
+        log.close()
+    removed = total.count("removed") + total.count("edited")
+    message = f"{removed} file(s) changed, {len(total.commands)} command(s) run"
+    if total.not_attempted:
+        message += f", {total.not_attempted} planned change(s) not attempted"
+    message += "; no file is left half-done"
+    if log.path is not None:
+        message += f"; {log.path} lists every change"
+    return Interrupted(signum, message)
+
+
+def _apply_rounds(
+    args: argparse.Namespace,
+    fmt: OutputFormat,
+    report: Report,
+    files: list[tuple[BytecodeCategory, str, os.stat_result]],
+    *,
+    plan: tuple[Action, ...],
+    before: tuple[str, ...],
+    selected: list[str],
+    stop: interrupt.Stop,
+) -> int:
+    """Confirm, apply, diagnose again, up to :data:`~pyenvdoctor.fix.MAX_ROUNDS` rounds, with
+    SIGINT/SIGTERM handled (:mod:`pyenvdoctor.interrupt`): at a prompt or between rounds they
+    stop at once; while applying, after the file operation under way.
+
+    :raises Interrupted: a stop signal arrived (exit 130/143).
+    """
+    from pyenvdoctor import fix
+    from pyenvdoctor.collect.pip_cache import measure_pip_cache
+    from pyenvdoctor.render.fix import FixResult, render_fix
+
+    plan = _confirmed(plan, args, fmt)
     if not plan:
         raise NotConfirmedError("nothing changed")
     log = _LogFile(args.log)  # refused here, before anything changes
@@ -637,24 +689,32 @@ def _run_fix(
                 )
                 if not plan:
                     break
-                plan = _confirmed(plan, args)
+                plan = _confirmed(plan, args, fmt)
                 if not plan:
                     break
-            total.extend(
-                fix.apply(
-                    plan,
-                    measure=lambda: (
-                        measure_pip_cache(
-                            target_prefix=interp.prefix, environ=os.environ
-                        ).total_bytes
-                    ),
-                    log=log,
+            with stop.deferred():
+                total.extend(
+                    fix.apply(
+                        plan,
+                        measure=lambda: (
+                            measure_pip_cache(
+                                target_prefix=interp.prefix, environ=os.environ
+                            ).total_bytes
+                        ),
+                        log=log,
+                        stop=stop.pending,
+                    )
                 )
-            )
+            if total.interrupted is not None:
+                raise _stopped(log, stop, total, total.interrupted)
             applied += plan
             done.update(a.key for a in plan)
             files.clear()  # the next round plans from the files of the new scan
             report = _build(args, None, on_file=lambda *item: files.append(item))
+    except Interrupted as exc:
+        if log.closed:
+            raise
+        raise _stopped(log, stop, total, exc.signum) from None
     finally:
         log.close()
     after = tuple(sorted({f.code for f in report.findings}))
@@ -731,14 +791,18 @@ def _run_broken(
             args.output,
         )
         return error.exit_code if not plan else EXIT_OK
-    plan = _confirmed(plan, args)
-    if not plan:
-        raise NotConfirmedError("nothing changed")
-    log = _LogFile(args.log)
-    try:
-        outcome = fix.apply(plan, log=log)
-    finally:
-        log.close()
+    with interrupt.handling() as stop:
+        plan = _confirmed(plan, args, fmt)
+        if not plan:
+            raise NotConfirmedError("nothing changed")
+        log = _LogFile(args.log)
+        try:
+            with stop.deferred():
+                outcome = fix.apply(plan, log=log, stop=stop.pending)
+            if outcome.interrupted is not None:
+                raise _stopped(log, stop, outcome, outcome.interrupted)
+        finally:
+            log.close()
     try:
         after = tuple(sorted({f.code for f in _build(args, None).findings}))
     except InterpreterError:
@@ -848,6 +912,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_diff(args)
         if args.command == "schema":
             return _run_schema(args)
+    except Interrupted as exc:
+        print(f"pyenvdoctor: {exc}", file=sys.stderr)
+        return exc.exit_code
     except DoctorError as exc:
         print(f"pyenvdoctor: error: {exc}", file=sys.stderr)
         return exc.exit_code

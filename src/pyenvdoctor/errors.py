@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DoctorError",
     "InterpreterError",
+    "Interrupted",
     "NotConfirmedError",
     "OutputError",
     "ReportFormatError",
@@ -54,3 +55,23 @@ class NotConfirmedError(DoctorError):
     was changed. Exit status 6."""
 
     exit_code = 6
+
+
+class Interrupted(DoctorError):
+    """SIGINT or SIGTERM arrived: the current file operation was finished (never left half
+    done), the ``--log`` written, nothing else started. Exit status 128 + the signal number
+    (130 for SIGINT, 143 for SIGTERM), as a shell reports a process the signal ended.
+
+    :ivar signum: the signal number.
+    """
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        import signal
+
+        self.signum = signum
+        self.exit_code = 128 + signum
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        super().__init__(f"interrupted by {name}" + (f": {message}" if message else ""))

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fnmatch
 import functools
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +49,7 @@ __all__ = [
     "FIXABLE_BYTECODE",
     "FIXABLE_CODES",
     "MAX_ROUNDS",
+    "PIP_CACHE_PURGED",
     "Action",
     "ActionKind",
     "Changed",
@@ -195,6 +196,10 @@ class FixOutcome:
     bytes_freed: int = 0
     #: ``(path, old content, removed lines)`` of each ``.pth`` file edited.
     pth_edits: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    #: The signal (SIGINT, SIGTERM) that stopped :func:`apply` between two operations, if any.
+    interrupted: int | None = None
+    #: Files planned and not attempted because of that signal.
+    not_attempted: int = 0
 
     def extend(self, other: FixOutcome) -> None:
         """Add what a later round did."""
@@ -203,6 +208,8 @@ class FixOutcome:
         self.commands += other.commands
         self.bytes_freed += other.bytes_freed
         self.pth_edits += other.pth_edits
+        self.interrupted = self.interrupted or other.interrupted
+        self.not_attempted += other.not_attempted
 
     def count(self, status: str) -> int:
         """How many files ended with ``status``."""
@@ -210,9 +217,11 @@ class FixOutcome:
 
     @property
     def complete(self) -> bool:
-        """Every planned file removed and every command exited 0."""
-        return all(f.status in ("removed", "edited") for f in self.files) and all(
-            rc == 0 for _, rc, _ in self.commands
+        """Every planned file removed and every command exited 0, not interrupted."""
+        return (
+            self.interrupted is None
+            and all(f.status in ("removed", "edited") for f in self.files)
+            and all(rc == 0 for _, rc, _ in self.commands)
         )
 
 
@@ -410,7 +419,11 @@ def plan(
                 )
             )
         else:
-            actions.append(_cache_files_action(cache.directory, cache.total_bytes))
+            actions.append(
+                _cache_files_action(
+                    cache.directory, cache.total_bytes, include_system=include_system
+                )
+            )
     from pyenvdoctor.checks.caches import cache_actions
 
     actions.extend(cache_actions(report, selected))  # only with --fix cache-large
@@ -580,17 +593,45 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
     return actions
 
 
-def _cache_files_action(directory: str, expected: int) -> Action:
-    """Without pip in the target: every regular file inside the resolved cache directory."""
-    planned = []
-    for dirpath, _dirs, names in os.walk(directory):  # os.walk does not follow symlinks
-        for name in names:
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and not path.endswith(".py"):
+#: What ``pip cache purge`` removes (``pip/_internal/commands/cache.py``,
+#: ``remove_cache_items(["*"])``): every file under ``http`` and ``http-v2`` (``_find_http_files``)
+#: and the ``*.whl`` files under ``wheels`` (``_find_wheels``), found with ``os.walk`` and
+#: ``fnmatch`` (``pip/_internal/utils/filesystem.py`` ``find_files``).
+PIP_CACHE_PURGED = (("http", "*"), ("http-v2", "*"), ("wheels", "*.whl"))
+
+
+def _cache_files_action(directory: str, expected: int, *, include_system: bool = False) -> Action:
+    """Without pip in the target: the files ``pip cache purge`` would remove
+    (:data:`PIP_CACHE_PURGED`), each judged like any other deletion (issue 15): a regular file
+    (a symlink is left, and a symlinked directory is not entered), inside the cache's real
+    directory with no symlink on the way, and unless ``include_system`` owned by this user and
+    not in a system location. Everything else in ``PIP_CACHE_DIR`` (a file the user keeps
+    there, another user's files) is left alone; what was left and why is in ``skipped``."""
+    root = os.path.realpath(directory)
+    planned: list[PlannedFile] = []
+    skipped: list[tuple[str, str]] = []
+    for sub, pattern in PIP_CACHE_PURGED:
+        top = os.path.join(root, sub)
+        try:
+            top_st = os.lstat(top)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(top_st.st_mode):
+            skipped.append((top, "not a directory (a symlink is not followed)"))
+            continue
+        for dirpath, _dirs, names in os.walk(top):  # os.walk does not enter symlinked dirs
+            for name in sorted(names):
+                path = os.path.join(dirpath, name)
+                if not fnmatch.fnmatch(name, pattern):
+                    continue
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                reason = _cache_file_protected(path, root, st, include_system)
+                if reason is not None:
+                    skipped.append((path, reason))
+                    continue
                 planned.append(PlannedFile.of(path, st))
     return Action(
         kind=ActionKind.REMOVE_FILES,
@@ -598,7 +639,26 @@ def _cache_files_action(directory: str, expected: int) -> Action:
         description=f"remove the {len(planned)} files inside pip's cache {directory} (no pip here)",
         files=tuple(planned),
         bytes=sum(f.size for f in planned) or expected,
+        skipped=tuple(skipped),
     )
+
+
+def _cache_file_protected(
+    path: str, root: str, st: os.stat_result, include_system: bool
+) -> str | None:
+    """Why a file of pip's cache must be left alone, or ``None`` (the rules of
+    :func:`_protected`, with the cache's real directory as the only root)."""
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if _symlink_on_the_way(path) or not _is_under(path, root):
+        return "outside the cache directory (through a symlink)"
+    if include_system:
+        return None
+    if path.startswith(_SYSTEM_PREFIXES):
+        return "system location (use --include-system)"
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return "owned by another user (use --include-system)"
+    return None
 
 
 def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | None:
@@ -746,6 +806,7 @@ def apply(
     run: Callable[[Sequence[str]], tuple[int, str]] | None = None,
     measure: Callable[[], int] | None = None,
     log: Log | None = None,
+    stop: Callable[[], int | None] | None = None,
 ) -> FixOutcome:
     """Carry out ``actions`` in order; never raises for one file's failure.
 
@@ -754,15 +815,26 @@ def apply(
     :param measure: bytes in pip's cache now, to report what a purge freed.
     :param log: receives one record per change as it happens (the CLI appends each to the
         ``--log`` file and flushes it, so an interrupted run leaves a true record).
+    :param stop: the number of a stop signal received (:class:`pyenvdoctor.interrupt.Stop`),
+        asked before each file and each command: once it answers, the operation under way
+        has ended (a file is removed or left as it was, never under its private name), the
+        rest is not attempted (:attr:`FixOutcome.interrupted`, :attr:`FixOutcome.not_attempted`)
+        and emptied ``__pycache__`` directories are still removed. A command running then gets
+        the signal forwarded to its process group and is waited for.
     """
     dry_run = remove is _dry_run
     note: Log = log or (lambda _record: None)
     outcome = FixOutcome()
     emptied: set[str] = set()
-    for action in actions:
+    pending: Callable[[], int | None] = stop or (lambda: None)
+    for index, action in enumerate(actions):
+        if pending() is not None:
+            outcome.interrupted = pending()
+            outcome.not_attempted += sum(max(len(a.files), 1) for a in actions[index:])
+            break
         if action.kind is ActionKind.RUN:
             before = measure() if measure is not None else action.bytes
-            rc, output = (run or _run)(action.command)
+            rc, output = (run or functools.partial(_run, stop=stop))(action.command)
             outcome.commands.append((action.command, rc, output[-2000:]))
             note({"event": "command", "command": list(action.command), "exit_status": rc})
             if rc == 0:
@@ -793,7 +865,15 @@ def apply(
                     }
                 )
             continue
-        for f in action.files:
+        for number, f in enumerate(action.files):
+            if pending() is not None:
+                outcome.interrupted = pending()
+                outcome.not_attempted += (
+                    len(action.files)
+                    - number
+                    + sum(max(len(a.files), 1) for a in actions[index + 1 :])
+                )
+                break
             try:
                 remove(f)
             except Changed as exc:
@@ -811,8 +891,11 @@ def apply(
             parent = os.path.dirname(f.path)
             if os.path.basename(parent) == "__pycache__":
                 emptied.add(parent)
+        if outcome.interrupted is not None:
+            break
     if not dry_run:
-        emptied.update(d for a in actions for d in a.directories)
+        if outcome.interrupted is None:  # an action's leftover directories: only when done
+            emptied.update(d for a in actions for d in a.directories)
         for directory in sorted(emptied, key=len, reverse=True):
             if os.path.islink(directory):
                 continue
@@ -825,19 +908,22 @@ def apply(
     return outcome
 
 
-def _run(command: Sequence[str]) -> tuple[int, str]:
+def _run(
+    command: Sequence[str], *, stop: Callable[[], int | None] | None = None
+) -> tuple[int, str]:
+    """Run a repair's command (pip of the target) in a process group of its own
+    (:mod:`pyenvdoctor.process`): at most an hour, and nothing it started outlives it; a stop
+    signal (``stop``) is forwarded to its group, and it is waited for."""
+    from pyenvdoctor import process
+
     try:
-        proc = subprocess.run(
-            list(command),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=3600,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = process.run(list(command), timeout=3600, forward=stop)
+    except (OSError, ValueError) as exc:
         return 127, str(exc)
-    return proc.returncode, (proc.stdout + proc.stderr)
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    if done.timed_out:
+        return 124, output + "\n(no end within 3600 s: stopped)"
+    return (done.returncode if done.returncode is not None else 1), output
 
 
 def dry_run_remover() -> Remover:

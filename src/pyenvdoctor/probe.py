@@ -38,18 +38,28 @@ MIN_TARGET = (3, 8)
 #: itself and otherwise executes the probe source read from standard input.
 BOOTSTRAP = (
     "import sys\n"
+    "_fd = sys.argv.pop(1) if len(sys.argv) > 1 else '-'\n"
     "if sys.version_info[:2] < (3, 8):\n"
-    '    sys.stdout.write(\'\\n--pyenvdoctor-probe-v1--\\n{"unsupported": "%s", '
+    '    _a = \'\\n--pyenvdoctor-probe-v1--\\n{"unsupported": "%s", '
     '"executable": "%s"}\\n\' % (sys.version.split()[0], '
-    "(sys.executable or '').replace('\\\\', '/').replace('\"', '')))\n"
+    "(sys.executable or '').replace('\\\\', '/').replace('\"', ''))\n"
+    "    if _fd.isdigit():\n"
+    "        import os\n"
+    "        os.write(int(_fd), _a if str is bytes else _a.encode('ascii', 'replace'))\n"
+    "    else:\n"
+    "        sys.stdout.write(_a)\n"
     "else:\n"
     "    _m = sorted(sys.modules)\n"
     "    _p = list(sys.path)\n"
-    "    sys.path[:] = [p for p in _p if p]\n"
+    "    sys.path[:] = [p for p in _p if p and isinstance(p, str) and '\\0' not in p]\n"
     "    _src = sys.stdin.read()\n"
     "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__',"
-    " '_startup_modules': _m, '_startup_path': _p})\n"
+    " '_startup_modules': _m, '_startup_path': _p, '_answer_fd': _fd})\n"
 )
+#: The host appends the number of the descriptor the answer goes to (the *answer channel*, a
+#: pipe the host made, :mod:`pyenvdoctor.process`) as the first argument, which the bootstrap
+#: removes from ``sys.argv`` again; ``-`` means stdout. Text a ``sitecustomize``, a ``.pth``
+#: line or an ``atexit`` hook prints on stdout then cannot mix with the answer (issue 16).
 #: The bootstrap records the names in ``sys.modules`` and ``sys.path`` before anything of the
 #: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` while
 #: the probe imports its own modules: ``which`` runs the probe in the *user's* working directory
@@ -162,6 +172,48 @@ def _flags() -> Dict[str, Any]:
     }
 
 
+def _str_path() -> List[str]:
+    """``sys.path`` without the entries that are not ``str`` (bytes, an int, ``None`` put
+    there by a ``.pth`` line or a ``sitecustomize``): ``PathFinder._get_spec`` skips them
+    (CPython ``Lib/importlib/_bootstrap_external.py``: ``if not isinstance(entry, str):
+    continue``), and they cannot be written as JSON.
+
+    A ``str`` holding a NUL byte is left out as well: the first import that reaches it raises
+    ``ValueError: embedded null byte`` (``_path_stat`` in ``FileFinder``'s path hook), and no
+    path holding one exists on POSIX or Windows.
+    """
+    return [p for p in sys.path if isinstance(p, str) and "\0" not in p]
+
+
+def _non_str_path(errors: List[Dict[str, str]]) -> None:
+    """Record each ``sys.path`` entry :func:`_str_path` leaves out in ``errors`` (step
+    ``sys.path``)."""
+    startup_path = globals().get("_startup_path")
+    for i, p in enumerate(list(sys.path if startup_path is None else startup_path)):
+        if not isinstance(p, str):
+            message = "sys.path[%d] is %s %s, not str: the import system skips it" % (
+                i,
+                type(p).__name__,
+                _safe_repr(p),
+            )
+        elif "\0" in p:
+            message = (
+                "sys.path[%d] is %s, which holds a NUL byte: an import that reaches it raises"
+                " ValueError (embedded null byte)" % (i, _safe_repr(p))
+            )
+        else:
+            continue
+        errors.append({"step": "sys.path", "message": message})
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<unprintable>"
+    return text[:200]
+
+
 def _imports() -> Dict[str, Any]:
     from importlib import machinery
 
@@ -178,7 +230,7 @@ def _imports() -> Dict[str, Any]:
                 pass
     return {
         "frozen_module_names": sorted(frozen),
-        "path": list(sys.path),
+        "path": _str_path(),
         "meta_path": [_describe(f) for f in sys.meta_path],
         "path_hooks": [_describe(h) for h in sys.path_hooks],
         "stdlib_module_names": sorted(stdlib_names) if stdlib_names is not None else None,
@@ -252,7 +304,7 @@ def _pth_files(site_info: Dict[str, Any], errors: List[Dict[str, str]]) -> List[
     if site is None:
         return []
     skip_dot = _pth_skips_dot_files(site)
-    path_set = {os.path.normcase(os.path.abspath(p)) for p in sys.path if p}
+    path_set = {os.path.normcase(os.path.abspath(p)) for p in _str_path() if p}
     result: List[Dict[str, Any]] = []
     for sitedir in _site_dirs_in_order(site_info):
         try:
@@ -497,6 +549,8 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                     break
         entries = sys.path if path is None else path
         for index, entry in enumerate(entries):
+            if not isinstance(entry, str) or "\0" in entry:  # see _str_path
+                continue
             try:
                 spec = machinery.PathFinder.find_spec(sub, [entry])
             except Exception:
@@ -591,7 +645,8 @@ def collect() -> Dict[str, Any]:
     data["sysconfig"] = _guard(errors, "sysconfig", _sysconfig, {"paths": {}})
     data["site"] = _guard(errors, "site", _site, {"imported": False})
     data["flags"] = _guard(errors, "flags", _flags, {})
-    data["imports"] = _guard(errors, "imports", _imports, {"path": list(sys.path)})
+    _guard(errors, "sys.path", lambda: _non_str_path(errors))
+    data["imports"] = _guard(errors, "imports", _imports, {"path": _str_path()})
     data["marker_environment"] = _guard(errors, "marker_environment", _marker_environment, {})
     data["pth_files"] = _guard(errors, "pth_files", lambda: _pth_files(data["site"], errors), [])
     data["externally_managed"] = _guard(
@@ -624,15 +679,31 @@ def main() -> None:
 
     startup_path = globals().get("_startup_path")
     if startup_path is not None:
-        sys.path[:] = startup_path
+        # Entries that are not str, or hold a NUL byte, are reported from _startup_path and
+        # kept off sys.path while the probe imports what it needs (see _str_path).
+        sys.path[:] = [p for p in startup_path if isinstance(p, str) and "\0" not in p]
     if len(sys.argv) >= 3 and sys.argv[1] == "which":
         facts = collect()
         found = resolve(sys.argv[2], globals().get("_startup_modules") or ())
         answer = {"probe_version": PROBE_VERSION, "which": found, "facts": facts}
     else:
         answer = collect()
-    document = json.dumps(answer, ensure_ascii=True, sort_keys=True)
-    sys.stdout.write("\n" + MARKER + "\n" + document + "\n")
+    # default: a value of another type left somewhere by a hostile start-up becomes its repr
+    # instead of a TypeError with no answer; the host checks the answer's shape.
+    document = json.dumps(answer, ensure_ascii=True, sort_keys=True, default=_safe_repr)
+    framed = "\n" + MARKER + "\n" + document + "\n"
+    fd = globals().get("_answer_fd")
+    if isinstance(fd, str) and fd.isdigit():
+        data = framed.encode("ascii")
+        try:
+            os.set_inheritable(int(fd), False)
+            while data:
+                data = data[os.write(int(fd), data) :]
+            os.close(int(fd))
+            return
+        except OSError:  # a sitecustomize closed it: stdout then
+            pass
+    sys.stdout.write(framed)
     sys.stdout.flush()
 
 

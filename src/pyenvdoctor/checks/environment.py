@@ -56,10 +56,11 @@ def environment_findings(
             Finding(
                 code="interpreter-startup-output",
                 severity=Severity.WARNING,
-                title="The interpreter prints text at start-up",
+                title="The interpreter prints text at start-up or at exit",
                 message=(
-                    "Something run at start-up (sitecustomize, usercustomize or a .pth import line) "
-                    "writes to stdout, which breaks tools that read a Python program's output."
+                    "Something run at start-up (sitecustomize, usercustomize or a .pth import line, "
+                    "or an atexit hook it registered) writes to stdout, which breaks tools that "
+                    "read a Python program's output."
                 ),
                 evidence=tuple(startup_output.splitlines()[:5]),
             )

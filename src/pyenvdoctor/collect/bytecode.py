@@ -211,20 +211,21 @@ def classify_header(
 
 def _run_in_target(executable: str, code: str, payload: object) -> Any:
     """Run ``code`` in the target with ``payload`` as JSON on stdin; its last stdout line is
-    JSON. Returns ``None`` when it fails (the caller then cannot confirm, and says so)."""
+    JSON. Returns ``None`` when it fails (the caller then cannot confirm, and says so). It runs
+    in a process group of its own, killed at the end (:mod:`pyenvdoctor.process`), so a
+    grandchild the target's start-up leaves behind holding stdout does not hang the scan."""
     import json  # only when needed: the common scan never starts a subprocess
-    import subprocess
+
+    from pyenvdoctor import process
 
     try:
-        proc = subprocess.run(
-            [executable, "-c", code],
-            input=json.dumps(payload).encode(),
-            capture_output=True,
-            timeout=600,
-            check=False,
+        done = process.run(
+            [executable, "-c", code], input=json.dumps(payload).encode(), timeout=600
         )
-        return json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        if done.timed_out:
+            return None
+        return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError, RecursionError):
         return None
 
 

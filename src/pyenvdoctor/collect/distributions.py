@@ -251,11 +251,17 @@ def _editable_from_finder(finders: Sequence[str], location: str, canonical: str)
                 continue
             try:
                 mapping = ast.literal_eval(value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 continue
-            if isinstance(mapping, dict) and mapping:
-                first = str(sorted(mapping.values())[0])
-                return os.path.dirname(first) or first
+            # A hand-edited (or hostile) MAPPING may hold other values than str paths: the
+            # finder could not use them either (it joins them as paths), so they are skipped.
+            paths = sorted(
+                v
+                for k, v in (mapping.items() if isinstance(mapping, dict) else ())
+                if isinstance(k, str) and isinstance(v, str) and v and "\0" not in v
+            )
+            if paths:
+                return os.path.dirname(paths[0]) or paths[0]
     return None
 
 
@@ -319,7 +325,7 @@ def _egg_link_for(name: str, site_dirs: Sequence[str]) -> str | None:
                 first = files.read_text(path, errors="replace").splitlines()
             except OSError:
                 continue
-            if first and first[0].strip():
+            if first and first[0].strip() and "\0" not in first[0]:
                 return os.path.normpath(os.path.join(site, first[0].strip()))
     return None
 
@@ -460,7 +466,7 @@ def _distributions_in(location: str) -> list[importlib_metadata.Distribution]:
     path; those in a directory on disk as :class:`RegularFileDistribution`."""
     try:
         found = list(importlib_metadata.distributions(path=[location]))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte (an .egg-link's line, a sys.path entry)
         return []
     dists = [
         RegularFileDistribution(d._path)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
+import stat
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyenvdoctor import probe
+from pyenvdoctor import probe, process
 from pyenvdoctor.errors import InterpreterError
 from pyenvdoctor.model import (
     EnvironmentKind,
@@ -43,6 +42,7 @@ __all__ = [
     "inspect_target",
     "run_probe",
     "select_interpreter",
+    "validate_probe_answer",
 ]
 
 #: Environment variables that change what ``import`` or pip does (PIP_* are added by prefix).
@@ -84,16 +84,22 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
     :raises InterpreterError: the requested interpreter does not exist.
     """
     if requested:
+        what = f"--python {requested}"
         path = Path(requested).expanduser()
-        if path.is_dir():
+        kind = _path_kind(path, what)
+        if kind == "dir":
             path = _venv_python(str(path))
-        elif os.sep not in requested and not path.exists():
+            kind = _path_kind(path, what)
+        elif os.sep not in requested and kind is None:
             found = shutil.which(requested)
             if found is None:
-                raise InterpreterError(f"--python {requested}: no such command on PATH")
+                raise InterpreterError(f"{what}: no such command on PATH")
             path = Path(found)
-        if not path.exists():
-            raise InterpreterError(f"--python {requested}: {path} does not exist")
+            kind = _path_kind(path, what)
+        if kind is None:
+            raise InterpreterError(f"{what}: {path} does not exist")
+        if kind == "dir" or not os.access(path, os.X_OK):
+            raise InterpreterError(f"{what}: {path} is not an executable file")
         return Selection(
             requested=requested,
             executable=str(path.absolute()),
@@ -107,7 +113,7 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
         prefix = environ.get(var)
         if prefix:
             exe = _venv_python(prefix)
-            if not exe.exists():
+            if _path_kind(exe, f"{var}={prefix}") is None:
                 raise InterpreterError(
                     f"{var}={prefix} is set but {exe} does not exist "
                     "(deactivate the environment or pass --python)"
@@ -136,6 +142,29 @@ def select_interpreter(requested: str | None, environ: Mapping[str, str]) -> Sel
     )
 
 
+def _path_kind(path: Path, what: str) -> str | None:
+    """``"dir"``, ``"file"`` (anything else that exists, symlinks followed) or ``None`` (no
+    such file, or a dangling symlink), from one ``stat``.
+
+    :raises InterpreterError: ``path`` cannot be reached: a directory on the way that this
+        user may not search (``EACCES``, where :meth:`pathlib.Path.exists` raises
+        ``PermissionError``), a symlink loop, a name too long, a NUL byte (issue 16).
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError:
+        raise InterpreterError(
+            f"{what}: cannot reach {path}: permission denied (a directory on the way is not "
+            "searchable by this user)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InterpreterError(f"{what}: cannot reach {path}: {reason}") from None
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
 def _shell_python(environ: Mapping[str, str]) -> tuple[str, str] | None:
     """``(command, interpreter)`` for the ``python3`` (then ``python``) that ``environ``'s
     ``PATH`` runs, as a shell would find it, with shims and wrappers (pyenv, asdf) resolved by
@@ -149,18 +178,13 @@ def _shell_python(environ: Mapping[str, str]) -> tuple[str, str] | None:
         if found is None:
             continue
         try:
-            proc = subprocess.run(
-                [found, "-c", "import sys; print(sys.executable)"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                env=dict(environ),
-                stdin=subprocess.DEVNULL,
-                check=False,
+            done = process.run(
+                [found, "-c", "import sys; print(sys.executable)"], timeout=10, env=environ
             )
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, ValueError):
             return name, str(Path(found).absolute())
-        answer = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
+        stdout = done.stdout.decode("utf-8", "replace")
+        answer = stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
         exe = answer[0] if answer and os.path.isabs(answer[0]) else found
         return name, exe
     return None
@@ -185,8 +209,11 @@ class RunningProbe:
     """The probe, started: the target boots while the caller goes on (imports, say);
     :meth:`result` collects its answer.
 
-    The probe's source is written to the target's stdin at once (it fits in the pipe buffer),
-    so the target runs to completion without waiting for the caller.
+    The target runs through :mod:`pyenvdoctor.process`: in a session of its own (on time-out
+    the whole group is killed, and a grandchild left holding the pipes after it exited is killed
+    after a short grace period), with the probe's source pumped to its stdin, and the answer
+    read from a pipe of its own (the *answer channel*), which the target's prints on stdout at
+    start-up or at exit cannot reach (issue 16).
     """
 
     def __init__(
@@ -197,7 +224,6 @@ class RunningProbe:
         working_directory: str | None = None,
     ) -> None:
         self.executable = executable
-        self._started = time.monotonic()
         self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
         # The probe runs where the user stands: site.py makes relative PYTHONPATH entries
         # absolute against the working directory, and '' is searched there (the bootstrap keeps
@@ -207,55 +233,42 @@ class RunningProbe:
         if working_directory and os.path.isdir(working_directory):
             cwd = working_directory
         self._error: InterpreterError | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._running: process.Running | None = None
         argv = [
             executable,
             "-c",
             probe.BOOTSTRAP,
+            process.ANSWER_FD,
             *(("which", which, working_directory or "") if which else ()),
         ]
-        read_end, write_end = os.pipe()  # stdin: the probe's source, then end of file
         try:
-            self._proc = subprocess.Popen(
-                argv,
-                stdin=read_end,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-            )
-        except OSError as exc:
-            os.close(write_end)
+            source = Path(probe.__file__).read_bytes()
+            self._running = process.start(argv, input=source, cwd=cwd, answer_channel=True)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             self._neutral.cleanup()
-            self._error = InterpreterError(f"{executable}: cannot run it ({exc.strerror})")
-            return
-        finally:
-            os.close(read_end)
-        try:
-            with os.fdopen(write_end, "wb") as f:
-                f.write(Path(probe.__file__).read_bytes())
-        except OSError:  # BrokenPipeError: it exited at once (not Python): result() says so
-            pass
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._error = InterpreterError(f"{executable}: cannot run it ({reason})")
 
     def result(self, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
         """Wait for the answer and parse it.
 
-        :param timeout: seconds since the probe started before the target counts as hung.
-        :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report.
+        :param timeout: seconds since the probe started before the target counts as hung; it
+            is then killed with everything it started, and this returns within about
+            :data:`pyenvdoctor.process.GRACE` seconds more.
+        :raises InterpreterError: cannot run, times out, is older than 3.8, or prints no report
+            or a malformed one.
         """
-        if self._error is not None or self._proc is None:
+        if self._error is not None or self._running is None:
             raise self._error or InterpreterError(f"{self.executable}: cannot run it")
-        remaining = max(timeout - (time.monotonic() - self._started), 0.0)
         try:
-            out, err = self._proc.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.communicate()
-            raise InterpreterError(
-                f"{self.executable}: no answer within {timeout:g} s (hung at start-up?)"
-            ) from None
+            done = self._running.wait(timeout)
         finally:
             self._neutral.cleanup()
-        return _parse_probe(self.executable, out, err, self._proc.returncode)
+        if done.timed_out:
+            raise InterpreterError(
+                f"{self.executable}: no answer within {timeout:g} s (hung at start-up?)"
+            )
+        return _parse_probe(self.executable, done)
 
 
 def run_probe(
@@ -277,32 +290,239 @@ def run_probe(
     )
 
 
-def _parse_probe(executable: str, out: bytes, err: bytes, returncode: int) -> ProbeResult:
-    stdout = out.decode("utf-8", "replace")
-    stderr = err.decode("utf-8", "replace")
-    before, marker, document = stdout.rpartition("\n" + probe.MARKER + "\n")
+def _parse_probe(executable: str, done: process.Finished) -> ProbeResult:
+    """The probe's answer from the answer channel (else from stdout, after the last marker),
+    checked against its shape (:func:`validate_probe_answer`).
+
+    :raises InterpreterError: no answer, not JSON, unsupported, or the wrong shape.
+    """
+    stdout = done.stdout.decode("utf-8", "replace")
+    stderr = done.stderr.decode("utf-8", "replace")
+    channel = done.answer.decode("utf-8", "replace")
+    frame = "\n" + probe.MARKER + "\n"
+    noise, marker, document = channel.rpartition(frame)
+    before = stdout
+    if not marker:  # no answer channel (not POSIX), or the probe fell back to stdout
+        before, marker, document = stdout.rpartition(frame)
+        noise = ""
     if not marker:
         hint = (stderr.strip() or stdout.strip()).splitlines()
-        last = hint[-1][:200] if hint else f"exit status {returncode}, no output"
+        last = hint[-1][:200] if hint else f"exit status {done.returncode}, no output"
         raise InterpreterError(f"{executable}: not a working Python interpreter ({last})")
     try:
         data = json.loads(document)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise InterpreterError(
-            f"{executable}: the probe's answer is not valid JSON ({exc})"
+            f"{executable}: the probe's answer is not valid JSON ({_one_line(exc)})"
         ) from None
     if not isinstance(data, dict):
         raise InterpreterError(f"{executable}: the probe's answer is not a JSON object")
     if "unsupported" in data:
         raise InterpreterError(
-            f"{executable}: Python {data['unsupported']} is unsupported "
+            f"{executable}: Python {_one_line(data['unsupported'])} is unsupported "
             f"(pyenvdoctor inspects Python {probe.MIN_TARGET[0]}.{probe.MIN_TARGET[1]} or newer)"
         )
     if data.get("probe_version") != probe.PROBE_VERSION:
         raise InterpreterError(
-            f"{executable}: unexpected probe version {data.get('probe_version')}"
+            f"{executable}: unexpected probe version {_one_line(data.get('probe_version'))}"
         )
-    return ProbeResult(data=data, startup_output=before.strip()[:2000], stderr=stderr[:2000])
+    problem = validate_probe_answer(data)
+    if problem is not None:
+        raise InterpreterError(f"{executable}: the probe's answer is malformed: {problem}")
+    return ProbeResult(
+        data=data,
+        startup_output=(before.strip() + noise.strip())[:2000],
+        stderr=stderr[:2000],
+    )
+
+
+class _Optional:
+    """A shape that also admits ``None``."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: object) -> None:
+        self.shape = shape
+
+
+class _Required:
+    """A key of an object shape that must be present, with ``shape``."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: object) -> None:
+        self.shape = shape
+
+
+class _MapOf:
+    """A shape: a JSON object whose every value has ``shape``."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: object) -> None:
+        self.shape = shape
+
+
+_ANY = object()
+_OPT_STR = _Optional(str)
+_OPT_BOOL = _Optional(bool)
+_STRS = [str]
+_FACTS_SHAPE: dict[str, object] = {
+    "interpreter": {
+        "executable": _OPT_STR,
+        "version": str,
+        "version_info": (int, int, int, str, int),
+        "implementation": {"name": str, "cache_tag": _OPT_STR},
+        "magic_number": str,
+        "platform": _MapOf(_OPT_STR),
+    },
+    "prefixes": {
+        "prefix": str,
+        "base_prefix": str,
+        "exec_prefix": str,
+        "base_exec_prefix": str,
+        "real_prefix": _OPT_STR,
+    },
+    "sysconfig": {
+        "scheme": str,
+        "paths": _MapOf(str),
+        "platform": _OPT_STR,
+        "config_vars": _MapOf(_ANY),
+    },
+    "site": {
+        "imported": bool,
+        "user_site": _OPT_STR,
+        "site_packages": _STRS,
+        "enable_user_site": _Optional(bool),
+    },
+    "flags": {"pycache_prefix": _OPT_STR, "check_hash_based_pycs": str},
+    "imports": {
+        "path": _STRS,
+        "meta_path": _STRS,
+        "suffixes": _MapOf(_STRS),
+        "builtin_module_names": _STRS,
+        "frozen_module_names": _STRS,
+        "stdlib_module_names": _Optional(_STRS),
+    },
+    "marker_environment": _MapOf(str),
+    "pth_files": [
+        {
+            "path": _Required(str),
+            "sitedir": _Required(str),
+            "lines": [
+                {
+                    "lineno": _Required(int),
+                    "kind": _Required(str),
+                    "text": _Required(str),
+                    "path": _OPT_STR,
+                    "exists": _OPT_BOOL,
+                    "on_sys_path": _OPT_BOOL,
+                }
+            ],
+        }
+    ],
+    "externally_managed": _OPT_STR,
+    "pyvenv_cfg": _Optional({"path": str, "values": _MapOf(str)}),
+    "cwd": _OPT_STR,
+    "errors": [{"step": str, "message": str}],
+}
+
+
+_SPEC_SHAPE = {
+    "origin": _OPT_STR,
+    "kind": _OPT_STR,
+    "loader": _OPT_STR,
+    "cached": _OPT_STR,
+}
+#: The answer of ``probe.resolve`` (``pyenvdoctor which``), as :mod:`pyenvdoctor.collect.which`
+#: reads it.
+_WHICH_SHAPE: dict[str, object] = {
+    "levels": [
+        {
+            "name": _Required(str),
+            "finder": _OPT_STR,
+            "spec": _Optional(_SPEC_SHAPE),
+            "candidates": [
+                {
+                    **_SPEC_SHAPE,
+                    "entry": _Required(str),
+                    "index": _Required(int),
+                    "kind": _Required(str),
+                    "origin": _Required(_OPT_STR),
+                }
+            ],
+        }
+    ],
+    "notes": _STRS,
+}
+
+
+def _shape_error(value: object, shape: object, where: str) -> str | None:
+    """Where ``value`` first departs from ``shape`` (``None`` if it does not). Shapes: a type
+    (``bool`` is not an ``int`` here, nor the reverse), a one-item list (a list of those), a
+    tuple (a list of exactly those), a dict (an object; listed keys checked when present, and
+    required when :class:`_Required`), :class:`_MapOf`, :class:`_Optional`, or ``_ANY``."""
+    if shape is _ANY:
+        return None
+    if isinstance(shape, _Optional):
+        return None if value is None else _shape_error(value, shape.shape, where)
+    if isinstance(shape, type):
+        ok = isinstance(value, shape) and (shape is bool or not isinstance(value, bool))
+        if ok:
+            return None
+        return (
+            f"{where} is {type(value).__name__} {_one_line(repr(value))[:40]}, not {shape.__name__}"
+        )
+    if isinstance(shape, tuple):
+        if not isinstance(value, list) or len(value) != len(shape):
+            return f"{where} is not a list of {len(shape)} items"
+        for i, (item, sub) in enumerate(zip(value, shape, strict=False)):
+            problem = _shape_error(item, sub, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where} is {type(value).__name__}, not a list"
+        for i, item in enumerate(value):
+            problem = _shape_error(item, shape[0], f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(value, dict):
+        return f"{where} is {type(value).__name__}, not an object"
+    if isinstance(shape, _MapOf):
+        for key, item in value.items():
+            problem = _shape_error(item, shape.shape, f"{where}.{key}")
+            if problem:
+                return problem
+        return None
+    assert isinstance(shape, dict)
+    for key, declared in shape.items():
+        name = f"{where}.{key}" if where else key
+        sub = declared.shape if isinstance(declared, _Required) else declared
+        if isinstance(declared, _Required) and key not in value:
+            return f"{name} is missing"
+        if key in value:
+            problem = _shape_error(value[key], sub, name)
+            if problem:
+                return problem
+    return None
+
+
+def validate_probe_answer(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with the probe's answer, in one line, or ``None`` when it has the shape
+    :func:`pyenvdoctor.probe.collect` gives it (a ``which`` answer: ``which`` an object and
+    ``facts`` that shape). Keys a failed probe step left out are not required; the host reads
+    every value through this shape, so a patched ``json`` or a fake interpreter answering
+    ``version_info: ["three"]`` ends here, not in a traceback (issue 16)."""
+    if "which" in data or "facts" in data:
+        return _shape_error(data, {"which": _WHICH_SHAPE, "facts": _FACTS_SHAPE}, "")
+    return _shape_error(data, _FACTS_SHAPE, "")
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())[:200]
 
 
 def environment_variables(environ: Mapping[str, str]) -> dict[str, str]:
@@ -531,7 +751,7 @@ def _entry_kind(path: str) -> tuple[bool, str]:
 
     try:
         return True, "zip" if zipfile.is_zipfile(path) else "file"
-    except OSError:
+    except (OSError, ValueError):
         return True, "file"
 
 

@@ -1,0 +1,314 @@
+"""Run a process of the target with a bound on time that nothing it starts can stretch.
+
+Every process the host starts in the target (the probe, the hash and code checks of
+:mod:`pyenvdoctor.collect.bytecode`, the ``python3`` found on ``PATH``, a repair's pip) goes
+through :func:`start`/:func:`run`, because the target is not trusted to end cleanly (issue 16):
+
+* it runs in a session and process group of its own (``setsid``, POSIX), so that on time-out the
+  whole group is killed (``killpg``), not only the interpreter: a ``sitecustomize`` or a ``.pth``
+  line that starts ``sleep 600`` with our pipes as its stdout cannot make us wait for it;
+* when the interpreter itself has exited, what it wrote is already in the pipes: we read for a
+  short grace period (:data:`GRACE`), then kill what is left of its group and stop reading, so a
+  grandchild holding the pipes open does not hold the report either. The group is killed while
+  the interpreter is still an unreaped zombie (``waitid(WNOWAIT)``), so its process-group id
+  cannot have been reused by an unrelated process;
+* optionally an *answer channel*: a pipe whose write end the child inherits at a known
+  descriptor number (``pass_fds``), for the probe's answer, which the target's own prints to
+  stdout (at start-up or in ``atexit``) cannot reach;
+* standard input, stdout, stderr and the answer channel are pumped together by one
+  ``selectors`` loop, so an input or an output larger than a pipe buffer cannot deadlock.
+
+A grandchild that made a session of its own (``setsid``) escapes the kill; we then close our
+ends of its pipes and go on. Output beyond :data:`OUTPUT_LIMIT` bytes per stream is read and
+dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["ANSWER_FD", "GRACE", "OUTPUT_LIMIT", "Finished", "Running", "run", "start"]
+
+#: Seconds we go on reading after the interpreter exited, for what its children still write.
+GRACE = 0.5
+
+#: Bytes kept per output stream (stdout, stderr); the answer channel keeps 16 times as many.
+OUTPUT_LIMIT = 4 << 20
+
+#: Placeholder in argv for the answer channel's descriptor number.
+ANSWER_FD = "\0answer-fd\0"
+
+_POLL = 0.05  # seconds between checks that the leader is still alive
+_POSIX = os.name == "posix"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finished:
+    """What a process did.
+
+    :ivar returncode: its exit status (negative: killed by that signal), ``None`` when it was
+        still running at the deadline and was killed.
+    :ivar stdout: bytes, at most :data:`OUTPUT_LIMIT`; :ivar stderr: the same.
+    :ivar answer: what arrived on the answer channel (``b""`` without one).
+    :ivar timed_out: the deadline passed before the process exited.
+    :ivar lingering: after it exited, something it started still held a pipe open (and was
+        killed with its group).
+    """
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    answer: bytes
+    timed_out: bool
+    lingering: bool
+
+
+class Running:
+    """A started process (see the module docstring); :meth:`wait` collects it.
+
+    :ivar answer_fd: the descriptor number the child writes its answer to, or ``None``.
+    :raises OSError: from :class:`subprocess.Popen` (the executable cannot be run).
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes = b"",
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        answer_channel: bool = False,
+    ) -> None:
+        self.started = time.monotonic()
+        self.answer_fd: int | None = None
+        answer_read = answer_write = -1
+        if answer_channel and _POSIX:
+            answer_read, answer_write = os.pipe()
+            self.answer_fd = answer_write
+        fd_text = str(self.answer_fd) if self.answer_fd is not None else "-"
+        args = [fd_text if a == ANSWER_FD else a for a in argv]
+        try:
+            self._proc: subprocess.Popen[bytes] = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                pass_fds=(answer_write,) if answer_write >= 0 else (),
+                start_new_session=_POSIX,
+            )
+        except BaseException:
+            if answer_read >= 0:
+                os.close(answer_read)
+                os.close(answer_write)
+            raise
+        if answer_write >= 0:
+            os.close(answer_write)
+        self.pid = self._proc.pid
+        self._input = memoryview(input)
+        self._answer_read = answer_read
+        self._buffers: dict[int, bytearray] = {}
+        self._selector = selectors.DefaultSelector()
+        self._draining = False
+        self._forward: Callable[[], int | None] | None = None
+        self._forwarded = False
+        self._stdin_fd = self._proc.stdin.fileno() if self._proc.stdin else -1
+        self._stdout_fd = self._proc.stdout.fileno() if self._proc.stdout else -1
+        self._stderr_fd = self._proc.stderr.fileno() if self._proc.stderr else -1
+        self._answer_fd_read = answer_read
+        assert self._proc.stdin and self._proc.stdout and self._proc.stderr
+        for stream in (self._proc.stdout, self._proc.stderr):
+            self._register(stream.fileno(), selectors.EVENT_READ)
+        if answer_read >= 0:
+            self._register(answer_read, selectors.EVENT_READ)
+        if input:
+            os.set_blocking(self._proc.stdin.fileno(), False)
+            self._register(self._proc.stdin.fileno(), selectors.EVENT_WRITE)
+        else:
+            self._proc.stdin.close()
+
+    def _register(self, fd: int, events: int) -> None:
+        self._selector.register(fd, events)
+        if events == selectors.EVENT_READ:
+            self._buffers[fd] = bytearray()
+
+    def _exited(self) -> bool:
+        """The leader has exited (it stays a zombie until :meth:`_reap`)."""
+        if self._proc.returncode is not None:
+            return True
+        if not _POSIX:
+            return self._proc.poll() is not None
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
+
+    def _kill_group(self) -> None:
+        try:
+            if _POSIX:
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                self._proc.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _pump(self, until: float) -> None:
+        """Move data until every stream is closed or ``until`` (monotonic seconds) passes."""
+        stdin = self._proc.stdin
+        while self._selector.get_map():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            for key, _ in self._selector.select(min(left, _POLL)):
+                fd = key.fd
+                if stdin is not None and fd == self._stdin_fd:
+                    try:
+                        sent = os.write(fd, self._input[:65536])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # BrokenPipeError: it stopped reading
+                        sent = len(self._input)
+                    self._input = self._input[sent:]
+                    if not self._input:
+                        self._selector.unregister(fd)
+                        stdin.close()
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._selector.unregister(fd)
+                    continue
+                buf = self._buffers[fd]
+                limit = OUTPUT_LIMIT * (16 if fd == self._answer_read else 1)
+                if len(buf) < limit:
+                    buf += chunk[: limit - len(buf)]
+            if self._forward is not None and not self._forwarded:
+                signum = self._forward()
+                if signum is not None:
+                    self._forwarded = True
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(self.pid, signum) if _POSIX else self._proc.terminate()
+            if self._exited() and not self._draining:
+                return
+
+    def wait(self, timeout: float, *, forward: Callable[[], int | None] | None = None) -> Finished:
+        """Collect the process: its output, its exit status, and nothing it left behind.
+
+        :param timeout: seconds since :meth:`__init__` before the process counts as hung; it
+            is then killed with its process group. Returns at the latest ``timeout`` +
+            :data:`GRACE` + a little seconds after the start.
+        :param forward: asked while waiting; the first signal number it answers is sent to the
+            process group once (a SIGINT the user gave pyenvdoctor reaches the target's pip,
+            which is in a session of its own), and the wait goes on.
+
+        An exception while waiting (a signal handler's) kills the group before it propagates.
+        """
+        self._forward = forward
+        self._forwarded = False
+        try:
+            return self._wait(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait(self, timeout: float) -> Finished:
+        deadline = self.started + timeout
+        self._pump(deadline)
+        while not self._exited() and time.monotonic() < deadline:
+            time.sleep(_POLL / 5)  # every stream closed: it is exiting (or hangs without them)
+        timed_out = not self._exited()
+        lingering = False
+        if not timed_out and self._open_outputs():
+            # The leader has exited: read what its children still write, for a moment.
+            self._draining = True
+            self._pump(min(time.monotonic() + GRACE, deadline + GRACE))
+            lingering = self._open_outputs()
+        # Kill the group before reaping the leader, whose pid then still names the group.
+        self._kill_group()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # unkillable (D state): init's
+            self._proc.wait(timeout=5)
+        # What the killed processes wrote before they died is still in the pipes.
+        self._draining = True
+        self._pump(time.monotonic() + (0.1 if self._open_outputs() else 0))
+        self._close()
+        return Finished(
+            returncode=None if timed_out else self._proc.returncode,
+            stdout=bytes(self._buffers.get(self._stdout_fd, b"")),
+            stderr=bytes(self._buffers.get(self._stderr_fd, b"")),
+            answer=bytes(self._buffers.get(self._answer_fd_read, b"")),
+            timed_out=timed_out,
+            lingering=lingering,
+        )
+
+    def _open_outputs(self) -> bool:
+        return any(key.events == selectors.EVENT_READ for key in self._selector.get_map().values())
+
+    def _close(self) -> None:
+        self._selector.close()
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        if self._answer_read >= 0:
+            os.close(self._answer_read)
+            self._answer_read = -2
+
+    def kill(self) -> None:
+        """Kill the process and its group now (an interrupted caller), and reap it."""
+        self._kill_group()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        self._close()
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    input: bytes = b"",
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    answer_channel: bool = False,
+) -> Running:
+    """Start ``argv`` (see the module docstring); :meth:`Running.wait` collects it.
+
+    :param input: bytes written to its standard input, which is then closed.
+    :param answer_channel: give it a pipe for its answer (POSIX; ignored elsewhere). An
+        element of ``argv`` equal to :data:`ANSWER_FD` is replaced with the pipe's descriptor
+        number (``-`` without a pipe).
+    :raises OSError: it cannot be started.
+    """
+    return Running(
+        argv,
+        input=input,
+        cwd=cwd,
+        env=env,
+        answer_channel=answer_channel,
+    )
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    input: bytes = b"",
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    forward: Callable[[], int | None] | None = None,
+) -> Finished:
+    """Run ``argv`` to its end or ``timeout`` seconds, whichever comes first.
+
+    :param forward: see :meth:`Running.wait`.
+    :raises OSError: it cannot be started.
+    """
+    return start(argv, input=input, cwd=cwd, env=env).wait(timeout, forward=forward)
