@@ -103,13 +103,16 @@ CONDITIONS = (
     "legacy-beside-source",
 )
 
-#: Per module, each with probability 0.12: ``symlink`` (the pyc is a link to a file outside
+#: Per module, each with probability 0.12: ``long``/``huge`` (a longer module, see
+#: :func:`_source`), ``symlink`` (the pyc is a link to a file outside
 #: the tree), ``source-symlink`` (so is the source), ``readonly`` (pyc mode 0444), ``chmod``
 #: (the pyc's ctime moves, its mtime kept), ``immutable`` (``chattr +i`` of the pyc),
 #: ``in-tree`` (under PYTHONPYCACHEPREFIX: a copy in the tree's own ``__pycache__``); per cache
 #: directory: ``rodir`` (mode 0555), ``immutable-dir`` (``chattr +i``) and, as ``nobody``,
 #: ``writable-dir`` (owned by nobody) and ``sticky-dir`` (mode 1777, the pyc owned by root).
 MODIFIERS = (
+    "long",
+    "huge",
     "symlink",
     "source-symlink",
     "readonly",
@@ -257,8 +260,12 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _source(mark: str, pad: int = 0) -> str:
-    return f'MARK = "{mark}"\nX = {"1" * (pad + 1)}\n'
+def _source(mark: str, pad: int = 0, mods: tuple[str, ...] = ()) -> str:
+    """The module's text; ``long``/``huge`` (modifiers) add 300/3000 module-level statements
+    (a pyc past the scan's 4 KiB tail read; one whose module code's last fields are too)."""
+    lines = 3000 if "huge" in mods else 300 if "long" in mods else 0
+    body = "".join(f"Y{i} = {i}\n" for i in range(lines))
+    return f'MARK = "{mark}"\nX = {"1" * (pad + 1)}\n' + body
 
 
 def _unprivileged_ok(python: str) -> bool:
@@ -350,7 +357,7 @@ def _build(
             "hash-unchecked-changed",
         )
         with open(src, "w") as f:
-            f.write(_source("old" if old else "new"))
+            f.write(_source("old" if old else "new", mods=mods))
         invalidation = "TIMESTAMP"
         cfile = pyc
         level = opt
@@ -371,7 +378,7 @@ def _build(
         elif cond.startswith("legacy"):
             staged = os.path.join(outside, name + ".py")
             with open(staged, "w") as f:
-                f.write(_source("new"))
+                f.write(_source("new", mods=mods))
             os.unlink(src)
             cfile = os.path.join(d, stem + ".pyc")
             if cond == "legacy-dotted":
@@ -428,10 +435,10 @@ def _alter(
     stem = os.path.basename(src)[:-3]
     if cond in ("stale-size", "hash-checked-changed", "hash-unchecked-changed"):
         with open(src, "w") as f:
-            f.write(_source("new", pad=1 + rng.randrange(3)))
+            f.write(_source("new", pad=1 + rng.randrange(3), mods=mods))
     elif cond in ("same-size-mtime-kept", "syntax-error-same-size", "stale-mtime"):
         sst = os.stat(src)
-        text = _source("new") if cond != "syntax-error-same-size" else _source("ne(")
+        text = _source("new" if cond != "syntax-error-same-size" else "ne(", mods=mods)
         with open(src, "w") as f:
             f.write(text)
         shift = 5_000_000_000 if cond == "stale-mtime" else 0
@@ -468,7 +475,7 @@ def _alter(
         os.symlink(os.path.join(outside, "missing.py"), src)
     elif cond == "legacy-beside-source":
         with open(src, "w") as f:
-            f.write(_source("new"))
+            f.write(_source("new", mods=mods))
     if "source-symlink" in mods and os.path.isfile(src) and not os.path.islink(src):
         moved = os.path.join(outside, f"{len(os.listdir(outside))}.py")
         os.rename(src, moved)  # keeps the mtime
