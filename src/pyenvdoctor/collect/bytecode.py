@@ -194,7 +194,8 @@ def _skip_object(data: bytes, pos: int) -> int:
     if kind == 2:
         return pos + 2 + data[pos + 1]
     if kind == 3:
-        return pos + 5 + _U32(data, pos + 1)[0]
+        length: int = _U32(data, pos + 1)[0]
+        return pos + 5 + length
     raise ValueError(pos)
 
 
