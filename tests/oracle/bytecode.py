@@ -107,8 +107,10 @@ CONDITIONS = (
 #: :func:`_source`), ``symlink`` (the pyc is a link to a file outside
 #: the tree), ``source-symlink`` (so is the source), ``readonly`` (pyc mode 0444), ``chmod``
 #: (the pyc's ctime moves, its mtime kept), ``immutable`` (``chattr +i`` of the pyc),
+#: ``append-only`` (``chattr +a``), ``unreadable`` (mode 0, as ``nobody``),
 #: ``in-tree`` (under PYTHONPYCACHEPREFIX: a copy in the tree's own ``__pycache__``); per cache
-#: directory: ``rodir`` (mode 0555), ``immutable-dir`` (``chattr +i``) and, as ``nobody``,
+#: directory: ``rodir`` (mode 0555), ``immutable-dir`` (``chattr +i``), ``append-only-dir``
+#: (``chattr +a``) and, as ``nobody``,
 #: ``writable-dir`` (owned by nobody) and ``sticky-dir`` (mode 1777, the pyc owned by root).
 MODIFIERS = (
     "long",
@@ -118,13 +120,18 @@ MODIFIERS = (
     "readonly",
     "chmod",
     "immutable",
+    "append-only",
+    "unreadable",
     "in-tree",
     "rodir",
     "immutable-dir",
+    "append-only-dir",
     "writable-dir",
     "sticky-dir",
 )
-_DIR_MODIFIERS = frozenset({"rodir", "immutable-dir", "writable-dir", "sticky-dir"})
+_DIR_MODIFIERS = frozenset(
+    {"rodir", "immutable-dir", "append-only-dir", "writable-dir", "sticky-dir"}
+)
 
 ZIP_CONDITIONS = (
     "zip-fresh",
@@ -299,11 +306,11 @@ def make_case(seed: int, index: int, python: str, rng: random.Random, modules: i
         pkg = "" if r < 0.6 else "ons0." if r < 0.75 else f"opk{rng.randrange(2)}."
         mods = tuple(m for m in MODIFIERS if rng.random() < 0.12)
         if case.user == "root":
-            mods = tuple(m for m in mods if m not in ("writable-dir", "sticky-dir"))
+            mods = tuple(m for m in mods if m not in ("writable-dir", "sticky-dir", "unreadable"))
         if not case.prefix:
             mods = tuple(m for m in mods if m != "in-tree")
         if _CHATTR is None:
-            mods = tuple(m for m in mods if m not in ("immutable", "immutable-dir"))
+            mods = tuple(m for m in mods if "immutable" not in m and "append-only" not in m)
         case.modules[f"{pkg}om{i}"] = (cond, mods)
     if rng.random() < 0.3:
         for i in range(rng.randrange(1, 6)):
@@ -414,6 +421,8 @@ def _build(
             os.chmod(d, 0o1777)
         elif "rodir" in dmods:
             os.chmod(d, 0o555)
+        if "append-only-dir" in dmods:
+            _chattr("+a", d)
         if "immutable-dir" in dmods:
             _chattr("+i", d)
     names = sorted({n.split(".")[0] for n in case.modules} | set(case.modules) | set(case.zips))
@@ -488,6 +497,10 @@ def _alter(
         os.chmod(cfile, 0o444)
     if "chmod" in mods:
         os.chmod(cfile, os.stat(cfile).st_mode)  # ctime moves, mtime kept
+    if "unreadable" in mods:
+        os.chmod(cfile, 0)  # follows a symlink: the file it points to
+    if "append-only" in mods and not os.path.islink(cfile):
+        _chattr("+a", cfile)
     if "immutable" in mods and not os.path.islink(cfile):
         _chattr("+i", cfile)
 
@@ -625,7 +638,7 @@ def _scan(case: Case, root: str, target: BytecodeTarget) -> dict[str, C]:
 def _unlock(tmp: str) -> None:
     """Undo ``chattr +i`` and read-only modes so that the tree can be removed."""
     if _CHATTR is not None:
-        subprocess.run([_CHATTR, "-R", "-i", tmp], capture_output=True, check=False)
+        subprocess.run([_CHATTR, "-R", "-ia", tmp], capture_output=True, check=False)
     for d, _dirs, _files in os.walk(tmp):
         os.chmod(d, 0o755)
 

@@ -977,7 +977,10 @@ def _judge_legacy(
         return
     got = _read_head(path)
     if got is None:
-        state.unreadable.append(path)
+        if not os.access(path, os.R_OK):  # SourcelessFileLoader.get_data raises: import fails
+            state.record(BytecodeCategory.BROKEN, loc, rp, path, _lstat(path))
+        else:
+            state.unreadable.append(path)
         return
     state.sourceless(path, loc, rp, pst=got[0], header=got[1])
 
@@ -1055,6 +1058,15 @@ def _judge_cache_dir(
                 continue
         try:
             fd = open_(pyc_prefix + name, _O_READ, dir_fd=cache_fd)
+        except PermissionError:
+            # get_code: get_data's OSError is passed over, the source compiled and the pyc
+            # replaced if it can be (SourceLoader.get_code, set_data).
+            state.scanned += 1
+            if os.path.isfile(directory + os.sep + source_name):
+                state.record(state.stale(c.path), loc, rp, c.path, _stat(c))
+            else:
+                state.record(BytecodeCategory.ORPHANED, loc, rp, c.path, _stat(c))
+            continue
         except OSError:
             state.scanned += 1
             state.unreadable.append(c.path)
