@@ -219,12 +219,12 @@ def _body_complete(data: bytes, qualname: bool) -> bool:
         return False
     try:
         if qualname:  # co_qualname, co_firstlineno, co_linetable, co_exceptiontable
-            return _skip_object(data, _skip_object(data, _skip_object(data, i + 9) + 4)) == len(
-                data
-            )
-        return _skip_object(data, i + 13) == len(data)  # co_firstlineno, co_lnotab/linetable
+            end = _skip_object(data, _skip_object(data, _skip_object(data, i + 9) + 4))
+        else:  # co_firstlineno, co_lnotab/co_linetable
+            end = _skip_object(data, i + 13)
     except (IndexError, ValueError, struct.error):
         return False
+    return end == len(data)
 
 
 def _file_complete(path: str, qualname: bool) -> bool:
@@ -1002,8 +1002,9 @@ def _judge_cache_dir(
     with the common verdict (a timestamp pyc whose header matches its source, written after
     the source last changed: fresh) decided inline and counted once per directory.
 
-    The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read`` (of the whole
-    file, for :func:`_body_complete`) and ``close``, its
+    The hot loop of a scan: each pyc costs an ``openat``, ``fstat``, ``read`` (the whole pyc
+    up to :data:`_TAIL` bytes, else its header and a ``pread`` of its last :data:`_TAIL`
+    bytes, for :func:`_body_complete`) and ``close``, its
     source one ``fstatat``: relative to ``cache_fd`` (the open ``__pycache__``; the source
     through its ``..``), or by full path when it is ``None``. The slow path (``FileFinder``'s
     order, :func:`_winner`) runs only for a stem that is also a directory or extension name."""
