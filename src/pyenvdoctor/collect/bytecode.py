@@ -228,17 +228,21 @@ def _body_complete(data: bytes, qualname: bool) -> bool:
 
 
 def _file_complete(path: str, qualname: bool) -> bool:
-    """:func:`_body_complete` of the whole file at ``path`` (``False`` if it cannot be read):
-    for the few pycs whose module code object's last fields are longer than :data:`_TAIL`."""
+    """:func:`_body_complete` of the pyc at ``path`` read from its end in growing pieces (64
+    KiB, 1 MiB, then whole; ``False`` if it cannot be read): for the few pycs whose module
+    code object's last fields are longer than :data:`_TAIL`. Memory stays that of the piece."""
     try:
         fd = os.open(path, _O_READ)
     except OSError:
         return False
     try:
-        data = b""
-        while chunk := os.read(fd, 1 << 20):
-            data += chunk
-        return _body_complete(data, qualname)
+        size = os.fstat(fd).st_size
+        for piece in (1 << 16, 1 << 20, size):
+            if _body_complete(_pread(fd, min(piece, size), max(size - piece, 0)), qualname):
+                return True
+            if piece >= size:
+                break
+        return False
     except OSError:
         return False
     finally:
