@@ -421,6 +421,8 @@ def _fs_flags(path: str, *, follow: bool = False) -> int:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
+    except PermissionError:
+        return _statx_attributes(path, follow=follow)
     except OSError:
         return 0
     try:
@@ -430,6 +432,24 @@ def _fs_flags(path: str, *, follow: bool = False) -> int:
         return 0
     finally:
         os.close(fd)
+
+
+def _statx_attributes(path: str, *, follow: bool) -> int:
+    """``stx_attributes`` of ``statx(2)`` (Linux 4.11+, glibc 2.28+) for a file this user
+    cannot open: ``STATX_ATTR_IMMUTABLE`` (0x10) and ``STATX_ATTR_APPEND`` (0x20) have the
+    values of the ``FS_*_FL`` flags. 0 where ``statx`` is unavailable or fails."""
+    import ctypes
+
+    try:
+        statx = ctypes.CDLL(None, use_errno=True).statx
+    except (OSError, AttributeError):
+        return 0
+    buf = ctypes.create_string_buffer(256)  # struct statx: 256 bytes
+    at_fdcwd, nofollow = -100, 0x100  # AT_FDCWD, AT_SYMLINK_NOFOLLOW
+    flags = 0 if follow else nofollow
+    if statx(at_fdcwd, os.fsencode(path), flags, 0, buf) != 0:
+        return 0
+    return int.from_bytes(buf.raw[8:16], "little") & 0xFFFFFFFF  # __u64 stx_attributes
 
 
 #: ``FS_IMMUTABLE_FL`` and ``FS_APPEND_FL`` (``linux/fs.h``): no rename over or within.
