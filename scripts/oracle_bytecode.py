@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--modules", type=int, default=15, help="modules per tree")
     parser.add_argument("--python", action="append", default=None)
+    parser.add_argument(
+        "--coverage", action="store_true", help="also print (condition, CPython verdict) counts"
+    )
     args = parser.parse_args(argv)
     pythons = args.python or default_pythons()
     if not pythons:
@@ -31,15 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     targets = {p: target_of(p) for p in pythons}
     stats = {p: [0, 0, 0] for p in pythons}
     rng = random.Random(args.seed)
+    coverage: dict[tuple[str, str], int] | None = {} if args.coverage else None
     for i in range(args.cases):
         py = pythons[i % len(pythons)]
         case = make_case(args.seed, i, py, rng, args.modules)
-        n, dis = run_case(case, targets[py], rng)
+        n, dis = run_case(case, targets[py], rng, coverage)
         stats[py][0] += 1
         stats[py][1] += n
         stats[py][2] += len(dis)
         for d in dis:
             print(d)
+    for (what, verdict), count in sorted((coverage or {}).items()):
+        print(f"coverage: {what:28} {verdict:22} {count}")
     for py, (cases, pycs, bad) in stats.items():
         print(f"{py}: {cases} cases, {pycs} pycs, {bad} disagreements")
     return 1 if any(s[2] for s in stats.values()) else 0

@@ -1,6 +1,9 @@
 """Issue 13's differential test, seeded: 140 random trees (15 modules each) spread over the
 pyenv interpreters 3.8-3.13 and Debian's python3, each scanned and then imported with ``-v``;
-every pyc's scan category must be what CPython did (:mod:`oracle.bytecode`)."""
+every pyc's scan category must be what CPython did (:mod:`oracle.bytecode`). The trees mix
+every condition and modifier of the generator: PYTHONPYCACHEPREFIX inside the tree, immutable
+and read-only pycs and directories, sticky directories (scan and import as ``nobody`` for an
+interpreter it can run), cut bodies of any length, namespace packages, symlinks, zip files."""
 
 from __future__ import annotations
 

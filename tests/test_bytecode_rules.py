@@ -222,6 +222,29 @@ def test_truncated_body_with_a_valid_header_makes_the_import_fail(
     assert got.error in {"EOFError", "ValueError"}
 
 
+@pytest.mark.parametrize("statements", [300, 3000])
+def test_a_body_cut_at_any_length_is_broken(python: Path, tmp_path: Path, statements: int) -> None:
+    """Rule 4 for pycs of every size: 300 module-level statements make a pyc longer than the
+    scan's 4 KiB tail read, 3000 one whose module code's last fields are longer too (read
+    whole). Each cut, from the bare header to one byte short, is ``broken`` and the import
+    fails; the whole file is fresh."""
+    src = tmp_path / "m.py"
+    src.write_text('V = "new"\n' + "".join(f"Y{i} = {i}\n" for i in range(statements)))
+    pyc = compile_in(python, src)
+    data = pyc.read_bytes()
+    st = pyc.stat()
+    target = target_for(python)
+    assert category(target, tmp_path, pyc) is C.FRESH
+    for cut in sorted(
+        {16, 17, 100, len(data) // 2, len(data) - 4100, len(data) - 5, len(data) - 1}
+    ):
+        pyc.write_bytes(data[:cut])
+        os.utime(pyc, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert category(target, tmp_path, pyc) is C.BROKEN, cut
+        got = import_in(python, tmp_path, "m", write=False)
+        assert got.error in {"EOFError", "ValueError"}, (cut, got)
+
+
 def test_bad_magic_at_the_own_cache_path_is_read_and_recompiled(
     python: Path, tmp_path: Path
 ) -> None:

@@ -286,3 +286,54 @@ def test_zip_pycs_in_the_report_agree_with_zipimport(label: str, tmp_path: Path)
             assert (value.stdout.strip() == "old") == (category != "stale-not-rewritten")
     codes = {f["code"]: f["commands"] for f in data["findings"]}
     assert codes["bytecode-stale-accepted"] == []  # no rm of a zip member
+
+
+_RUNTIME_FINDER = """\
+import importlib.abc, importlib.machinery, sys
+
+
+class RuntimeFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path, target=None):
+        if name in ("rtmod", "rtpkg.sub"):
+            return importlib.machinery.ModuleSpec(name, self, origin="runtime")
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.A = "runtime"
+
+
+sys.meta_path.insert(0, RuntimeFinder())
+"""
+
+
+@pytest.mark.parametrize("label", sorted(INTERPRETERS))
+def test_a_meta_path_finder_ahead_of_the_path_finder_wins(
+    label: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finder that ``sitecustomize`` puts first on ``sys.meta_path`` builds ``rtmod`` and
+    ``rtpkg.sub`` at run time although files of those names are in the working directory:
+    ``which`` names that finder with the origin and loader ``find_spec`` gives, and the
+    import really runs its module (``A == "runtime"``)."""
+    python = INTERPRETERS[label]
+    if python is None:
+        pytest.skip(f"no {label} interpreter on this machine")
+    (tmp_path / "sc").mkdir()
+    (tmp_path / "sc" / "sitecustomize.py").write_text(_RUNTIME_FINDER)
+    work = tmp_path / "work"
+    (work / "rtpkg").mkdir(parents=True)
+    (work / "rtmod.py").write_text("A = 'file'\n")
+    (work / "rtpkg" / "__init__.py").write_text("")
+    (work / "rtpkg" / "sub.py").write_text("A = 'file'\n")
+    env = clean_env(PYTHONPATH=str(tmp_path / "sc"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "sc"))
+    for name in ("rtmod", "rtpkg.sub"):
+        report = build_which(name, python=str(python), environ=env, working_directory=str(work))
+        spec = json.loads(run([python, "-c", _FIND_SPEC, name], cwd=work, env=env).stdout)
+        last = report.levels[-1]
+        assert last.finder == "sitecustomize.RuntimeFinder"
+        assert (last.origin, _tail(last.loader)) == tuple(spec) == ("runtime", "RuntimeFinder")
+        out = json.loads(run([python, "-c", _IMPORT, name], cwd=work, env=env).stdout)
+        assert out[2] == "runtime"
