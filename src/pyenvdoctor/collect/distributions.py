@@ -194,13 +194,14 @@ def _file_url_to_path(url: str) -> str | None:
 
 
 def _direct_url(dist: LoadedDistribution) -> dict[str, Any] | None:
-    """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed)."""
+    """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed, or nested
+    deeper than :func:`json.loads` can decode: it raises ``RecursionError``)."""
     text = _read(dist, "direct_url.json")
     if not text:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
