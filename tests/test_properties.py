@@ -397,6 +397,8 @@ def _site_venv_values(text: str) -> dict[str, str]:
 
 @PROPS
 @given(_file_bytes(CFG_TEXT))
+@example(b"\x00\x0b=")  # read_pyvenv_cfg split at \x0b (str.splitlines); site.venv() does not
+@example(b"home = /a\x85b\nversion = 3.11.7\n")
 def test_pyvenv_cfg(data: bytes) -> None:
     """``nearby.read_pyvenv_cfg`` and ``broken._read_cfg`` on a generated ``pyvenv.cfg``: a
     ``{str: str}`` which, for a UTF-8 file, is what ``site.venv()`` reads."""
