@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from packaging.markers import default_environment
 
 from pyenvdoctor import broken, probe
@@ -43,6 +44,10 @@ from pyenvdoctor.collect.dependencies import (
 from pyenvdoctor.collect.records import Records
 from pyenvdoctor.errors import ReportFormatError
 from pyenvdoctor.model import BytecodeCategory, BytecodeSummary, LocationClass, Report
+
+# Hypothesis also caches the constants it reads from the code under test in its home directory
+# (``.hypothesis/`` in the working directory by default): keep that out of the repository.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "pyenvdoctor-hypothesis"))
 
 # Reproducible in CI (derandomize: examples derive from the test's source, no seed to keep), no
 # example database written into the repository, and a bound on each example's time.
