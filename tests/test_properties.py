@@ -245,6 +245,37 @@ def test_headers(text: str) -> None:
         assert headers.get(key) == (values[0] if values else None)
 
 
+#: Header text as ``files.read_text`` delivers it: newlines translated, so no ``\r``.
+READ_HEADER_TEXT = HEADER_TEXT.map(lambda t: t.replace("\r", "\n"))
+
+
+def _unfolded(values: list[str] | None) -> list[str] | None:
+    """Values with each physical line stripped: ``Headers`` strips a value, ``email`` only
+    left-strips spaces and tabs (``compat32.header_source_parse``)."""
+    if values is None:
+        return None
+    return ["\n".join(part.strip() for part in v.split("\n")) for v in values]
+
+
+@PROPS
+@given(READ_HEADER_TEXT)
+@example("Summary: a\u2028Requires-Dist: evil\nName: x\n")  # splitlines split at U+2028
+@example("Name: x\nnot a header\nRequires-Dist: y\n")  # email ends the headers there
+@example("Name: x\n \nVersion: 1\n")  # a whitespace-only line continues the header
+def test_headers_as_email_parser(text: str) -> None:
+    """``Headers`` gives what :mod:`email.parser` (``importlib.metadata``, and so pip, read
+    METADATA with it: ``email.message_from_string``) gives for the fields the report reads."""
+    from email.parser import HeaderParser
+
+    message = HeaderParser().parsestr(text)
+    headers = distributions.Headers(text)
+    for key in ("Name", "Version", "Requires-Dist", "Tag", "Summary", ""):
+        expected = message.get_all(key)
+        assert _unfolded(headers.get_all(key)) == _unfolded(
+            None if expected is None else [str(v) for v in expected]
+        ), key
+
+
 def _dist_info(d: str, metadata: bytes, **others: bytes) -> str:
     info = os.path.join(d, "site", "x-1.dist-info")
     write(os.path.join(info, "METADATA"), metadata)
