@@ -408,6 +408,33 @@ def test_pth_lines(data: bytes) -> None:
             assert os.path.isabs(line["path"]) and isinstance(line["exists"], bool)
 
 
+def _site_pth_lines(data: bytes) -> list[str]:
+    """The lines ``site.addpackage`` of *this* interpreter reads from a UTF-8 ``.pth``
+    (CPython ``Lib/site.py``): 3.13 decodes and ``splitlines()``; before, it iterates a
+    text-mode file (universal newlines: ``\n``, ``\r``, ``\r\n`` only)."""
+    text = data.decode("utf-8-sig" if sys.version_info >= (3, 13) else "utf-8")
+    if sys.version_info >= (3, 13):
+        return text.splitlines()
+    return [line.rstrip("\r\n") for line in io.StringIO(text, newline=None)]
+
+
+@pytest.mark.xfail(
+    sys.version_info < (3, 13),
+    strict=True,
+    reason="probe._pth_files splits at every str.splitlines boundary; site.py before 3.13 "
+    "reads lines in text mode (\\n, \\r only): reported to the probe's owner",
+)
+@PROPS
+@given(PTH_TEXT.map(lambda t: t.encode()))
+@example(b"sub\x0cdir\n")
+def test_pth_lines_as_site(data: bytes) -> None:
+    """The probe's ``.pth`` lines are the lines ``site.addpackage`` reads."""
+    with fresh_dir() as d:
+        write(os.path.join(d, "a.pth"), data)
+        result = probe._pth_files({"site_packages": [d]}, [])
+    assert [line["text"] for line in result[0]["lines"]] == _site_pth_lines(data)
+
+
 # --- pyvenv.cfg -----------------------------------------------------------------------------
 
 CFG_TEXT = st.lists(
