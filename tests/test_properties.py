@@ -308,18 +308,32 @@ DIRECT_URL = st.one_of(
 )
 
 
+EGG_LINK = _file_bytes(
+    st.lists(st.sampled_from([".", "..", "/", "x-1.dist-info", "\x00", ""]) | TEXT, max_size=3).map(
+        "\n".join
+    )
+)
+
+
 @PROPS
-@given(_file_bytes(HEADER_TEXT), DIRECT_URL, _file_bytes(HEADER_TEXT))
-@example(b"Name: x\nVersion: 1\n", DEEP_JSON.encode(), b"")  # RecursionError in json.loads
-def test_scan_distributions(metadata: bytes, direct_url: bytes, wheel: bytes) -> None:
+@given(_file_bytes(HEADER_TEXT), DIRECT_URL, _file_bytes(HEADER_TEXT), EGG_LINK)
+@example(b"Name: x\nVersion: 1\n", DEEP_JSON.encode(), b"", b"")  # RecursionError in json.loads
+@example(b"Name: x\nVersion: 1\n", b"", b"", b"/tmp/a\x00b\n")  # NUL in an .egg-link
+def test_scan_distributions(
+    metadata: bytes, direct_url: bytes, wheel: bytes, egg_link: bytes
+) -> None:
     """``scan_distributions`` on a ``.dist-info`` with generated METADATA, WHEEL and PEP 610
-    ``direct_url.json``: one distribution or one broken entry ("Never raises for bad
-    metadata"); ``read_installed`` on it never raises either (errors go to
-    ``metadata_error``)."""
+    ``direct_url.json``, beside a generated ``x.egg-link``: the distribution once, as a row or
+    a broken entry ("Never raises for bad metadata"); ``read_installed`` on it never raises
+    either (errors go to ``metadata_error``); ``dangling_egg_links`` gives pairs of ``str``."""
     with fresh_dir() as d:
-        _dist_info(d, metadata, direct_url_json=direct_url, WHEEL=wheel)
+        info = _dist_info(d, metadata, direct_url_json=direct_url, WHEEL=wheel)
+        write(os.path.join(d, "site", "x.egg-link"), egg_link)
         scan = _scan(d)
-        assert len(scan.distributions) + len(scan.broken) == 1
+        found = [r.metadata_path for r in scan.distributions] + [
+            b.metadata_path for b in scan.broken
+        ]
+        assert found.count(info) == 1
         for dist in scan.distributions:
             assert isinstance(dist.name, str) and dist.name
             assert dist.direct_url is None or isinstance(dist.direct_url, str)
@@ -328,6 +342,8 @@ def test_scan_distributions(metadata: bytes, direct_url: bytes, wheel: bytes) ->
             installed = read_installed(meta)
             assert isinstance(installed, InstalledDistribution)
             assert all(isinstance(r, str) for r in installed.requires_dist)
+        for pair in distributions.dangling_egg_links([os.path.join(d, "site")]):
+            assert all(isinstance(p, str) for p in pair)
 
 
 @PROPS

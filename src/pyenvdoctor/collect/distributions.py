@@ -475,7 +475,11 @@ class RegularFileDistribution(importlib_metadata.PathDistribution):
 
 def _distributions_in(location: str) -> list[importlib_metadata.Distribution]:
     """The distributions ``importlib_metadata`` finds in ``location``, sorted by metadata
-    path; those in a directory on disk as :class:`RegularFileDistribution`."""
+    path; those in a directory on disk as :class:`RegularFileDistribution`. None in a location
+    that cannot be listed, or whose path holds a NUL byte (an ``.egg-link`` line: ``os.stat``
+    raises ``ValueError``, no such directory can exist)."""
+    if "\x00" in location:
+        return []
     try:
         found = list(importlib_metadata.distributions(path=[location]))
     except OSError:
