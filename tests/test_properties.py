@@ -39,6 +39,7 @@ from pyenvdoctor.collect.dependencies import (
     DependencyCheck,
     InstalledDistribution,
     check_dependencies,
+    check_supported,
     read_installed,
 )
 from pyenvdoctor.collect.records import Records
@@ -565,24 +566,39 @@ REQUIREMENT = st.one_of(
 DEEP_MARKER = "y; " + "(" * 2000 + 'python_version == "3"' + ")" * 2000
 
 
+WHEEL_TAGS = st.lists(
+    st.sampled_from(["py3-none-any", "cp311-cp311-linux_x86_64", "py2.py3-none-any", "a-b"]) | TEXT,
+    max_size=3,
+)
+
+
 @PROPS
-@given(st.lists(REQUIREMENT, max_size=4), st.sampled_from(["1", "1.0a1", "x", ""]))
-@example([DEEP_MARKER], "1")  # RecursionError in packaging's marker parser
-def test_requirements(requires: list[str], version: str) -> None:
+@given(
+    st.lists(REQUIREMENT, max_size=4),
+    st.sampled_from(["1", "1.0a1", "x", ""]),
+    st.none() | WHEEL_TAGS,
+)
+@example([DEEP_MARKER], "1", None)  # deep nesting: packaging must answer InvalidRequirement
+def test_requirements(requires: list[str], version: str, wheel_tags: list[str] | None) -> None:
     """``check_dependencies`` with generated ``Requires-Dist`` strings: a ``DependencyCheck``;
     a distribution whose requirements do not parse is skipped with its reason (as ``pip
-    check`` does), never an exception."""
+    check`` does), never an exception. ``check_supported`` with generated WHEEL ``Tag``
+    values: problems of kind ``unsupported`` only."""
     dists = [
         InstalledDistribution(
-            name="x", version=version, requires_dist=tuple(requires), wheel_tags=None
+            name="x",
+            version=version,
+            requires_dist=tuple(requires),
+            wheel_tags=None if wheel_tags is None else tuple(wheel_tags),
         ),
         InstalledDistribution(name="y", version="1", requires_dist=(), wheel_tags=None),
     ]
-    got = check_dependencies(
-        dists, marker_environment={k: str(v) for k, v in default_environment().items()}
-    )
+    environment = {k: str(v) for k, v in default_environment().items()}
+    got = check_dependencies(dists, marker_environment=environment)
     assert isinstance(got, DependencyCheck)
     assert all(s.check == "pip-check" for s in got.skipped)
+    unsupported = check_supported(dists, supported_tags=frozenset({"py3-none-any"}))
+    assert all(p.kind.value == "unsupported" and p.distribution == "x" for p in unsupported)
 
 
 # --- saved report JSON ----------------------------------------------------------------------
