@@ -60,7 +60,17 @@ settings.register_profile(
     max_examples=200,
     suppress_health_check=[HealthCheck.too_slow],
 )
-PROPS = settings.get_profile("pyenvdoctor-properties")
+# A longer random search, run by hand to hunt for new crashes (pin what it finds with @example):
+# PYENVDOCTOR_HYPOTHESIS_PROFILE=pyenvdoctor-explore python -m pytest tests/test_properties.py
+settings.register_profile(
+    "pyenvdoctor-explore",
+    parent=settings.get_profile("pyenvdoctor-properties"),
+    derandomize=False,
+    max_examples=3000,
+)
+PROPS = settings.get_profile(
+    os.environ.get("PYENVDOCTOR_HYPOTHESIS_PROFILE", "pyenvdoctor-properties")
+)
 
 if TYPE_CHECKING:
     from pyenvdoctor.collect.interpreter import PathClassifier
@@ -118,7 +128,11 @@ TARGET = bytecode.BytecodeTarget(
     magic_number=MAGIC,
     check_hash_based_pycs="default",
 )
-NAME_PART = st.text(st.characters(blacklist_characters="/\x00"), min_size=0, max_size=12)
+#: A file name part: any character a name can hold, and undecodable bytes as ``os.fsdecode``
+#: gives them (PEP 383 ``\udcXX``), which is how the scan sees them.
+NAME_PART = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"), max_size=12
+) | st.binary(max_size=12).map(lambda b: os.fsdecode(b.replace(b"/", b"_").replace(b"\x00", b"_")))
 CACHE_NAMES = st.one_of(
     st.builds(
         lambda stem, tag, opt: f"{stem}.{tag}{opt}.pyc",
@@ -263,6 +277,8 @@ def _unfolded(values: list[str] | None) -> list[str] | None:
 @example("Summary: a\u2028Requires-Dist: evil\nName: x\n")  # splitlines split at U+2028
 @example("Name: x\nnot a header\nRequires-Dist: y\n")  # email ends the headers there
 @example("Name: x\n \nVersion: 1\n")  # a whitespace-only line continues the header
+@example("NAME:\n:\n ")  # after ":x" a continuation line belongs to no header
+@example("Name: a\nFrom x\n b\n")  # nor after a "From " line
 def test_headers_as_email_parser(text: str) -> None:
     """``Headers`` gives what :mod:`email.parser` (``importlib.metadata``, and so pip, read
     METADATA with it: ``email.message_from_string``) gives for the fields the report reads."""
@@ -579,6 +595,7 @@ WHEEL_TAGS = st.lists(
     st.none() | WHEEL_TAGS,
 )
 @example([DEEP_MARKER], "1", None)  # deep nesting: packaging must answer InvalidRequirement
+@example(['0;""<""'], "1", None)  # UndefinedEnvironmentName, a KeyError in packaging 26
 def test_requirements(requires: list[str], version: str, wheel_tags: list[str] | None) -> None:
     """``check_dependencies`` with generated ``Requires-Dist`` strings: a ``DependencyCheck``;
     a distribution whose requirements do not parse is skipped with its reason (as ``pip

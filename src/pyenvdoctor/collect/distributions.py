@@ -77,9 +77,10 @@ class Headers:
     :meth:`str.splitlines` boundary, which would turn ``Summary: a\u2028Requires-Dist: b``
     into a requirement pip never sees); the block ends at the first line that is neither a
     continuation, a ``From `` line (skipped) nor ``<name>:`` with ``name`` printable ASCII
-    without spaces (an empty line, or anything else); ``:value`` is skipped. Values are stripped (``email`` strips
-    only leading spaces and tabs). Keys compare case-insensitively; :meth:`get_all` keeps file
-    order.
+    without spaces (an empty line, or anything else); ``:value`` is skipped, and so are the
+    continuation lines after it or after a ``From `` line (``lastheader`` was reset). Values
+    are stripped (``email`` strips only leading spaces and tabs). Keys compare
+    case-insensitively; :meth:`get_all` keeps file order.
     """
 
     __slots__ = ("_fields",)
@@ -97,12 +98,14 @@ class Headers:
                     values[-1] += "\n" + line
                 continue
             if line.startswith("From "):
-                continue  # a Unix "From " line: email.parser skips it
+                key = None  # a Unix "From " line: skipped, and so are continuations after it
+                continue
             name, sep, value = line.partition(":")
             if not sep or not _FIELD_NAME.fullmatch(name):
                 break  # not a header line: email.parser ends the headers here
             if not name:
-                continue  # ":value": email.parser skips it (InvalidHeaderDefect)
+                key = None  # ":value": skipped (InvalidHeaderDefect), with its continuations
+                continue
             key = name.lower()
             fields.setdefault(key, []).append(value.strip())
         self._fields = fields
