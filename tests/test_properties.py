@@ -260,8 +260,11 @@ def test_headers(text: str) -> None:
         assert headers.get(key) == (values[0] if values else None)
 
 
-#: Header text as ``files.read_text`` delivers it: newlines translated, so no ``\r``.
-READ_HEADER_TEXT = HEADER_TEXT.map(lambda t: t.replace("\r", "\n"))
+#: Header text as ``files.read_text`` delivers it: strict UTF-8 (no surrogates), newlines
+#: translated (no ``\r``).
+READ_HEADER_TEXT = HEADER_TEXT.map(
+    lambda t: t.encode("utf-8", "replace").decode("utf-8").replace("\r", "\n")
+)
 
 
 def _unfolded(values: list[str] | None) -> list[str] | None:
