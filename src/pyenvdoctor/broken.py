@@ -78,17 +78,25 @@ def find_base(version: str, environ: Mapping[str, str]) -> str | None:
 
 def _editable_project(venv: str, cwd: str | None) -> str | None:
     """The current project's directory when the environment has it installed in editable mode
-    (a ``direct_url.json`` with ``dir_info.editable`` whose ``url`` is ``cwd`` or above it)."""
+    (a ``direct_url.json`` with ``dir_info.editable`` whose ``url`` is ``cwd`` or above it).
+    A malformed file (not JSON, nested deeper than :func:`json.loads` decodes, ``dir_info``
+    not an object, a NUL byte in the path) names no project."""
     if cwd is None:
         return None
     for path in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "*.dist-info")):
         try:
             data = json.loads(files.read_text(os.path.join(path, "direct_url.json")))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
-        url = data.get("url", "") if isinstance(data, dict) else ""
-        editable = isinstance(data, dict) and (data.get("dir_info") or {}).get("editable")
-        if editable and isinstance(url, str) and url.startswith("file://"):
+        if not isinstance(data, dict) or not isinstance(info := data.get("dir_info"), dict):
+            continue
+        url = data.get("url", "")
+        if (
+            info.get("editable")
+            and isinstance(url, str)
+            and url.startswith("file://")
+            and "\x00" not in url
+        ):
             project = os.path.realpath(url[len("file://") :])
             if os.path.realpath(cwd) == project:
                 return project

@@ -402,11 +402,14 @@ def _same_code(
 
 def _parse_cache_name(name: str) -> tuple[str, str, int | None] | None:
     """``stem.tag[.opt-N].pyc`` -> (stem, tag, N or ``None`` without an ``opt-`` part);
-    ``None`` for a name without a tag."""
+    ``None`` for a name without a tag, or whose N is not ASCII decimal digits (the only names
+    ``cache_from_source`` computes, from ``str(sys.flags.optimize)``: ``opt-²`` is
+    ``str.isdigit()`` but no ``int``)."""
     parts = name[:-4].split(".")
     optimize: int | None = None
     if len(parts) >= 3 and parts[-1].startswith("opt-"):
-        optimize = int(parts[-1][4:]) if parts[-1][4:].isdigit() else -1
+        digits = parts[-1][4:]
+        optimize = int(digits) if digits.isascii() and digits.isdigit() else -1
         parts = parts[:-1]
     if len(parts) < 2 or (optimize is not None and optimize < 0):
         return None

@@ -19,6 +19,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from packaging import tags
+from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -185,7 +186,10 @@ def check_dependencies(
                 r for r in requirements if not r.marker or r.marker.evaluate(environment)
             ]
             package_set[dist.canonical_name] = (Version(dist.version), dependencies)
-        except ValueError as exc:  # InvalidRequirement, InvalidVersion, UndefinedComparison...
+        # InvalidRequirement, InvalidVersion, UndefinedComparison...; UndefinedEnvironmentName
+        # (a marker comparing two literals, '"" < ""', looks the right one up as a variable) is
+        # a ValueError in the packaging pip vendors, a KeyError from packaging 26.
+        except (ValueError, UndefinedEnvironmentName) as exc:
             reason = f"Error parsing dependencies of {dist.canonical_name}: {exc}"
             skipped.append(CheckSkipped(check="pip-check", reason=reason))
     missing: list[DependencyProblem] = []

@@ -62,12 +62,25 @@ class DistributionScan:
     broken: tuple[BrokenDistribution, ...]
 
 
+#: A header line's field name (``email.feedparser`` ``headerRE``): printable ASCII but ``:``.
+_FIELD_NAME = re.compile(r"[\041-\071\073-\176]*")
+
+
 class Headers:
     """The header block of a METADATA/PKG-INFO/WHEEL file (core metadata, RFC 822 style):
-    ``Key: value`` lines, continuation lines starting with whitespace, ended by a blank line.
+    ``Key: value`` lines, continuation lines starting with a space or tab.
 
-    What :mod:`email.parser` gives for these files (they carry no RFC 2047 encoded words), at a
-    fraction of the cost. Keys compare case-insensitively; :meth:`get_all` keeps file order.
+    What :mod:`email.parser` gives for these files (they carry no RFC 2047 encoded words; it is
+    what ``importlib.metadata``, and so pip, reads them with), at a fraction of the cost, by
+    ``email.feedparser``'s rules (``FeedParser._parse_headers``, ``headerRE``): lines end at
+    ``\n`` only (the text comes from a text-mode read, newlines translated; not at every
+    :meth:`str.splitlines` boundary, which would turn ``Summary: a\u2028Requires-Dist: b``
+    into a requirement pip never sees); the block ends at the first line that is neither a
+    continuation, a ``From `` line (skipped) nor ``<name>:`` with ``name`` printable ASCII
+    without spaces (an empty line, or anything else); ``:value`` is skipped, and so are the
+    continuation lines after it or after a ``From `` line (``lastheader`` was reset). Values
+    are stripped (``email`` strips only leading spaces and tabs). Keys compare
+    case-insensitively; :meth:`get_all` keeps file order.
     """
 
     __slots__ = ("_fields",)
@@ -76,17 +89,24 @@ class Headers:
         fields: dict[str, list[str]] = {}
         key = None
         end = text.find("\n\n")  # the loop stops at that empty line, if not before
-        for line in (text if end < 0 else text[:end]).splitlines():
-            if not line.strip():
+        for line in (text if end < 0 else text[:end]).split("\n"):
+            if not line:
                 break  # the body (the long description) starts here
-            if line[0] in " \t" and key is not None:
-                values = fields[key]
-                values[-1] += "\n" + line
+            if line[0] in " \t":
+                if key is not None:
+                    values = fields[key]
+                    values[-1] += "\n" + line
+                continue
+            if line.startswith("From "):
+                key = None  # a Unix "From " line: skipped, and so are continuations after it
                 continue
             name, sep, value = line.partition(":")
-            if not sep:
-                continue  # not a header line: email.parser would also drop it
-            key = name.strip().lower()
+            if not sep or not _FIELD_NAME.fullmatch(name):
+                break  # not a header line: email.parser ends the headers here
+            if not name:
+                key = None  # ":value": skipped (InvalidHeaderDefect), with its continuations
+                continue
+            key = name.lower()
             fields.setdefault(key, []).append(value.strip())
         self._fields = fields
 
@@ -194,13 +214,14 @@ def _file_url_to_path(url: str) -> str | None:
 
 
 def _direct_url(dist: LoadedDistribution) -> dict[str, Any] | None:
-    """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed)."""
+    """PEP 610 ``direct_url.json`` as a dict, or ``None`` (absent or malformed, or nested
+    deeper than :func:`json.loads` can decode: it raises ``RecursionError``)."""
     text = _read(dist, "direct_url.json")
     if not text:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -463,7 +484,11 @@ class RegularFileDistribution(importlib_metadata.PathDistribution):
 
 def _distributions_in(location: str) -> list[importlib_metadata.Distribution]:
     """The distributions ``importlib_metadata`` finds in ``location``, sorted by metadata
-    path; those in a directory on disk as :class:`RegularFileDistribution`."""
+    path; those in a directory on disk as :class:`RegularFileDistribution`. None in a location
+    that cannot be listed, or whose path holds a NUL byte (an ``.egg-link`` line: ``os.stat``
+    raises ``ValueError``, no such directory can exist)."""
+    if "\x00" in location:
+        return []
     try:
         found = list(importlib_metadata.distributions(path=[location]))
     except (OSError, ValueError):  # ValueError: a NUL byte (an .egg-link's line, a sys.path entry)

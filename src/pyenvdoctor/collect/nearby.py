@@ -43,13 +43,15 @@ NEARBY_PARENTS = (".tox", ".nox")
 
 def read_pyvenv_cfg(path: str) -> dict[str, str] | None:
     """``pyvenv.cfg`` as ``{key: value}`` (keys lower-cased, as ``site.venv()`` does), or ``None``
-    when it cannot be read."""
+    when it cannot be read. Lines end where ``site.venv()``'s text-mode file iteration ends
+    them (``\n``, ``\r``, ``\r\n``), not at every :meth:`str.splitlines` boundary (``\x0b``,
+    ``\x0c``, ``\x1c``-``\x1e``, ``\x85``, ``\u2028``, ``\u2029``)."""
     try:
-        text = files.read_text(path, errors="surrogateescape")
+        text = files.read_text(path, errors="surrogateescape")  # newlines translated to \n
     except OSError:
         return None
     values = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):
         key, sep, value = line.partition("=")
         if sep:
             values[key.strip().lower()] = value.strip()

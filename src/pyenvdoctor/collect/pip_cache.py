@@ -224,6 +224,9 @@ def locate_pip_cache(
         return PipCacheLocation(None, disabled_by + notes, True)
     path = ntpath if platform == "win32" else posixpath
     raw = _default_cache_dir(environ, platform) if value is None else value
+    if "\x00" in raw:  # pip utils/misc.py normalize_path: os.path.realpath raises ValueError
+        why = f"{raw!r} holds a NUL byte: pip exits with an error"
+        return PipCacheLocation(None, f"{source}; {why}{notes}", True)
     directory = path.normcase(path.realpath(_expanduser(raw, environ, platform == "win32")))
     if not _pip_may_use(directory, platform):
         why = f"pip disables it: {directory} is not owned by or writable for the current user"
