@@ -454,12 +454,6 @@ def _site_pth_lines(data: bytes) -> list[str]:
     return [line.rstrip("\r\n") for line in io.StringIO(text, newline=None)]
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 13),
-    strict=True,
-    reason="probe._pth_files splits at every str.splitlines boundary; site.py before 3.13 "
-    "reads lines in text mode (\\n, \\r only): reported to the probe's owner",
-)
 @PROPS
 @given(PTH_TEXT.map(lambda t: t.encode()))
 @example(b"sub\x0cdir\n")

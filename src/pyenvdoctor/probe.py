@@ -20,6 +20,7 @@ broken environment is data, not a crash.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -336,7 +337,11 @@ def _pth_files(site_info: Dict[str, Any], errors: List[Dict[str, str]]) -> List[
                 import locale
 
                 text = raw.decode(locale.getpreferredencoding(False), "replace")
-            for n, line in enumerate(text.splitlines(), 1):
+            if sys.version_info >= (3, 13):  # site.addpackage: decode, then splitlines()
+                lines = text.splitlines()
+            else:  # site.addpackage iterates a text-mode file: lines end at \n, \r, \r\n only
+                lines = [ln.rstrip("\r\n") for ln in io.StringIO(text, newline=None)]
+            for n, line in enumerate(lines, 1):
                 item: Dict[str, Any] = {"lineno": n, "text": line}
                 if line.startswith("#"):
                     item["kind"] = "comment"
