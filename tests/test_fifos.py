@@ -44,3 +44,15 @@ def test_fifos_in_the_target_do_not_hang_the_report(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert '"name": "beta"' in proc.stdout and '"name": "gamma"' in proc.stdout
     assert "distribution-metadata-broken" in proc.stdout  # alpha: its METADATA is a FIFO
+
+
+def test_externally_managed_marker_as_a_fifo_is_unreadable_not_a_hang(tmp_path: Path) -> None:
+    """PEP 668's marker is read through pyenvdoctor.files: a FIFO returns None at once."""
+    from pyenvdoctor.collect.debian import read_externally_managed
+
+    marker = tmp_path / "EXTERNALLY-MANAGED"
+    os.mkfifo(marker)
+    assert read_externally_managed(str(marker)) is None
+    regular = tmp_path / "regular"
+    regular.write_text("[externally-managed]\nError=Use a venv.\n")
+    assert read_externally_managed(str(regular)) == "Use a venv."

@@ -319,13 +319,15 @@ def collect_debian(
 def read_externally_managed(marker: str) -> str | None:
     """The ``Error`` text of a PEP 668 ``EXTERNALLY-MANAGED`` file (section
     ``[externally-managed]``, read with :mod:`configparser` as the PEP says; the untranslated
-    ``Error`` key), or ``None`` when the file cannot be read or has none."""
+    ``Error`` key), or ``None`` when the file cannot be read or has none. Read through
+    :mod:`pyenvdoctor.files` (a FIFO there does not block; issue 16)."""
     import configparser
+
+    from pyenvdoctor import files
 
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        with open(marker, encoding="utf-8") as f:
-            parser.read_file(f)
+        parser.read_string(files.read_text(marker))
         return parser.get("externally-managed", "Error", fallback=None)
     except (OSError, UnicodeDecodeError, configparser.Error):
         return None
