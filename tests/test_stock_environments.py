@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, report_json, run
+from conftest import clean_env, report_json, run, site_packages
 from pyenvdoctor.collect.managed import ManagedEnvironment, managed_environment
 
 pytestmark = pytest.mark.slow
@@ -190,7 +190,15 @@ def test_pipx_app_venv_is_clean(tmp_path: Path) -> None:
         pytest.skip(f"pipx could not install black: {str(exc)[-300:]}")
     python = home / "venvs" / "black" / "bin" / "python"
     run([tmp_path / "bin" / "black", "--version"], env=env)
-    assert bad(report_json(python, None, tmp_path)) == []
+    report = report_json(python, None, tmp_path)
+    assert bad(report) == []
+    # pipx's shared libraries (pip) come from a .pth line of the app's venv, not from the base
+    # interpreter: site.addpackage put them there (issue 14, class 8).
+    shared = [e for e in report["sys_path"] if e["path"].startswith(str(home / "shared"))]
+    if (site_packages(python) / "pipx_shared.pth").is_file():
+        assert [e["location"] for e in shared] == ["pth"]
+        assert shared[0]["pth_file"] == str(site_packages(python) / "pipx_shared.pth")
+    assert not [f for f in report["findings"] if f["code"] == "bytecode-foreign"]
     # pipx's own marker: the environment is the app's, not the user's (project-installed-as-copy).
     assert (home / "venvs" / "black" / "pipx_metadata.json").is_file()
     assert managed_environment(str(home / "venvs" / "black")) == ManagedEnvironment(

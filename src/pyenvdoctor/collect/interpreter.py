@@ -699,6 +699,11 @@ class PathClassifier:
             return LocationClass.STDLIB, None
         if self._user_site is not None and n == self._user_site:
             return LocationClass.USER_SITE, None
+        if n in self._pth_added and n not in self._site_dirs:
+            # Before the name heuristic below: pipx's shared libraries
+            # (``pipx_shared.pth`` -> ``.../shared/lib/pythonX.Y/site-packages``) are a .pth
+            # entry of this venv, not the base interpreter's site-packages (issue 14).
+            return LocationClass.PTH, self._pth_added[n]
         if n in self._site_dirs or self._looks_like_site_dir(n):
             if "dist-packages" in n.split(os.sep)[-1]:
                 if _is_under(n, "/usr/local"):
