@@ -222,3 +222,52 @@ def install_flat_editable(venv_python: Path, project: Path, name: str = "edpkg")
 def host_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A session-wide venv made from the interpreter running the tests (with pip)."""
     yield make_venv(tmp_path_factory.mktemp("host-venv") / "venv")
+
+
+def pty_spawn(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, int]:
+    """Start ``argv`` on a pseudo-terminal in ``cwd`` (``env``: default :func:`clean_env`);
+    ``(pid, fd of the terminal)``. Skips where there is no ``pty``."""
+    pty = pytest.importorskip("pty")
+    environ = dict(clean_env() if env is None else env)
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        os.execve(argv[0], list(argv), environ)
+    return pid, fd
+
+
+def pty_read_until(fd: int, needle: bytes, seconds: float = 60) -> bytes:
+    """What the terminal shows until ``needle`` appears, it closes or ``seconds`` pass."""
+    import select
+    import time
+
+    out = b""
+    deadline = time.monotonic() + seconds
+    while needle not in out and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def pty_read_all(fd: int, idle: float = 30) -> bytes:
+    """What the terminal shows until it closes (or shows nothing for ``idle`` seconds)."""
+    import select
+
+    out = b""
+    while select.select([fd], [], [], idle)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out

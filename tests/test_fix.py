@@ -16,7 +16,17 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, cli, fix_json, make_venv, report_json, run
+from conftest import (
+    clean_env,
+    cli,
+    fix_json,
+    make_venv,
+    pty_read_all,
+    pty_read_until,
+    pty_spawn,
+    report_json,
+    run,
+)
 from pyenvdoctor import fix
 from pyenvdoctor.model import BytecodeCategory
 from pyenvdoctor.report import build_report
@@ -286,25 +296,11 @@ def test_pip_cache_without_pip_removes_only_inside_the_cache(tmp_path: Path) -> 
 
 def _on_terminal(argv: list[str], answer: bytes, cwd: Path) -> tuple[int, bytes]:
     """Run ``argv`` on a pseudo-terminal, answering the first ``[y/N]`` prompt."""
-    pty = pytest.importorskip("pty")
-    import select
-
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.chdir(cwd)
-        os.execve(argv[0], argv, clean_env())
-    out, answered = b"", False
-    while select.select([fd], [], [], 30)[0]:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-        if b"[y/N]" in out and not answered:
-            os.write(fd, answer)
-            answered = True
+    pid, fd = pty_spawn(argv, cwd)
+    out = pty_read_until(fd, b"[y/N]", seconds=300)
+    if b"[y/N]" in out:
+        os.write(fd, answer)
+    out += pty_read_all(fd)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), out
 

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, cli, make_venv, require_python
+from conftest import (
+    clean_env,
+    cli,
+    make_venv,
+    pty_read_all,
+    pty_read_until,
+    pty_spawn,
+    require_python,
+)
 
 TAG = sys.implementation.cache_tag
 NOBODY = 65534
@@ -123,31 +129,13 @@ def test_the_plan_on_stderr_is_redacted_like_the_output(tmp_path: Path) -> None:
 
 
 def test_the_plan_at_the_prompt_is_redacted_with_redact(tmp_path: Path) -> None:
-    pty = pytest.importorskip("pty")
     home, project, env = _home_tree(tmp_path)
     argv = [str(Path(sys.executable).parent / "pyenvdoctor"), "report", "--python",
             sys.executable, "--fix", "--format", "text", "--redact"]  # fmt: skip
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.chdir(project)
-        os.execve(argv[0], argv, env)
-    out = b""
-    deadline = time.monotonic() + 60
-    while b"[y/N]" not in out and time.monotonic() < deadline:
-        if select.select([fd], [], [], 1)[0]:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                break
+    pid, fd = pty_spawn(argv, project, env)
+    out = pty_read_until(fd, b"[y/N]")
     os.write(fd, b"n\n")
-    while select.select([fd], [], [], 10)[0]:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out += pty_read_all(fd, idle=10)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 6
     text = out.decode()

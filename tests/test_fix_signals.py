@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env
+from conftest import clean_env, pty_read_all, pty_read_until, pty_spawn
 
 TAG = sys.implementation.cache_tag
 PYENVDOCTOR = str(Path(sys.executable).parent / "pyenvdoctor")
@@ -55,43 +55,6 @@ def _wait_for(predicate: object, what: str, seconds: float = 60) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def _on_terminal_until_prompt(argv: list[str], cwd: Path) -> tuple[int, int]:
-    pty = pytest.importorskip("pty")
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.chdir(cwd)
-        os.execve(argv[0], argv, clean_env())
-    return pid, fd
-
-
-def _read_until(fd: int, needle: bytes, seconds: float = 60) -> bytes:
-    out = b""
-    deadline = time.monotonic() + seconds
-    while needle not in out and time.monotonic() < deadline:
-        if select.select([fd], [], [], 1)[0]:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
-
-
-def _read_all(fd: int) -> bytes:
-    out = b""
-    while select.select([fd], [], [], 30)[0]:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
-
-
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_at_the_confirmation_prompt_changes_nothing(
     tmp_path: Path, signum: int, status: int
@@ -100,11 +63,11 @@ def test_a_signal_at_the_confirmation_prompt_changes_nothing(
     log = tmp_path / "fix.log"
     argv = [PYENVDOCTOR, "report", "--python", sys.executable, "--path", str(tmp_path / "tree"),
             "--fix", "--format", "text", "--log", str(log)]  # fmt: skip
-    pid, fd = _on_terminal_until_prompt(argv, tmp_path)
-    before = _read_until(fd, b"[y/N]")
+    pid, fd = pty_spawn(argv, tmp_path)
+    before = pty_read_until(fd, b"[y/N]")
     assert b"[y/N]" in before, before
     os.kill(pid, signum)
-    after = _read_all(fd)
+    after = pty_read_all(fd)
     _, wait_status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(wait_status) == status
     lines = [ln for ln in after.decode().splitlines() if ln.strip()]
