@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 
 from pyenvdoctor import files
@@ -133,7 +132,9 @@ def _resolve_shims(
     (``PYENV_VERSION``), all at once, 10 seconds at most. For ``python*`` the real path of the
     interpreter; for ``pip*`` the interpreter its ``#!`` line names. A shim that does not say
     (another kind of wrapper, a tool that fails: the version is not installed) keeps ``None``."""
-    running: list[tuple[int, subprocess.Popen[bytes]]] = []
+    from pyenvdoctor import process
+
+    running: list[tuple[int, process.Running]] = []
     for i, cmd in enumerate(found):
         if cmd.kind != "shim" or cmd.path is None:
             continue
@@ -143,29 +144,20 @@ def _resolve_shims(
             continue
         if match is None:
             continue
-        tool = os.fsdecode(match.group(1))
-        try:
-            proc = subprocess.Popen(
-                [tool, "which", cmd.name],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=dict(environ),
+        try:  # in a session of its own: a hung tool is killed with its group (issue 16)
+            started = process.start(
+                [os.fsdecode(match.group(1)), "which", cmd.name],
+                env=environ,
                 cwd=cwd if cwd and os.path.isdir(cwd) else None,
             )
         except OSError:
             continue
-        running.append((i, proc))
+        running.append((i, started))
     out = list(found)
-    for i, proc in running:
-        try:
-            stdout, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            continue
-        lines = os.fsdecode(stdout).strip().splitlines()
-        target = lines[-1] if proc.returncode == 0 and lines else ""
+    for i, started in running:
+        done = started.wait(10)
+        lines = os.fsdecode(done.stdout).strip().splitlines()
+        target = lines[-1] if done.returncode == 0 and lines else ""
         if not os.path.isabs(target) or not os.path.exists(target):
             continue
         cmd = found[i]
