@@ -238,31 +238,19 @@ def pty_spawn(
     return pid, fd
 
 
-def pty_read_until(fd: int, needle: bytes, seconds: float = 60) -> bytes:
-    """What the terminal shows until ``needle`` appears, it closes or ``seconds`` pass."""
+def pty_read_until(fd: int, needle: bytes | None, seconds: float = 60, *, idle: float = 1) -> bytes:
+    """What the terminal shows until ``needle`` appears, it closes, or ``seconds`` pass; with
+    ``needle=None``, until it closes or shows nothing for ``idle`` seconds."""
     import select
     import time
 
     out = b""
     deadline = time.monotonic() + seconds
-    while needle not in out and time.monotonic() < deadline:
-        if select.select([fd], [], [], 1)[0]:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
-
-
-def pty_read_all(fd: int, idle: float = 30) -> bytes:
-    """What the terminal shows until it closes (or shows nothing for ``idle`` seconds)."""
-    import select
-
-    out = b""
-    while select.select([fd], [], [], idle)[0]:
+    while (needle is None or needle not in out) and time.monotonic() < deadline:
+        if not select.select([fd], [], [], idle)[0]:
+            if needle is None:
+                break  # quiet for ``idle`` seconds: done
+            continue
         try:
             chunk = os.read(fd, 4096)
         except OSError:
@@ -271,3 +259,8 @@ def pty_read_all(fd: int, idle: float = 30) -> bytes:
             break
         out += chunk
     return out
+
+
+def pty_read_all(fd: int, idle: float = 30) -> bytes:
+    """What the terminal shows until it closes (or shows nothing for ``idle`` seconds)."""
+    return pty_read_until(fd, None, seconds=float("inf"), idle=idle)
