@@ -302,6 +302,81 @@ def test_a_shim_that_runs_the_target_is_not_another_interpreter(
     assert found == []
 
 
+def test_report_resolves_shims_where_the_user_stands(tmp_path: Path) -> None:
+    """The CLI starts the shim lookups first thing (pyenvdoctor.shims, beside the probe): run
+    from a directory whose ``.python-version`` names 3.12, the report says the ``python3``
+    shim runs 3.12, the interpreter the shim itself runs from there; with ``PYENV_VERSION``
+    naming 3.11 in the user's environment, it says 3.11."""
+    import json
+
+    shims = _pyenv_shims()
+    py312, py311 = require_python("3.12"), require_python("3.11")
+    work = tmp_path / "work"
+    work.mkdir()
+    exact = run([py312, "-c", "import platform; print(platform.python_version())"]).stdout
+    (work / ".python-version").write_text(exact.strip() + "\n")
+    base = {**clean_env(), "PATH": f"{shims}:{Path(sys.executable).parent}:/usr/bin:/bin"}
+    base.pop("PYENV_VERSION", None)
+    exact311 = run([py311, "-c", "import platform; print(platform.python_version())"]).stdout
+    for environ, target in ((base, py312), ({**base, "PYENV_VERSION": exact311.strip()}, py311)):
+        oracle = run(
+            [shims / "python3", "-c", "import sys; print(sys.executable)"], env=environ, cwd=work
+        )
+        assert Path(oracle.stdout.strip()).resolve() == Path(target).resolve()
+        done = run(
+            [
+                sys.executable,
+                "-m",
+                "pyenvdoctor",
+                "report",
+                "--python",
+                str(py312),
+                "--format",
+                "json",
+            ],
+            env=environ,
+            cwd=work,
+            check=False,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        commands = {c["name"]: c for c in json.loads(done.stdout)["path_commands"]}
+        assert commands["python3"]["kind"] == "shim"
+        shown = commands["python3"]["interpreter"].replace("~", os.path.expanduser("~"), 1)
+        assert Path(shown).resolve() == Path(target).resolve()
+
+
+def test_lookups_run_niced_and_are_reaped(tmp_path: Path) -> None:
+    """``process.start(..., nice=N)`` lowers the child's priority before it execs (what it
+    starts inherits it), and ``Lookups.close`` leaves no process of a shim's tool behind."""
+    from pyenvdoctor import process
+    from pyenvdoctor.shims import Lookups
+
+    done = process.start(["sh", "-c", "nice"], nice=7).wait(10)
+    base = process.start(["sh", "-c", "nice"]).wait(10)
+    assert int(done.stdout) == int(base.stdout) + 7 or int(done.stdout) == 19
+    # A fake shim whose tool hangs: close() kills it with its group.
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\nexec sleep 1234.25\n")
+    tool.chmod(0o755)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shim = bindir / "python3"
+    shim.write_text(f'#!/usr/bin/env bash\nexec "{tool}" exec "python3" "$@"\n')
+    shim.chmod(0o755)
+    lookups = Lookups({"PATH": str(bindir)}, str(tmp_path), names=("python3",), nice=5)
+    assert lookups.is_shim("python3")
+    lookups.close()
+    left = [p for p in os.listdir("/proc") if p.isdigit() and b"1234.25" in _cmdline(p)]
+    assert left == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path("/proc", pid, "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def test_nothing_on_path(tmp_path: Path) -> None:
     commands = path_commands({"PATH": str(tmp_path)})
     assert [c.kind for c in commands] == ["missing"] * 4

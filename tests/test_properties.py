@@ -615,6 +615,48 @@ def test_requirements(requires: list[str], version: str, wheel_tags: list[str] |
     assert all(p.kind.value == "unsupported" and p.distribution == "x" for p in unsupported)
 
 
+def _parsed(line: str, parse: Any) -> tuple[Any, ...]:
+    """What the dependency check reads of a parsed requirement, or the error's type and text."""
+    try:
+        r = parse(line)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    return (r.name, sorted(r.extras), str(r.specifier), r.url, str(r.marker), str(r))
+
+
+@PROPS
+@given(REQUIREMENT | st.builds(lambda a, b: a + ";" + b, REQUIREMENT, REQUIREMENT))
+@example('x>=1;python_version<"3"')  # no space around the semicolon
+@example('x===a;b; os_name == "a;b"')  # a semicolon inside the marker's string
+@example("x;")  # a semicolon and no marker
+@example("x @ https://h/a;b")  # a URL holding a semicolon: parsed whole
+def test_requirement_parsed_in_parts_as_whole(line: str) -> None:
+    """``_requirement`` (the part before ``;`` and a cached marker) gives what
+    ``packaging.requirements.Requirement`` gives for the whole line, or the same error."""
+    from packaging.requirements import Requirement
+
+    from pyenvdoctor.collect.dependencies import _requirement
+
+    _requirement.cache_clear()
+    assert _parsed(line, _requirement) == _parsed(line, Requirement)
+
+
+def test_requirement_parts_on_real_metadata() -> None:
+    """Every ``Requires-Dist`` of the distributions this suite runs with (pytest, hypothesis,
+    rich, mypy... about 100 strings) parses part-wise exactly as whole."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    from pyenvdoctor.collect.dependencies import _requirement
+
+    lines = {r for d in importlib.metadata.distributions() for r in d.requires or ()}
+    assert len(lines) > 30
+    assert sum(";" in line for line in lines) > 10
+    for line in sorted(lines):
+        assert _parsed(line, _requirement) == _parsed(line, Requirement), line
+
+
 # --- saved report JSON ----------------------------------------------------------------------
 
 GOLDEN: dict[str, Any] = json.loads(GOLDEN_REPORT.read_text(encoding="utf-8"))

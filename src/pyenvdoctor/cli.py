@@ -433,21 +433,29 @@ def _silence_stdout() -> None:
 
 def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
     """Run the pipeline for ``args``, with a progress line on a terminal."""
-    from pyenvdoctor.collect.interpreter import RunningProbe, select_interpreter
+    from pyenvdoctor.shims import NICE, Lookups
 
     environ = dict(os.environ)
-    selection = select_interpreter(args.python, environ)
-    # Boots during the imports below, where the user stands (relative PYTHONPATH entries).
-    started = (selection, RunningProbe(selection.executable, working_directory=os.getcwd()))
-    from pyenvdoctor.start import start_report
-
-    progress = None
-    if sys.stderr.isatty():
-        from pyenvdoctor.render.console import ScanProgress
-
-        progress = ScanProgress()
     working_directory = os.getcwd()
+    # pyenv/asdf shims are asked what they run now, at a low priority: they fill the core the
+    # start-up leaves idle (pyenvdoctor.shims).
+    lookups = Lookups(environ, working_directory, nice=NICE)
+    progress = None
     try:
+        from pyenvdoctor.collect.interpreter import RunningProbe, select_interpreter
+
+        selection = select_interpreter(args.python, environ)
+        # Boots during the imports below, where the user stands (relative PYTHONPATH entries).
+        started = (
+            selection,
+            RunningProbe(selection.executable, working_directory=working_directory),
+        )
+        from pyenvdoctor.start import start_report
+
+        if sys.stderr.isatty():
+            from pyenvdoctor.render.console import ScanProgress
+
+            progress = ScanProgress()
         # The scan's workers fork here, before the rest of the pipeline is imported: those
         # imports then overlap the scan instead of preceding it.
         begun = start_report(
@@ -459,6 +467,7 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
             progress=progress,
             on_file=on_file,
             started=started,
+            lookups=lookups,
         )
         from pyenvdoctor.ignore import apply_ignore, read_ignore
         from pyenvdoctor.report import build_report
@@ -472,6 +481,7 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
         )
         return apply_ignore(report, read_ignore(args.ignore, report.project_root))
     finally:
+        lookups.close()
         if progress is not None:
             progress.close()
 

@@ -85,6 +85,7 @@ class Running:
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         answer_channel: bool = False,
+        nice: int = 0,
     ) -> None:
         self.started = time.monotonic()
         self.answer_fd: int | None = None
@@ -104,6 +105,8 @@ class Running:
                 env=dict(env) if env is not None else None,
                 pass_fds=(answer_write,) if answer_write >= 0 else (),
                 start_new_session=_POSIX,
+                # os.nice in the child before exec: everything it starts inherits it.
+                preexec_fn=(lambda: _nice(nice)) if nice and _POSIX else None,  # noqa: PLW1509 (callers: no other thread)
             )
         except BaseException:
             if answer_read >= 0:
@@ -279,6 +282,7 @@ def start(
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
     answer_channel: bool = False,
+    nice: int = 0,
 ) -> Running:
     """Start ``argv`` (see the module docstring); :meth:`Running.wait` collects it.
 
@@ -286,6 +290,9 @@ def start(
     :param answer_channel: give it a pipe for its answer (POSIX; ignored elsewhere). An
         element of ``argv`` equal to :data:`ANSWER_FD` is replaced with the pipe's descriptor
         number (``-`` without a pipe).
+    :param nice: niceness added to it (POSIX ``nice(2)``; ignored elsewhere), for work that
+        should only use idle CPU time. Not 0: start it while no other thread runs
+        (``preexec_fn``).
     :raises OSError: it cannot be started.
     """
     return Running(
@@ -294,7 +301,14 @@ def start(
         cwd=cwd,
         env=env,
         answer_channel=answer_channel,
+        nice=nice,
     )
+
+
+def _nice(increment: int) -> None:
+    """``os.nice`` in a child before it execs; failing to lower its priority is no error."""
+    with contextlib.suppress(OSError):
+        os.nice(increment)
 
 
 def run(

@@ -192,7 +192,9 @@ def _diagnose(
             target_prefix=interpreter.prefix,
         )
         # Shims are resolved by running their tool (pyenv/asdf which): a wait, overlapped.
-        commands = path_commands(environ, working_directory=working_directory)
+        commands = path_commands(
+            environ, working_directory=working_directory, lookups=begun.lookups
+        )
         return cache, tuple(scripts), nearby, commands
 
     records = Records()  # every RECORD read once, by the three checks that ask

@@ -22,6 +22,7 @@ from pyenvdoctor.collect.interpreter import (
     inspect_target,
 )
 from pyenvdoctor.model import CheckSkipped, LocationClass, PathEntry, Selection
+from pyenvdoctor.shims import Lookups
 
 __all__ = ["PROJECT_MARKERS", "StartedReport", "find_project_root", "start_report"]
 
@@ -48,6 +49,7 @@ class StartedReport:
     :ivar project_root: the current project (:func:`find_project_root`), or ``None``.
     :ivar scan: the bytecode scan, running (its :meth:`~BackgroundScan.result` waits).
     :ivar skipped: what the scan leaves out on purpose, and why.
+    :ivar lookups: the PATH lookups, started (``None``: the report starts its own).
     """
 
     facts: Target
@@ -55,6 +57,7 @@ class StartedReport:
     project_root: str | None
     scan: BackgroundScan
     skipped: tuple[CheckSkipped, ...] = ()
+    lookups: Lookups | None = None
 
 
 def start_report(
@@ -67,11 +70,16 @@ def start_report(
     progress: Callable[[int], None] | None = None,
     on_file: FileSink | None = None,
     started: tuple[Selection, RunningProbe] | None = None,
+    lookups: Lookups | None = None,
 ) -> StartedReport:
     """Inspect the target and start the bytecode scan of its ``sys.path`` directories, the
     project tree and ``paths`` (parameters as :func:`pyenvdoctor.report.build_report`'s).
 
     Call it while this process runs no other thread: the scan forks its workers here.
+
+    :param lookups: the PATH lookups (:class:`pyenvdoctor.shims.Lookups`), started by the
+        caller with the same environment and directory, for the report to read; the caller
+        closes them.
 
     :raises InterpreterError: the target cannot be inspected.
     """
@@ -104,7 +112,12 @@ def start_report(
         on_file=on_file,
     )
     return StartedReport(
-        facts=facts, sys_path=sys_path, project_root=project_root, scan=scan, skipped=skipped
+        facts=facts,
+        sys_path=sys_path,
+        project_root=project_root,
+        scan=scan,
+        skipped=skipped,
+        lookups=lookups,
     )
 
 

@@ -29,6 +29,7 @@ from pyenvdoctor.model import (
     RepairKind,
     Severity,
 )
+from pyenvdoctor.shims import NAMES, Lookups
 
 __all__ = [
     "HEAD_BYTES",
@@ -118,49 +119,23 @@ def interpreter_prefix(executable: str) -> str:
     return base if os.name == "nt" else os.path.dirname(base)
 
 
-#: A pyenv or asdf shim's last line: ``exec "/root/.pyenv/libexec/pyenv" exec "$program" "$@"``
-#: (pyenv ``libexec/pyenv-rehash``), ``exec asdf exec "pip" "$@"`` (asdf ``lib/commands/reshim``).
-_SHIM_EXEC = re.compile(rb'^exec\s+"?([^"\s]+)"?\s+exec\s', re.MULTILINE)
-
-
 def _resolve_shims(
-    found: list[PathCommand], environ: Mapping[str, str], cwd: str | None
+    found: list[PathCommand], lookups: Lookups, environ: Mapping[str, str]
 ) -> list[PathCommand]:
     """Each shim with ``interpreter`` set to what it runs here, as the shell's own call would:
     ``pyenv which NAME`` / ``asdf which NAME`` (the tool the shim execs), run in the user's
     directory (``.python-version``, ``.tool-versions``) with the user's environment
-    (``PYENV_VERSION``), all at once, 10 seconds at most. For ``python*`` the real path of the
-    interpreter; for ``pip*`` the interpreter its ``#!`` line names. A shim that does not say
-    (another kind of wrapper, a tool that fails: the version is not installed) keeps ``None``."""
-    from pyenvdoctor import process
-
-    running: list[tuple[int, process.Running]] = []
+    (``PYENV_VERSION``), all at once, 10 seconds at most (:class:`pyenvdoctor.shims.Lookups`).
+    For ``python*`` the real path of the interpreter; for ``pip*`` the interpreter its ``#!``
+    line names. A shim that does not say (another kind of wrapper, a tool that fails: the
+    version is not installed) keeps ``None``."""
+    out = list(found)
     for i, cmd in enumerate(found):
         if cmd.kind != "shim" or cmd.path is None:
             continue
-        try:
-            match = _SHIM_EXEC.search(files.read_bytes(cmd.path, 8192))
-        except OSError:
+        target = lookups.resolved(cmd.name)
+        if target is None:
             continue
-        if match is None:
-            continue
-        try:  # in a session of its own: a hung tool is killed with its group (issue 16)
-            started = process.start(
-                [os.fsdecode(match.group(1)), "which", cmd.name],
-                env=environ,
-                cwd=cwd if cwd and os.path.isdir(cwd) else None,
-            )
-        except OSError:
-            continue
-        running.append((i, started))
-    out = list(found)
-    for i, started in running:
-        done = started.wait(10)
-        lines = os.fsdecode(done.stdout).strip().splitlines()
-        target = lines[-1] if done.returncode == 0 and lines else ""
-        if not os.path.isabs(target) or not os.path.exists(target):
-            continue
-        cmd = found[i]
         if _PYTHON.fullmatch(cmd.name):
             interpreter: str | None = os.path.realpath(target)
         else:
@@ -174,36 +149,48 @@ def _resolve_shims(
 def path_commands(
     environ: Mapping[str, str],
     *,
-    names: Sequence[str] = ("python", "python3", "pip", "pip3"),
+    names: Sequence[str] = NAMES,
     working_directory: str | None = None,
+    lookups: Lookups | None = None,
 ) -> tuple[PathCommand, ...]:
     """Find each of ``names`` on ``environ["PATH"]`` (``os.defpath`` if unset) and classify it.
 
     Names that look like an interpreter (``python3.12``, ``pypy3``) are judged as interpreters,
     the others as scripts whose ``#!`` line says which interpreter they run. pyenv and asdf
     shims are resolved the way they resolve (:func:`_resolve_shims`, in ``working_directory``).
+
+    :param lookups: the same lookups, already started with these arguments (the CLI starts
+        them before it imports the pipeline); ``None``: started here.
     """
+    own = lookups is None
+    if lookups is None:
+        lookups = Lookups(environ, working_directory, names)
     search = environ.get("PATH", os.defpath)
     found: list[PathCommand] = []
-    for name in names:
-        hit = shutil.which(name, path=search)
-        path = None if hit is None else os.path.abspath(hit)
-        resolved = None if path is None else os.path.realpath(path)
-        head = b"" if path is None else _head(path)
-        interpreter = shebang_interpreter(head)
-        if path is None:
-            kind = "missing"
-        elif _PYTHON.fullmatch(name):
-            kind = "shim" if head.startswith(b"#!") else "interpreter"
-            interpreter = resolved if kind == "interpreter" else None
-        else:
-            kind = "shim" if head.startswith(b"#!") and interpreter is None else "script"
-        if interpreter is not None and not os.path.isabs(interpreter):
-            interpreter = shutil.which(interpreter, path=search)
-        found.append(
-            PathCommand(name=name, path=path, resolved=resolved, interpreter=interpreter, kind=kind)
-        )
-    return tuple(_resolve_shims(found, environ, working_directory))
+    try:
+        for name in names:
+            path = lookups.hits.get(name)
+            resolved = None if path is None else os.path.realpath(path)
+            head = lookups.heads.get(name, b"")[:HEAD_BYTES]
+            interpreter = shebang_interpreter(head)
+            if path is None:
+                kind = "missing"
+            elif _PYTHON.fullmatch(name):
+                kind = "shim" if head.startswith(b"#!") else "interpreter"
+                interpreter = resolved if kind == "interpreter" else None
+            else:
+                kind = "shim" if head.startswith(b"#!") and interpreter is None else "script"
+            if interpreter is not None and not os.path.isabs(interpreter):
+                interpreter = shutil.which(interpreter, path=search)
+            found.append(
+                PathCommand(
+                    name=name, path=path, resolved=resolved, interpreter=interpreter, kind=kind
+                )
+            )
+        return tuple(_resolve_shims(found, lookups, environ))
+    finally:
+        if own:
+            lookups.close()
 
 
 def _belongs(executable: str | None, target_executable: str, target_prefix: str) -> bool:

@@ -19,7 +19,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from packaging import tags
-from packaging.markers import UndefinedEnvironmentName
+from packaging.markers import Marker, UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -153,9 +153,49 @@ def _headers(text: str) -> Any:
 def _requirement(line: str) -> Requirement:
     """PEP 508 parsing, once per distinct string (many recur across distributions).
 
+    A line without ``@`` (no URL) whose marker text recurs (``; python_version < "3.11"``,
+    ``; extra == "test"``: 496 distinct markers among 2,382 in the benchmark venv) is parsed as
+    its part before the first ``;`` plus the marker, parsed once per distinct text: the same
+    result, since outside a URL no PEP 508 token before the marker can hold a ``;``
+    (``packaging._tokenizer``: names, extras and version specifiers exclude it). Anything that
+    part-wise parsing rejects is parsed whole, for packaging's own error.
+
     :raises InvalidRequirement: as :class:`packaging.requirements.Requirement`.
     """
+    if "@" not in line:
+        head, semicolon, marker = line.partition(";")
+        if semicolon:
+            try:
+                requirement = Requirement(head)
+                requirement.marker = _marker(marker)
+            except ValueError:  # InvalidRequirement, InvalidMarker: whole, for the message
+                pass
+            else:
+                return requirement
     return Requirement(line)
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker(text: str) -> Marker:
+    """A PEP 508 marker, parsed once per distinct text (it is not mutated after parsing).
+
+    :raises InvalidMarker: as :class:`packaging.markers.Marker`.
+    """
+    return Marker(text)
+
+
+def _true(
+    marker: Marker, environment: dict[str, str], cache: dict[int, tuple[Marker, bool]]
+) -> bool:
+    """``marker.evaluate(environment)``, once per marker object (one environment per check;
+    the cache holds the marker, so its ``id`` cannot be reused meanwhile).
+
+    :raises UndefinedComparison, UndefinedEnvironmentName: as ``Marker.evaluate``.
+    """
+    hit = cache.get(id(marker))
+    if hit is None:
+        hit = cache[id(marker)] = (marker, marker.evaluate(environment))
+    return hit[1]
 
 
 def check_dependencies(
@@ -177,13 +217,14 @@ def check_dependencies(
     environment = {**marker_environment, "extra": ""}
     package_set: dict[str, tuple[Version, list[Requirement]]] = {}
     skipped = []
+    evaluated: dict[int, tuple[Marker, bool]] = {}  # id(marker) -> (marker, value)
     for dist in _visible(dists):
         try:
             if dist.metadata_error is not None:
                 raise ValueError(dist.metadata_error)
             requirements = [_requirement(line) for line in dist.requires_dist]
             dependencies = [
-                r for r in requirements if not r.marker or r.marker.evaluate(environment)
+                r for r in requirements if not r.marker or _true(r.marker, environment, evaluated)
             ]
             package_set[dist.canonical_name] = (Version(dist.version), dependencies)
         # InvalidRequirement, InvalidVersion, UndefinedComparison...; UndefinedEnvironmentName
