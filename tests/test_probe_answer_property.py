@@ -22,10 +22,10 @@ from hypothesis import strategies as st  # noqa: E402
 from pyenvdoctor import probe  # noqa: E402
 from pyenvdoctor.collect.interpreter import (  # noqa: E402
     PathClassifier,
-    _parse_probe,
     build_interpreter,
     build_pth_files,
     build_sys_path,
+    parse_probe,
     run_probe,
 )
 from pyenvdoctor.collect.which import _level  # noqa: E402
@@ -86,7 +86,7 @@ def _accept_or_refuse(document: str) -> None:
         returncode=0, stdout=b"", stderr=b"", answer=framed, timed_out=False, lingering=False
     )
     try:
-        result = _parse_probe("/fake/python", done)
+        result = parse_probe("/fake/python", done)
     except InterpreterError as exc:
         assert "\n" not in str(exc)
         return

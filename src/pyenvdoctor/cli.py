@@ -442,15 +442,16 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
     lookups = Lookups(environ, working_directory, nice=NICE)
     progress = None
     try:
-        from pyenvdoctor.collect.interpreter import RunningProbe, select_interpreter
+        from pyenvdoctor.launch import RunningProbe, choose_interpreter
 
-        selection = select_interpreter(args.python, environ)
-        # Boots during the imports below, where the user stands (relative PYTHONPATH entries).
-        started = (
-            selection,
-            RunningProbe(selection.executable, working_directory=working_directory),
-        )
+        choice = choose_interpreter(args.python, environ)
+        # Boots during the imports below (the model's, the pipeline's), where the user stands
+        # (relative PYTHONPATH entries).
+        running = RunningProbe(choice.executable, working_directory=working_directory)
+        from pyenvdoctor.collect.interpreter import selection_of
         from pyenvdoctor.start import start_report
+
+        started = (selection_of(choice), running)
 
         if sys.stderr.isatty():
             from pyenvdoctor.render.console import ScanProgress
