@@ -24,7 +24,7 @@ import io
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional  # stdlib since 3.5; 3.8 needs these
+from typing import Any, Callable, Dict, List, Optional, Set  # stdlib since 3.5; 3.8 needs these
 
 #: Version of the JSON document this probe prints; the host refuses another.
 PROBE_VERSION = 1
@@ -274,11 +274,24 @@ def _marker_environment() -> Dict[str, str]:
 
 
 def _pth_skips_dot_files(site: Any) -> bool:
-    """Whether this ``site`` ignores ``.pth`` files whose name starts with a dot (3.13+)."""
-    import inspect
+    """Whether this ``site`` ignores ``.pth`` files whose name starts with a dot (3.13, and any
+    release the rule is backported to): ``addsitedir``'s own code (with the code objects nested
+    in it, a comprehension before 3.12) calls ``startswith`` with ``"."``. Read from the code
+    object, not the source: ``site`` is a frozen module from 3.11 on (no source to read)."""
+
+    def walk(code: Any, names: Set[str], consts: Set[str]) -> None:
+        names.update(code.co_names)
+        for const in code.co_consts:
+            if hasattr(const, "co_names"):
+                walk(const, names, consts)
+            elif isinstance(const, str):
+                consts.add(const)
 
     try:
-        return 'startswith(".")' in inspect.getsource(site.addsitedir)
+        names: Set[str] = set()
+        consts: Set[str] = set()
+        walk(site.addsitedir.__code__, names, consts)
+        return "startswith" in names and "." in consts
     except Exception:
         return sys.version_info >= (3, 13)
 
@@ -674,7 +687,6 @@ def main() -> None:
     import ast  # noqa: F401
     import importlib.machinery  # noqa: F401
     import importlib.util  # noqa: F401
-    import inspect  # noqa: F401
     import locale  # noqa: F401
     import pkgutil  # noqa: F401
     import platform  # noqa: F401
