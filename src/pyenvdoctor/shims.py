@@ -38,7 +38,7 @@ READ_BYTES = 8192
 TIMEOUT = 10.0
 
 #: Niceness added to the tools' ``which`` processes (they only fill idle CPU time).
-NICE = 10
+NICE = 0
 
 
 class Lookups:
