@@ -207,7 +207,7 @@ def _diagnose(
         ),
         *interpreter.site_packages,
     ]
-    scan = scan_distributions(raw_path, classifier, site_dirs)
+    scan = scan_distributions(raw_path, classifier, site_dirs, records)
     visible = [(d, m) for d, m in zip(scan.distributions, scan.metadata, strict=True) if d.visible]
     installed = [read_installed(m) for _, m in visible]
     check = check_dependencies(installed, marker_environment=interpreter.marker_environment)

@@ -28,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from pyenvdoctor import files
 from pyenvdoctor.collect.interpreter import PathClassifier
+from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import Distribution
 
 __all__ = [
@@ -291,14 +292,22 @@ def _editable_from_finder(finders: Sequence[str], location: str, canonical: str)
 _RECORD_FIRST = re.compile(r'^(?!")([^,/\\\r\n]*)([/\\]?)', re.MULTILINE)
 
 
-def _top_level(dist: LoadedDistribution) -> tuple[str, ...]:
+def _top_level(
+    dist: LoadedDistribution, info: str = "", records: Records | None = None
+) -> tuple[str, ...]:
     """Import names: ``top_level.txt`` if present, else inferred from RECORD the way
-    ``importlib_metadata.packages_distributions()`` does (``_top_level_inferred``)."""
+    ``importlib_metadata.packages_distributions()`` does (``_top_level_inferred``).
+
+    :param records: the report's RECORD cache, to read ``info``'s RECORD from (once for every
+        check that asks); a RECORD it cannot read is read here as before."""
     text = _read(dist, "top_level.txt")
     if text is not None:
         return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
-    record = _read(dist, "RECORD")
-    if record is not None:
+    listed = records.paths(info) if records is not None and info else ()
+    record = None if listed else _read(dist, "RECORD")
+    if listed:
+        firsts = {p.replace("\\", "/").partition("/")[:2] for p in listed}
+    elif record is not None:
         # Only the distinct first components matter: one regex pass over the file instead of
         # a CSV parse and a split of every row (a large distribution has tens of thousands),
         # and without the existence check dist.files does per file.
@@ -383,13 +392,18 @@ def _egg_links(location: str) -> list[tuple[str, str]]:
 
 
 def scan_distributions(
-    sys_path: Sequence[str], classifier: PathClassifier, site_dirs: Sequence[str] = ()
+    sys_path: Sequence[str],
+    classifier: PathClassifier,
+    site_dirs: Sequence[str] = (),
+    records: Records | None = None,
 ) -> DistributionScan:
     """Find every distribution on ``sys_path`` (the target's, ``''`` excluded: the probe's
     working directory is empty).
 
     :param site_dirs: the target's site directories, where legacy ``<name>.egg-link`` files
         mark a distribution as editable (pip ``utils/egg_link.py``).
+    :param records: the report's RECORD cache (:class:`~pyenvdoctor.collect.records.Records`),
+        for the import names of a distribution without ``top_level.txt``.
 
     Never raises for bad metadata: it lands in :attr:`DistributionScan.broken`.
     """
@@ -451,7 +465,7 @@ def scan_distributions(
                 editable=editable_project is not None,
                 editable_project=editable_project,
                 editable_via=via,
-                top_level=_top_level(dist),
+                top_level=_top_level(dist, info, records),
                 visible=visible,
                 direct_url=url if isinstance(url := (direct or {}).get("url"), str) else None,
             )

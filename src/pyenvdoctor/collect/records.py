@@ -39,14 +39,13 @@ class Records:
         :returns: ``()`` when the RECORD is missing, not a regular file, not UTF-8 or not CSV
             (such a distribution owns nothing the callers can tell).
         """
+        # Read under the lock: the other thread asking for the same RECORD meanwhile waits for
+        # this read instead of doing it again.
         with self._lock:
             cached = self._paths.get(dist_info)
-        if cached is not None:
-            return cached
-        result = _read(os.path.join(dist_info, "RECORD"))
-        with self._lock:
-            self._paths[dist_info] = result
-        return result
+            if cached is None:
+                cached = self._paths[dist_info] = _read(os.path.join(dist_info, "RECORD"))
+        return cached
 
 
 def _read(record: str) -> tuple[str, ...]:
