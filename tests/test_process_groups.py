@@ -160,3 +160,33 @@ def test_a_stop_signal_is_forwarded_to_the_process_group(tmp_path: Path) -> None
     done = process.run(["sh", "-c", script], timeout=20, forward=forward)
     assert done.returncode == 3 and done.stdout == b"got INT\n"
     assert time.monotonic() - started < 10 and asked
+
+
+def test_poll_moves_a_large_answer_so_the_process_can_end() -> None:
+    """``Running.poll`` never waits, and reads what is ready: a child writing 1 MiB (16 pipe
+    buffers) on stdout and on the answer channel ends while the caller only polls, and
+    ``wait`` then has every byte."""
+    from pyenvdoctor import process
+
+    code = (
+        "import os, sys; fd = int(sys.argv[1]); data = b'x' * (1 << 20); "
+        "sys.stdout.buffer.write(data); sys.stdout.flush(); "
+        "view = memoryview(data)\n"
+        "while view: view = view[os.write(fd, view):]"
+    )
+    running = process.start([sys.executable, "-c", code, process.ANSWER_FD], answer_channel=True)
+    deadline = time.monotonic() + 30
+    polls = 0
+    while not running.poll():
+        polls += 1
+        assert time.monotonic() < deadline, "the child never ended: poll did not read"
+        time.sleep(0.001)
+    done = running.wait(30)
+    assert done.returncode == 0
+    assert len(done.stdout) == len(done.answer) == 1 << 20
+    assert polls > 0
+    before = time.monotonic()
+    idle = process.start([sys.executable, "-c", "import time; time.sleep(2)"])
+    assert idle.poll() is False
+    assert time.monotonic() - before < 1.0  # poll returned at once
+    idle.kill()

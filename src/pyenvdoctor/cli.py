@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -431,6 +432,20 @@ def _silence_stdout() -> None:
         pass
 
 
+#: What :mod:`pyenvdoctor.report` imports, heaviest dependencies first (see :func:`_build`).
+_PIPELINE = (
+    "packaging.requirements",
+    "packaging.tags",
+    "importlib_metadata",
+    "pyenvdoctor.collect.distributions",
+    "pyenvdoctor.collect.dependencies",
+    "pyenvdoctor.checks.bytecode",
+    "pyenvdoctor.checks.editable",
+    "pyenvdoctor.checks.project",
+    "pyenvdoctor.report",
+)
+
+
 def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
     """Run the pipeline for ``args``, with a progress line on a terminal."""
     from pyenvdoctor.shims import NICE, Lookups
@@ -452,6 +467,12 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
         from pyenvdoctor.start import start_report
 
         started = (selection_of(choice), running)
+        # While the target is still answering, a core is idle: import the rest of the pipeline
+        # there, module by module, instead of after the scan's fork (where both cores are busy).
+        for module in _PIPELINE:
+            if running.answered():
+                break
+            importlib.import_module(module)
 
         if sys.stderr.isatty():
             from pyenvdoctor.render.console import ScanProgress

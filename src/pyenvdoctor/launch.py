@@ -205,6 +205,11 @@ class RunningProbe:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self._error = InterpreterError(f"{executable}: cannot run it ({reason})")
 
+    def answered(self) -> bool:
+        """Whether the target has exited (answered, or failed), moving what it wrote so far
+        without waiting (an answer larger than a pipe buffer must be read for it to end)."""
+        return self._running is None or self._running.poll()
+
     def result(self, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
         """Wait for the answer and parse it.
 

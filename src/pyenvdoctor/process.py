@@ -164,14 +164,15 @@ class Running:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def _pump(self, until: float) -> None:
-        """Move data until every stream is closed or ``until`` (monotonic seconds) passes."""
+    def _pump(self, until: float, *, once: bool = False) -> None:
+        """Move data until every stream is closed or ``until`` (monotonic seconds) passes;
+        ``once``: only what is ready now, without waiting."""
         stdin = self._proc.stdin
         while self._selector.get_map():
             left = until - time.monotonic()
-            if left <= 0:
+            if left <= 0 and not once:
                 return
-            for key, _ in self._selector.select(min(left, _POLL)):
+            for key, _ in self._selector.select(0 if once else min(left, _POLL)):
                 fd = key.fd
                 if stdin is not None and fd == self._stdin_fd:
                     try:
@@ -202,8 +203,15 @@ class Running:
                     self._forwarded = True
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(self.pid, signum) if _POSIX else self._proc.terminate()
-            if self._exited() and not self._draining:
+            if once or (self._exited() and not self._draining):
                 return
+
+    def poll(self) -> bool:
+        """Move what is ready (input, output) without waiting; whether the process has exited
+        (it stays collectable by :meth:`wait`). For a caller with something else to do."""
+        if self._selector.get_map():
+            self._pump(0.0, once=True)
+        return self._exited()
 
     def wait(self, timeout: float, *, forward: Callable[[], int | None] | None = None) -> Finished:
         """Collect the process: its output, its exit status, and nothing it left behind.
