@@ -318,3 +318,25 @@ def test_a_forked_python_child_in_a_session_of_its_own_is_ended(venv: Path, tmp_
     assert json.loads(proc.stdout)["interpreter"]["executable"] == str(venv)
     assert elapsed < 10, elapsed
     assert pid is None, "the forked child outlived the report"
+
+
+def test_the_plain_fallback_without_posix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What runs on Windows (no sessions, no answer pipe, no selector on pipes), here with
+    ``_POSIX`` off: the output is collected, stdin is written, a hung process ends at its
+    time-out, and there is no answer channel (the probe then answers on stdout)."""
+    from pyenvdoctor import process
+
+    monkeypatch.setattr(process, "_POSIX", False)
+    done = process.run(["sh", "-c", "cat; echo err >&2; exit 4"], timeout=20, input=b"in\n")
+    assert (done.returncode, done.stdout, done.stderr, done.timed_out) == (
+        4,
+        b"in\n",
+        b"err\n",
+        False,
+    )
+    started = time.monotonic()
+    hung = process.run(["sleep", "30"], timeout=1)
+    assert hung.timed_out and hung.returncode is None and time.monotonic() - started < 5
+    running = process.start(["sh", "-c", "echo $0", process.ANSWER_FD], answer_channel=True)
+    assert running.answer_fd is None
+    assert running.wait(20).stdout == b"-\n"

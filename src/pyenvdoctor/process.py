@@ -301,6 +301,10 @@ class Running:
         self._stderr_fd = self._proc.stderr.fileno() if self._proc.stderr else -1
         self._answer_fd_read = answer_read
         assert self._proc.stdin and self._proc.stdout and self._proc.stderr
+        if not _POSIX:
+            # Windows: a selector takes sockets only, not pipes; :meth:`_wait_plain` lets
+            # communicate() pump them (with threads) instead.
+            return
         for stream in (self._proc.stdout, self._proc.stderr):
             self._register(stream.fileno(), selectors.EVENT_READ)
         if answer_read >= 0:
@@ -393,7 +397,7 @@ class Running:
         self._forward = forward
         self._forwarded = False
         try:
-            return self._wait(timeout)
+            return self._wait(timeout) if _POSIX else self._wait_plain(timeout)
         except BaseException:
             self.kill()
             raise
@@ -426,6 +430,35 @@ class Running:
             answer=bytes(self._buffers.get(self._answer_fd_read, b"")),
             timed_out=timed_out,
             lingering=lingering,
+        )
+
+    def _wait_plain(self, timeout: float) -> Finished:
+        """:meth:`wait` without POSIX (Windows): no process group (only the interpreter is
+        killed on time-out; what it started may go on, and if it holds a pipe the output read
+        so far is lost after :data:`GRACE` seconds), no answer channel (the probe answers on
+        stdout, after its marker), no signal forwarding (``forward`` is not asked)."""
+        left = max(0.0, self.started + timeout - time.monotonic())
+        timed_out = False
+        try:
+            out, err = self._proc.communicate(bytes(self._input), timeout=left)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._proc.kill()
+            try:
+                out, err = self._proc.communicate(timeout=GRACE)
+            except subprocess.TimeoutExpired:  # something it started holds the pipes
+                out = err = b""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        self._close()
+        self._collect()
+        return Finished(
+            returncode=None if timed_out else self._proc.returncode,
+            stdout=(out or b"")[:OUTPUT_LIMIT],
+            stderr=(err or b"")[:OUTPUT_LIMIT],
+            answer=b"",
+            timed_out=timed_out,
+            lingering=False,
         )
 
     def _open_outputs(self) -> bool:
