@@ -6,6 +6,7 @@ never a traceback. Each case runs ``python -m pyenvdoctor`` as a real subprocess
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -258,3 +259,45 @@ def test_mode_bits_of_the_fake_interpreter_matter(tmp_path: Path) -> None:
     assert script.stat().st_mode & stat.S_IXUSR
     line = _one_error_line(_report(script, tmp_path))
     assert "not a working Python interpreter (hi)" in line
+
+
+def test_junk_on_sys_path_keeps_the_real_indices(venv: Path, tmp_path: Path) -> None:
+    """Entries left out of the report (an int and bytes a ``.pth`` line inserted in the middle
+    of ``sys.path``) do not shift the others: ``sys_path[i]`` in the report, and the indices
+    ``which`` prints, are ``sys.path[i]`` of the target, as the target prints it."""
+    site = site_packages(venv)
+    later = tmp_path / "later"
+    (later / "laterpkg").mkdir(parents=True)
+    (later / "laterpkg" / "__init__.py").write_text("")
+    (site / "hostile.pth").write_text(
+        f"import sys; sys.path[1:1] = [7, b'/tmp/bytes']; sys.path.append({str(later)!r})\n"
+    )
+    oracle = subprocess.run(
+        [venv, "-c", "import sys; print(repr(sys.path))"],
+        capture_output=True, text=True, check=True, cwd=tmp_path, env=clean_env(),
+    )  # fmt: skip
+    real = ast.literal_eval(oracle.stdout)  # str, bytes and int items
+    junk = [i for i, p in enumerate(real) if not isinstance(p, str)]
+    assert junk and junk[-1] < len(real) - 2 and real[-1] == str(later), real
+    proc = _report(venv, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    entries = data["sys_path"]
+    assert [e["index"] for e in entries] == [i for i, p in enumerate(real) if isinstance(p, str)]
+    for e in entries:
+        expected = str(tmp_path) if real[e["index"]] == "" else real[e["index"]]
+        assert e["path"] in (real[e["index"]], expected), (e, real)
+    assert entries[-1]["path"] == str(later) and entries[-1]["index"] == len(real) - 1
+    messages = [f["message"] for f in data["findings"] if f["code"] == "probe-step-failed"]
+    for i in junk:
+        what = "int 7" if real[i] == 7 else "bytes b'/tmp/bytes'"
+        assert any(m.startswith(f"sys.path[{i}] is {what}, not str") for m in messages), messages
+    which = cli(
+        "which", "laterpkg", "--python", venv, "--format", "json", "--no-redact",
+        env=clean_env(), cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert which.returncode == 0, which.stderr
+    candidates = json.loads(which.stdout)["levels"][0]["candidates"]
+    assert [c["index"] for c in candidates] == [i for i, p in enumerate(real) if p == str(later)], (
+        candidates
+    )

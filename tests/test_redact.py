@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -163,3 +164,76 @@ def test_home_at_a_component_boundary_and_through_a_symlink(tmp_path: Path) -> N
     assert r.text(f"/elsewhere{real}/x") == f"/elsewhere{real}/x"
     plain = Redactor(home="/root", user=None, host=None)
     assert plain.text("/tmp/x/root/lib /root/lib") == "/tmp/x/root/lib ~/lib"
+
+
+@pytest.fixture(scope="module")
+def credentials_on_sys_path(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, str], Path, list[str]]:
+    """Issue 16: a ``.pth`` URL line that ``site`` normalises to ``.../https:/u:PW@host/x``,
+    and ``PYTHONPATH=https://user:PW@host/x``, which ``site`` splits at ``:`` into
+    ``/cwd/https``, ``//user`` and ``/cwd/PW@host/x`` (no URL left); beside them ordinary paths
+    holding ``@`` and ``:``. Returns (python, env, cwd, the ordinary paths)."""
+    root = tmp_path_factory.mktemp("credpaths")
+    py = make_venv(root / "venv", sys.executable, "--without-pip")
+    site = site_packages(py)
+    (site / "https:" / "u:pthpw7788@host" / "x").mkdir(parents=True)  # the .pth line exists
+    ordinary = [str(root / "a@b" / "lib"), str(root / "x:y")]
+    for path in ordinary:
+        Path(path).mkdir(parents=True)
+    (site / "creds.pth").write_text("https://u:pthpw7788@host/x\n" + "\n".join(ordinary) + "\n")
+    (root / "envpw5566@host" / "x").mkdir(parents=True)  # what PYTHONPATH's last piece names
+    env = clean_env(PYTHONPATH="https://user:envpw5566@host/x", COLUMNS="400")
+    return py, env, root, ordinary
+
+
+def test_credentials_on_sys_path_are_planted(
+    credentials_on_sys_path: tuple[Path, dict[str, str], Path, list[str]],
+) -> None:
+    """The oracle: the target's own ``sys.path`` holds both passwords and the ordinary paths."""
+    py, env, cwd, ordinary = credentials_on_sys_path
+    shown = subprocess.run(
+        [py, "-c", "import sys; print('\\n'.join(sys.path))"],
+        env=env, cwd=cwd, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert f"{cwd}/envpw5566@host/x" in shown and "//user" in shown, shown
+    assert f"{site_packages(py)}/https:/u:pthpw7788@host/x" in shown, shown
+    assert set(ordinary) <= set(shown)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--format", "json"), ("--format", "markdown"), ("--format", "text", "--redact", "--all")],
+)
+def test_credentials_on_sys_path_are_hidden_in_every_format(
+    credentials_on_sys_path: tuple[Path, dict[str, str], Path, list[str]], args: tuple[str, ...]
+) -> None:
+    py, env, cwd, ordinary = credentials_on_sys_path
+    text = _output(py, env, cwd, *args)
+    assert "envpw5566" not in text and "pthpw7788" not in text
+    assert "***@host/x" in text
+    for path in ordinary:  # untouched (the tmp directory is not under HOME)
+        assert path in text, path
+    if args[1] == "json":
+        data = json.loads(text)
+        paths = [e["path"] for e in data["sys_path"]]
+        assert f"{cwd}/***@host/x" in paths
+        assert f"{site_packages(py)}/https:/***@host/x" in paths
+        assert data["environment_variables"]["PYTHONPATH"] == "https://***@host/x"
+        assert "credentials in URLs" in data["redactions"]
+
+
+def test_url_passwords_of_the_environment_are_hidden_everywhere() -> None:
+    """What the report test above relies on, one string at a time; paths holding ``@`` or
+    ``:`` with no credential in the environment are left alone."""
+    r = Redactor(home=None, user=None, host=None)
+    r.learn("https://user:s3cr:etpw@host/x")  # PYTHONPATH splits the password too
+    assert r.text("/cwd/s3cr:etpw@host/x") == "/cwd/***@host/x"
+    assert r.text("/cwd/etpw@host/x") == "/cwd/***@host/x"
+    assert r.text("/cwd/s3cr") == "/cwd/***"
+    r.learn("https://ghp_tok3n@github.com/o/r")  # a token as the user name
+    assert r.text("//ghp_tok3n@github.com/o/r") == "//***@github.com/o/r"
+    plain = Redactor(home=None, user=None, host=None)
+    for path in ("/srv/a@b/lib", "/opt/x:y", "//user", "/opt/ab@cd:ef/x"):
+        assert plain.text(path) == path
+    assert plain.kinds == set()

@@ -933,6 +933,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
+    if args.command in ("report", "which"):
+        from pyenvdoctor import process
+
+        # What a target leaves running in a session of its own is reparented to us and
+        # ended after each run (Linux; elsewhere, or if refused, it outlives the report).
+        process.become_subreaper()
     try:
         if args.command == "report":
             return _run_report(args)

@@ -186,6 +186,15 @@ def _str_path() -> List[str]:
     return [p for p in sys.path if isinstance(p, str) and "\0" not in p]
 
 
+def _path_left_out() -> List[int]:
+    """The indices, in the target's real ``sys.path``, of the entries :func:`_str_path`
+    leaves out, so the host numbers the others as ``sys.path`` does (``sys.path[i]`` in the
+    report is ``sys.path[i]`` of the target)."""
+    startup_path = globals().get("_startup_path")
+    entries = sys.path if startup_path is None else startup_path
+    return [i for i, p in enumerate(entries) if not isinstance(p, str) or "\0" in p]
+
+
 def _non_str_path(errors: List[Dict[str, str]]) -> None:
     """Record each ``sys.path`` entry :func:`_str_path` leaves out in ``errors`` (step
     ``sys.path``)."""
@@ -232,6 +241,7 @@ def _imports() -> Dict[str, Any]:
     return {
         "frozen_module_names": sorted(frozen),
         "path": _str_path(),
+        "path_left_out": _path_left_out(),
         "meta_path": [_describe(f) for f in sys.meta_path],
         "path_hooks": [_describe(h) for h in sys.path_hooks],
         "stdlib_module_names": sorted(stdlib_names) if stdlib_names is not None else None,
@@ -565,7 +575,8 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                     level["finder"] = _describe(finder)
                     level["spec"] = _spec_info(spec)
                     break
-        entries = sys.path if path is None else path
+        # The real sys.path, junk included (skipped below), so the indices are its own.
+        entries = (globals().get("_startup_path") or sys.path) if path is None else path
         for index, entry in enumerate(entries):
             if not isinstance(entry, str) or "\0" in entry:  # see _str_path
                 continue

@@ -3,6 +3,10 @@
 Every string of the report is rewritten, whatever field it is in:
 
 * credentials in URLs (``https://user:token@host/simple``, RFC 3986 userinfo) -> ``https://***@host``;
+  and the password of every such URL in an environment variable (``PYTHONPATH``,
+  ``PIP_INDEX_URL``, ...) wherever else it appears, as ``***``: ``PYTHONPATH`` is split at
+  ``:`` (``os.pathsep``), so ``PYTHONPATH=https://user:PW@host/x`` puts ``/cwd/https``,
+  ``//user`` and ``/cwd/PW@host/x`` on ``sys.path``, where no URL is left to recognise;
 * the home directory -> ``~``;
 * the user name and the host name (as whole words) -> ``<user>``, ``<host>``;
 * the value of any environment variable whose name looks secret (TOKEN, SECRET, PASSWORD,
@@ -23,7 +27,15 @@ from typing import Any, TypeVar
 
 from pyenvdoctor.model import from_dict, to_dict
 
-__all__ = ["SECRET_NAME", "Redactor", "redact", "redact_text", "redacted_dict"]
+__all__ = [
+    "MIN_SECRET",
+    "SECRET_NAME",
+    "Redactor",
+    "redact",
+    "redact_text",
+    "redacted_dict",
+    "url_secrets",
+]
 
 #: Environment variable names whose values are hidden.
 SECRET_NAME = re.compile(
@@ -35,7 +47,31 @@ SECRET_NAME = re.compile(
 #: a ``.pth`` line when it normalises the path (``os.path.normpath`` folds ``//``).
 _URL_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]+:/{1,2})[^/?#\s]+@")
 
+#: Passwords shorter than this are not hidden outside their URL (too many false matches).
+MIN_SECRET = 4
+
 T = TypeVar("T")
+
+
+def url_secrets(value: str) -> set[str]:
+    """The passwords of the URLs with userinfo in ``value`` (the part after the first ``:``
+    of the userinfo; the whole userinfo when it has none: a token given as the user name,
+    ``https://TOKEN@host``), and their pieces between ``:`` (a password holding ``:`` is split
+    with ``PYTHONPATH``), each at least :data:`MIN_SECRET` characters long. User names are not
+    collected: ``git`` or ``admin`` would be hidden in every path.
+
+    >>> sorted(url_secrets("https://bob:s3:cr3tpw@host/x and http://tok3n@h"))
+    ['cr3tpw', 's3:cr3tpw', 'tok3n']
+    """
+    found: set[str] = set()
+    for match in _URL_USERINFO.finditer(value):
+        userinfo = match.group(0)[len(match.group(1)) : -1]
+        user, colon, password = userinfo.partition(":")
+        secret = password if colon else user
+        for piece in (secret, *secret.split(":")):
+            if len(piece) >= MIN_SECRET:
+                found.add(piece)
+    return found
 
 
 @dataclass
@@ -45,12 +81,20 @@ class Redactor:
     :param home: the home directory (``None``: nothing to hide); :param user: the user name;
     :param host: the host name (short names shorter than 3 characters are not hidden: too
         many false matches).
+    :param secrets: strings hidden wherever they appear, as ``***`` (:func:`url_secrets` of
+        the environment's values); :meth:`learn` adds more.
     """
 
     home: str | None
     user: str | None
     host: str | None
     kinds: set[str] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)
+
+    def learn(self, value: str) -> None:
+        """Hide the passwords of the URLs in ``value`` (an environment variable's value)
+        wherever they appear from now on (:func:`url_secrets`)."""
+        self.secrets |= url_secrets(value)
 
     def __post_init__(self) -> None:
         # (kind, cheap substring that must occur for the rule to apply, pattern, replacement)
@@ -89,6 +133,10 @@ class Redactor:
             value, n = pattern.subn(repl, value)
             if n:
                 self.kinds.add(kind)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret in value:
+                value = value.replace(secret, "***")
+                self.kinds.add("credentials in URLs")
         return value
 
     def tree(self, value: Any, key: str | None = None, env: bool = False) -> Any:
@@ -124,15 +172,34 @@ def _default_identity(environ: Mapping[str, str]) -> tuple[str | None, str | Non
     return home, user, host
 
 
+def _redactor(environ: Mapping[str, str] | None) -> Redactor:
+    """A :class:`Redactor` for this user and host that knows the URL passwords of
+    ``environ`` (default: ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    home, user, host = _default_identity(environ)
+    redactor = Redactor(home=home, user=user, host=host)
+    for value in environ.values():
+        if "@" in value:
+            redactor.learn(value)
+    return redactor
+
+
 def redacted_dict(obj: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The :func:`~pyenvdoctor.model.to_dict` tree of ``obj`` with every rule applied (what
     :func:`redact` converts back; the JSON output is written from it directly).
 
+    The URL passwords hidden everywhere are those of ``environ`` and of the tree's own
+    ``environment_variables`` (a saved report rendered again elsewhere).
     Where the object has a ``redactions`` field it lists the kinds of values hidden.
     """
-    home, user, host = _default_identity(os.environ if environ is None else environ)
-    redactor = Redactor(home=home, user=user, host=host)
-    data: dict[str, Any] = redactor.tree(to_dict(obj))
+    redactor = _redactor(environ)
+    tree = to_dict(obj)
+    variables = tree.get("environment_variables")
+    if isinstance(variables, dict):
+        for value in variables.values():
+            if isinstance(value, str) and "@" in value:
+                redactor.learn(value)
+    data: dict[str, Any] = redactor.tree(tree)
     if "redactions" in data:
         data["redactions"] = sorted(redactor.kinds) or ["nothing needed hiding"]
     return data
@@ -148,5 +215,4 @@ def redact(obj: T, environ: Mapping[str, str] | None = None) -> T:
 
 def redact_text(text: str, environ: Mapping[str, str] | None = None) -> str:
     """``text`` (a rendered ``--fix`` result) with the rules of :func:`redact` applied."""
-    home, user, host = _default_identity(os.environ if environ is None else environ)
-    return Redactor(home=home, user=user, host=host).text(text)
+    return _redactor(environ).text(text)

@@ -87,7 +87,7 @@ def start_report(
         python, environ, timeout=timeout, working_directory=working_directory, started=started
     )
     classifier = facts.classifier
-    sys_path = build_sys_path(facts.sys_path, classifier, working_directory)
+    sys_path = build_sys_path(facts.sys_path, classifier, working_directory, facts.sys_path_index)
     project_root = find_project_root(working_directory)
     home = environ.get("HOME") or os.path.expanduser("~")
     roots = _scan_roots(sys_path, project_root, home=home)

@@ -1362,6 +1362,8 @@ class BackgroundScan:
         tasks = _tasks(
             self._roots, rules, self._state.unreadable, depth=self.DEPTH, rules_target=target
         )
+        from pyenvdoctor import process
+
         group = -(-len(tasks) // self.MAX_QUEUED) or 1
         queue_r, queue_w = os.pipe()
         try:
@@ -1373,7 +1375,7 @@ class BackgroundScan:
         try:
             for _ in range(self.WORKERS):
                 out_r, out_w = os.pipe()
-                pid = os.fork()
+                pid = process.fork()  # noted as ours: never swept as an orphan
                 if pid == 0:  # the worker: never returns
                     os.close(out_r)
                     _worker(
@@ -1461,6 +1463,8 @@ class BackgroundScan:
         """End the workers that are still running and reap them (idempotent)."""
         import signal
 
+        from pyenvdoctor import process
+
         workers, self._workers = self._workers, []
         for pid, fd in workers:
             os.close(fd)
@@ -1468,6 +1472,7 @@ class BackgroundScan:
                 os.kill(pid, signal.SIGKILL)  # a finished worker is a zombie: no effect
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+            process.forget_child(pid)
 
     def __del__(self) -> None:
         if getattr(self, "_workers", None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ __all__ = [
     "run_probe",
     "select_interpreter",
     "selection_of",
+    "sys_path_indices",
     "validate_probe_answer",
 ]
 
@@ -222,6 +223,7 @@ _FACTS_SHAPE: dict[str, object] = {
     "flags": {"pycache_prefix": _OPT_STR, "check_hash_based_pycs": str},
     "imports": {
         "path": _STRS,
+        "path_left_out": [int],
         "meta_path": _STRS,
         "suffixes": _MapOf(_STRS),
         "builtin_module_names": _STRS,
@@ -607,17 +609,44 @@ def build_pth_files(data: Mapping[str, Any]) -> tuple[PthFile, ...]:
     return tuple(result)
 
 
+def sys_path_indices(count: int, left_out: Iterable[int]) -> list[int]:
+    """The index in the target's real ``sys.path`` of each of the ``count`` entries the probe
+    reports (``imports.path``), given the indices of the entries it left out
+    (``imports.path_left_out``: bytes, an int, ``None`` or a str with a NUL byte that a
+    ``.pth`` line or a ``sitecustomize`` put there, reported as findings instead).
+
+    >>> sys_path_indices(3, [1])
+    [0, 2, 3]
+    """
+    skip = set(left_out)
+    indices: list[int] = []
+    i = 0
+    while len(indices) < count:
+        if i not in skip:
+            indices.append(i)
+        i += 1
+    return indices
+
+
 def build_sys_path(
-    sys_path: Sequence[str], classifier: PathClassifier, working_directory: str
+    sys_path: Sequence[str],
+    classifier: PathClassifier,
+    working_directory: str,
+    indices: Sequence[int] | None = None,
 ) -> tuple[PathEntry, ...]:
     """Every ``sys.path`` entry, in order, with its kind and location class.
 
     ``''`` (the probe runs with ``-c``) stands for the directory of the script being run, or
     the working directory for ``-c``, ``-m`` and the REPL: it is resolved to
     ``working_directory``, the user's, not the probe's.
+
+    :param indices: each entry's index in the real ``sys.path`` (:attr:`Target.sys_path_index`,
+        where the probe left entries out); default ``0, 1, 2, ...``.
     """
     entries = []
-    for index, path in enumerate(sys_path):
+    if indices is None or len(indices) != len(sys_path):
+        indices = range(len(sys_path))
+    for index, path in zip(indices, sys_path, strict=True):
         resolved = working_directory if path == "" else path
         exists, kind = _entry_kind(resolved)
         location, pth = classifier.classify_entry(path, index)
@@ -639,7 +668,9 @@ def build_sys_path(
 class Target:
     """A probed target: the first steps every command shares.
 
-    :ivar data: the probe's facts; :ivar sys_path: its raw ``sys.path`` (``''`` included).
+    :ivar data: the probe's facts; :ivar sys_path: its raw ``sys.path`` (``''`` included),
+        without the entries that are not a path (:func:`sys_path_indices`);
+    :ivar sys_path_index: the index of each of those in the real ``sys.path``.
     """
 
     selection: Selection
@@ -649,6 +680,7 @@ class Target:
     pth_files: tuple[PthFile, ...]
     sys_path: list[str]
     classifier: PathClassifier
+    sys_path_index: tuple[int, ...] = ()
 
 
 def inspect_target(
@@ -676,7 +708,9 @@ def inspect_target(
     data = probe.data.get("facts") or {} if which else probe.data
     interpreter = build_interpreter(data, environ)
     pth_files = build_pth_files(data)
-    sys_path = list((data.get("imports") or {}).get("path") or ())
+    imports = data.get("imports") or {}
+    sys_path = list(imports.get("path") or ())
+    indices = sys_path_indices(len(sys_path), imports.get("path_left_out") or ())
     return Target(
         selection=selection,
         probe=probe,
@@ -685,4 +719,5 @@ def inspect_target(
         pth_files=pth_files,
         sys_path=sys_path,
         classifier=PathClassifier(interpreter, sys_path, pth_files, environ),
+        sys_path_index=tuple(indices),
     )
