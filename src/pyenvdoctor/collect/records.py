@@ -14,11 +14,15 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import threading
 
 from pyenvdoctor import files
 
 __all__ = ["Records"]
+
+#: The first field of each non-empty row of an unquoted RECORD whose rows end with ``\n``.
+_FIRST_FIELD = re.compile(r"^(?!$)([^,\n]*)", re.MULTILINE)
 
 
 class Records:
@@ -55,9 +59,11 @@ def _read(record: str) -> tuple[str, ...]:
         return ()
     if '"' not in text:
         # No quoted field: a row's first field is what precedes its first comma, and rows end
-        # at \r, \n or \r\n only (csv's rules; str.splitlines would also split at \x0c).
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        return tuple(line.split(",", 1)[0] for line in lines if line)
+        # at \r, \n or \r\n only (csv's rules; str.splitlines would also split at \x0c);
+        # empty rows are none. One regular-expression pass (116,000 rows in the benchmark
+        # venv), not a split per row.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return tuple(_FIRST_FIELD.findall(text))
     try:
         return tuple(row[0] for row in csv.reader(io.StringIO(text, newline="")) if row)
     except csv.Error:
