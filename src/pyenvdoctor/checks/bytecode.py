@@ -165,7 +165,13 @@ def _command(
     if category in (BytecodeCategory.EXTENSION_BESIDE_SOURCE, BytecodeCategory.SHADOWED):
         return ()
     if category in (BytecodeCategory.STALE, BytecodeCategory.STALE_NOT_REWRITTEN):
-        return (f"{python} -m compileall -q {quoted}",)
+        # Each source, forced: without -f compileall skips a pyc whose recorded mtime matches
+        # although the size differs (``compileall.compile_file`` compares magic, flags and
+        # mtime only), which is how an edit within the same second is stale.
+        sources = [_source_of(p) for p in listed]
+        if not listed or len(listed) != files or None in sources:
+            return ()  # e.g. under sys.pycache_prefix: no source path to name here
+        return (f"{python} -m compileall -q -f " + " ".join(shlex.quote(str(p)) for p in sources),)
     if category is BytecodeCategory.IGNORED:
         return ()
     if category is BytecodeCategory.FOREIGN:

@@ -71,7 +71,10 @@ _ADVICE: Mapping[str, str] = {
         "their files are hard links or copies."
     ),
     "poetry": "`poetry cache clear --all NAME` empties one repository's cache.",
-    "pipenv": "`pipenv --clear` empties pipenv's cache, and pip's cache as well.",
+    "pipenv": (
+        "`pipenv --clear` empties pipenv's cache, and pip's cache in its default place "
+        "(`~/.cache/pip`, whatever PIP_CACHE_DIR says: pipenv ``routines/clear.py``)."
+    ),
     "conda": (
         "`conda clean --all` removes unused packages, tarballs and index caches "
         "(files hard-linked into environments stay)."
@@ -119,7 +122,14 @@ def cache_findings(caches: Iterable[ToolCache]) -> list[Finding]:
             advice = f"{cache.tool} has no command that empties its {cache.name}; " + (
                 "it is safe to delete, the tool downloads again what it needs."
             )
-        commands = _COMMANDS.get(cache.tool, (cache.command,) if cache.command else ())
+        # As --fix runs it: `poetry cache clear` without --no-interaction asks, and without a
+        # terminal repeats its question for ever (poetry 2.x).
+        own = (
+            " ".join((cache.command, *_NON_INTERACTIVE.get(cache.tool, ())))
+            if cache.command
+            else ""
+        )
+        commands = _COMMANDS.get(cache.tool, (own,) if own else ())
         findings.append(
             Finding(
                 code="cache-large",
