@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from conftest import (
     run,
     site_packages,
 )
+from pyenvdoctor.checks import FINDING_CODES
 
 pytestmark = pytest.mark.slow
 
@@ -410,6 +412,39 @@ def test_console_scripts_of_a_moved_venv_every_reinstall_form(tmp_path: Path) ->
         assert f"Editable project location: {root}" in shown
 
 
+def test_console_scripts_of_a_copied_venv_run_the_copy_again(tmp_path: Path) -> None:
+    """A venv copied with ``cp -a``: the copy's scripts run the original's Python (another
+    environment). Each printed reinstall, run as printed, makes them the copy's."""
+    import ensurepip
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    files = {
+        "tinycli/__init__.py": "import sys\ndef main():\n    print(sys.prefix)\n",
+        "tinycli-1.0.dist-info/entry_points.txt": "[console_scripts]\ntinycli = tinycli:main\n",
+    }
+    make_wheel(wheels, "tinycli", "1.0", files=files)
+    original = make_venv(tmp_path / "venv").parent.parent
+    env = offline(wheels)
+    env["PIP_FIND_LINKS"] += f" {Path(ensurepip.__file__).parent / '_bundled'}"
+    run([original / "bin" / "python", "-m", "pip", "install", "-q", "tinycli"], env=env)
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy, symlinks=True)
+    assert run([copy / "bin" / "tinycli"]).stdout.strip() == str(original)  # the wrong one
+    python = copy / "bin" / "python"
+    found = the(report_json(python, env, tmp_path), "console-script-other-environment")
+    pip_version = run([python, "-m", "pip", "--version"]).stdout.split()[1]
+    assert sorted(found["commands"]) == [
+        f"{python} -m pip install --force-reinstall --no-deps {spec}"
+        for spec in (f"pip=={pip_version}", "tinycli==1.0")
+    ]
+    for command in found["commands"]:
+        sh(command, tmp_path, env)
+    assert findings(report_json(python, env, tmp_path), "console-script-other-environment") == []
+    assert run([copy / "bin" / "tinycli"]).stdout.strip() == str(copy)
+    assert f"from {copy}" in run([copy / "bin" / "pip", "--version"]).stdout
+
+
 def test_user_site_shadows_uninstall_as_printed(tmp_path: Path) -> None:
     """A ``--system-site-packages`` venv of pyenv's 3.11: a user-site copy of a distribution
     the base has shadows it. The printed command is the base interpreter's pip (the venv's
@@ -765,3 +800,86 @@ def test_cache_large_poetry_cache_clear(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0 and not entry.exists()
     assert run(["poetry", "cache", "list"], env=env, cwd=tmp_path).stdout.strip() in ("", "pypi")
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+#: The words docs/commands-tested.md writes for what a report fills in.
+PLACEHOLDERS = (
+    "PY", "BASE", "VENV", "ROOT", "DIR", "FILES", "FILE", "NAMES", "NAME", "SPECS", "VERSION",
+    "SOURCES", "ROOTS", "TAG", "SCRIPT",
+)  # fmt: skip
+_ROW = re.compile(r"^\| `([a-z0-9-]+)` \| `(.+?)` \| `(tests/[^`]+)`", re.MULTILINE)
+_SILENT = re.compile(r"^\| `([a-z0-9-]+)` \|", re.MULTILINE)
+
+
+def command_table(text: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """``([(code, command form, test node id)], [codes with no command])`` of the table."""
+    commands, silent = text.split("## Codes that suggest no command", 1)
+    return _ROW.findall(commands), _SILENT.findall(silent)
+
+
+#: A shell word a report fills in (``shlex.quote`` quotes one with spaces), never an option.
+_WORD = r"(?!-)(?:'[^']*'|[^\s'])+"
+#: A placeholder in a form: not inside a longer word (``my_NAME`` holds one).
+_PLACEHOLDER = r"(?<![A-Za-z0-9])(" + "|".join(PLACEHOLDERS) + r")(?![A-Za-z0-9])"
+#: Placeholders for one or more words.
+_MANY = ("FILES", "NAMES", "SPECS", "SOURCES", "ROOTS")
+
+
+def form(template: str) -> re.Pattern[str]:
+    """The commands a row's form stands for: each placeholder is one shell word (the plural
+    ones one or more), so a form never stands for one with another option."""
+    words = re.compile(_PLACEHOLDER)
+    parts = words.split(template)
+    return re.compile(
+        "".join(
+            (f"{_WORD}(?: {_WORD})*" if p in _MANY else _WORD) if i % 2 else re.escape(p)
+            for i, p in enumerate(parts)
+        )
+    )
+
+
+def table_problems(text: str, printed: list[tuple[str, str, str]]) -> list[str]:
+    """What is wrong with the table ``text``: a code in neither table or in both, a test that
+    does not exist, a command printed in this session that no row of its code stands for."""
+    rows, silent = command_table(text)
+    problems = []
+    with_commands = {code for code, _, _ in rows}
+    for code in sorted(FINDING_CODES - with_commands - set(silent)):
+        problems.append(f"{code}: in neither table")
+    for code in sorted(with_commands & set(silent)) + sorted(set(silent) - FINDING_CODES):
+        problems.append(f"{code}: in both tables, or not a finding code")
+    for code, _, node in rows:
+        path, _, name = node.partition("::")
+        function = name.split("[", 1)[0]
+        source = ROOT / path
+        if not source.is_file() or f"def {function}(" not in source.read_text():
+            problems.append(f"{code}: no test {node}")
+    forms = [(code, form(template)) for code, template, _ in rows]
+    for code, command, test in printed:
+        if not any(c == code and f.fullmatch(command) for c, f in forms):
+            problems.append(f"{code}: `{command}` (printed in {test}) has no row")
+    return problems
+
+
+def test_every_command_form_has_a_test_that_runs_it() -> None:
+    """docs/commands-tested.md is complete and true: checked against the finding codes, the
+    test files, and every command the reports of this session printed so far (the tests
+    above run first: the file is collected in order). Removing any row makes it fail."""
+    from conftest import PRINTED_COMMANDS
+
+    text = TABLE.read_text()
+    assert table_problems(text, PRINTED_COMMANDS) == []
+    # It can fail: without a row, its code is missing or a printed command has no form.
+    rows, _ = command_table(text)
+    for code, template, node in rows:
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| `{code}` | `{template}`"))
+        without = text.replace(line + "\n", "", 1)
+        printed = [(code, command, node)] if (command := _example(template)) else []
+        assert table_problems(without, printed), f"removing the row {line!r} goes unnoticed"
+
+
+def _example(template: str) -> str:
+    """A command of the row's form (each placeholder replaced by ``x``)."""
+    return re.sub(_PLACEHOLDER, "x", template)
