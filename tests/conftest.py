@@ -167,16 +167,26 @@ def cli(
     return run([sys.executable, "-I", "-m", "pyenvdoctor", *args], env=env, cwd=cwd, check=check)
 
 
+#: ``(code, command, test)`` for every command a :func:`report_json` report printed in this
+#: session: ``tests/test_suggested_commands.py`` checks each against docs/commands-tested.md.
+PRINTED_COMMANDS: list[tuple[str, str, str]] = []
+
+
 def report_json(
     python: Path | str, env: Mapping[str, str] | None = None, cwd: Path | None = None, *args: str
 ) -> dict[str, Any]:
     """``pyenvdoctor report --python PYTHON --format json --no-redact`` parsed (tests compare
-    real paths; redaction has tests of its own); stderr must stay empty."""
+    real paths; redaction has tests of its own); stderr must stay empty. Its findings'
+    commands are noted in :data:`PRINTED_COMMANDS`."""
     proc = cli(
         "report", "--python", python, "--format", "json", "--no-redact", *args, env=env, cwd=cwd
     )
     assert proc.stderr == ""
     data: dict[str, Any] = json.loads(proc.stdout)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")
+    PRINTED_COMMANDS.extend(
+        (f["code"], c, test) for f in data.get("findings", ()) for c in f["commands"]
+    )
     return data
 
 

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, make_venv, make_wheel, pip_install, require_python, run
+from conftest import (
+    clean_env,
+    make_venv,
+    make_wheel,
+    pip_install,
+    report_json,
+    require_python,
+    run,
+)
 from pyenvdoctor.checks.commands import (
     PathCommand,
     command_findings,
@@ -199,15 +207,24 @@ def test_copied_venv_scripts_run_the_original_then_fail(tmp_path: Path) -> None:
     assert finding.severity is Severity.ERROR
     assert len(finding.evidence) == len(scripts)
 
-    # The suggested repair works: `<target> -m pip` still runs, and a forced reinstall
-    # rewrites the distribution's script for the copy.
-    assert set(finding.commands) == {
-        f"{copy_python} -m pip install --force-reinstall --no-deps {name}"
-        for name in ("pip", "tinycli")
+    # The suggested repair works: `<target> -m pip` still runs, and a forced reinstall of the
+    # exact version rewrites the distribution's script for the copy. The report's commands are
+    # its repairs' (script_repairs knows each owner's version).
+    assert finding.commands == ()
+    reported = next(
+        f
+        for f in report_json(copy_python, None, tmp_path)["findings"]
+        if f["code"] == "console-script-missing-interpreter"
+    )
+    assert reported["commands"] == [shlex.join(r["command"]) for r in reported["repairs"]]
+    pip_version = run([copy_python, "-m", "pip", "--version"]).stdout.split()[1]
+    assert set(reported["commands"]) == {
+        f"{copy_python} -m pip install --force-reinstall --no-deps {spec}"
+        for spec in (f"pip=={pip_version}", "tinycli==1.0")
     }
     # Each command as suggested; the only addition says where the wheels are (the test's, and
     # the pip wheel the venv was seeded from), so the test runs offline.
-    for command in finding.commands:
+    for command in reported["commands"]:
         run([*shlex.split(command), "--no-index", "--find-links", tmp_path, *seed_wheels()])
     assert run([copy / "bin" / "tinycli"]).stdout == "tinycli ran\n"
     assert str(copy) in run([copy / "bin" / "pip", "--version"]).stdout
@@ -437,8 +454,13 @@ def test_a_script_no_record_lists_is_not_judged(tmp_path: Path) -> None:
     )
     assert finding.code == "console-script-missing-interpreter"
     assert finding.evidence == (f"{tinycli}: #!/nonexistent/python3 (installed by tinycli)",)
-    (command,) = finding.commands
-    assert command == f"{venv_python} -m pip install --force-reinstall --no-deps tinycli"
+    reported = next(
+        f
+        for f in report_json(venv_python, None, tmp_path)["findings"]
+        if f["code"] == "console-script-missing-interpreter"
+    )
+    (command,) = reported["commands"]
+    assert command == f"{venv_python} -m pip install --force-reinstall --no-deps tinycli==1.0"
     run([*shlex.split(command), "--no-index", "--find-links", tmp_path])
     assert run([tinycli]).stdout == "tinycli ran\n"
     assert (

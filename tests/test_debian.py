@@ -234,25 +234,21 @@ def test_local_shadows_conflicts_and_unowned() -> None:
             installed_version="1.26.12",
         )
     ]
-    findings = {
-        f.code: f
-        for f in debian_findings(summary, distributions, problems, python="/usr/bin/python3")
-    }
+    findings = {f.code: f for f in debian_findings(summary, distributions, problems)}
     shadow = findings["debian-local-shadows"]
     assert shadow.severity.value == "warning"
     assert (
         "requests: pip 2.31.0" in shadow.evidence[0]
         and "import gets pip's 2.31.0" in shadow.evidence[0]
     )
-    assert shadow.commands == (
-        "sudo /usr/bin/python3 -m pip uninstall --break-system-packages requests",
-        "sudo /usr/bin/python3 -m pip uninstall --break-system-packages six",
-    )
+    # No command: an uninstall from /usr/local needs root on this very machine; no test runs it.
+    assert shadow.commands == ()
     conflict = findings["debian-local-conflict"]
+    assert conflict.commands == () and "requests" in conflict.message
     assert conflict.evidence == (problems[0].pip_line(),)
     unowned = findings["debian-dist-packages-unowned"]
     assert unowned.evidence == (f"stray 1.0: {DEBIAN_DIST_PACKAGES}/stray-1.0.dist-info",)
-    assert debian_findings(None, distributions, problems, python="p") == []
+    assert debian_findings(None, distributions, problems) == []
 
 
 def test_externally_managed_advice(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ without the code ignored; unknown codes are usage errors."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,43 @@ def test_finding_codes_are_the_readme_table_and_the_code_literals() -> None:
         m for p in SRC.rglob("*.py") for m in re.findall(r'\bcode="([a-z0-9-]+)"', p.read_text())
     }
     assert literals and literals <= FINDING_CODES
+
+
+def test_ignore_applies_to_the_findings_shown_instead_of_a_report(tmp_path: Path) -> None:
+    """A venv whose base interpreter is gone cannot be inspected: exit 3 and its
+    ``venv-base-missing`` instead of a report. ``--ignore`` (or the project's list) leaves
+    that finding out the same way, counts it, and ``--fix`` then has nothing to repair; the
+    exit status stays 3 (no report exists that could pass)."""
+    base = Path(os.path.realpath(sys.executable))
+    link = tmp_path / "opt" / "python"
+    link.parent.mkdir()
+    link.symlink_to(base.parent.parent)
+    venv = tmp_path / "venv"
+    run([link / "bin" / base.name, "-m", "venv", "--without-pip", venv])
+    link.unlink()
+    code = "venv-base-missing"
+
+    def broken(*args: str, cwd: Path = tmp_path) -> tuple[int, str, str]:
+        proc = cli("report", "--python", venv, *args, cwd=cwd, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    status, out, err = broken("--format", "json")
+    assert status == 3 and err.startswith("pyenvdoctor: error: ")
+    assert [f["code"] for f in json.loads(out)["findings"]] == [code]
+    status, out, _ = broken("--format", "json", "--ignore", code)
+    data = json.loads(out)
+    assert status == 3 and data["findings"] == []
+    assert data["ignored"] == [{"code": code, "findings": 1, "source": "--ignore"}]
+    status, out, _ = broken("--format", "text", "--ignore", code)
+    assert status == 3 and out == f"1 ignored ({code})\n"
+    status, out, _ = broken("--fix", "--yes", "--format", "json", "--ignore", code)
+    assert status == 3 and json.loads(out)["plan"] == []
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.pyenvdoctor]\nignore = ["{code}"]\n')
+    status, out, _ = broken("--format", "json", cwd=project)
+    data = json.loads(out)
+    assert status == 3 and data["findings"] == []
+    assert data["ignored"] == [
+        {"code": code, "findings": 1, "source": str(project / "pyproject.toml")}
+    ]

@@ -178,6 +178,7 @@ def test_editable_outdated(lab: dict[str, Path]) -> None:
     assert (finding.code, finding.severity) == ("project-editable-outdated", Severity.WARNING)
     assert "1.0" in finding.title and "1.1" in finding.title
     (action,) = actions
+    assert list(action.command) == shlex.split(finding.commands[0])  # printed = run
 
     run(list(action.command), cwd=root)
     assert installed_version(py, neutral) == "1.1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,8 @@ def test_console_scripts_of_a_moved_venv_are_reinstalled(tmp_path: Path) -> None
     commands = {tuple(r["command"][3:]) for r in repairs}
     assert ("install", "-e", str(project)) in commands
     assert ("install", "--force-reinstall", "--no-deps", "tool==1.0") in commands
+    printed = finding(before, "console-script-missing-interpreter")["commands"]
+    assert printed == [shlex.join(r["command"]) for r in repairs]
     out = fix_json(py, "console-script-missing-interpreter", env=env, cwd=project)
     assert {tuple(c["command"][3:]) for c in out["outcome"]["commands"]} == commands
     assert all(c["exit_status"] == 0 for c in out["outcome"]["commands"])
@@ -132,6 +135,8 @@ def test_strict_editable_is_installed_again_for_a_new_module(tmp_path: Path) -> 
     before = report_json(venv_py, None, project)
     found = finding(before, "editable-strict-missing-modules")
     assert str(new) in found["evidence"]
+    # the printed command is the repair --fix runs (docs/commands-tested.md)
+    assert found["commands"] == [shlex.join(r["command"]) for r in found["repairs"]]
     out = fix_json(venv_py, "editable-strict-missing-modules", cwd=project)
     (command,) = [c["command"] for c in out["outcome"]["commands"]]
     assert command[3:] == [
@@ -278,6 +283,7 @@ def test_a_user_site_copy_on_debian_needs_break_system_packages(tmp_path: Path) 
     assert output(code, tmp_path, env) == "user-site copy"
     data = report_json(DEBIAN_PYTHON, env, tmp_path)
     (repair,) = finding(data, "user-site-shadows")["repairs"]
+    assert finding(data, "user-site-shadows")["commands"] == [shlex.join(repair["command"])]
     assert repair["command"][1:] == [
         "-m", "pip", "uninstall", "-y", "--break-system-packages", "crcmod",
     ]  # fmt: skip
@@ -399,6 +405,8 @@ def test_a_venv_whose_base_is_gone_is_made_again(tmp_path: Path) -> None:
     assert found["code"] == "venv-base-missing"
     assert f"home = {link / 'bin'}" in found["evidence"]
     assert any(str(other) in e for e in found["evidence"])
+    # the printed commands are the repairs --fix runs, in order (docs/commands-tested.md)
+    assert found["commands"] == [shlex.join(r["command"]) for r in found["repairs"]]
     out = fix_json(venv_py, "venv-base-missing", env=env, cwd=project)
     assert [c["command"][1:4] for c in out["outcome"]["commands"]] == [
         ["-m", "venv", "--clear"],

@@ -220,3 +220,69 @@ def test_debian_system_site_packages_venv_is_clean(tmp_path: Path) -> None:
     listed = run([python, "-m", "pip", "list", "-v"]).stdout
     assert "/usr/lib/python3/dist-packages" in listed  # the base's distributions are seen
     assert bad(report_json(python, None, tmp_path)) == []
+
+
+def hatch_bin() -> Path:
+    """A venv with hatch from PyPI (or ``PIP_FIND_LINKS``), cached like :func:`tool_venv`; its
+    ``bin/``. Skips cleanly when hatch cannot be installed."""
+    base = Path(sys.executable)
+    version = run([base, "-c", "import sys; print(sys.version)"]).stdout
+    key = hashlib.sha256(f"{os.path.realpath(base)}\n{version}\nhatch".encode()).hexdigest()[:16]
+    venv = CACHE / f"hatch-{key}"
+    if (venv / ".complete").is_file() and (venv / "bin" / "hatch").is_file():
+        return venv / "bin"
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    run([base, "-m", "venv", venv])
+    try:
+        run([venv / "bin" / "python", "-m", "pip", "install", "-q", "hatch"])
+    except AssertionError as exc:
+        shutil.rmtree(venv, ignore_errors=True)
+        pytest.skip(f"hatch not available: {str(exc)[-300:]}")
+    (venv / ".complete").write_text("hatch\n")
+    return venv / "bin"
+
+
+@pytest.mark.parametrize("dev_mode", [True, False], ids=["dev-mode", "copy"])
+def test_hatch_env_is_clean(tmp_path: Path, dev_mode: bool) -> None:
+    """``hatch env create`` for a tiny src-layout project, hatch's data in ``tmp_path``
+    (``HATCH_DATA_DIR``). hatch's default installs the project editable (nothing to say); with
+    ``dev-mode = false`` the copy is hatch's to refresh: information naming hatch, no command.
+    hatch's own ``env find`` says where the environment is."""
+    bin_dir = hatch_bin()
+    project = tmp_path / "hatchproj"
+    (project / "src" / "hatchproj").mkdir(parents=True)
+    (project / "src" / "hatchproj" / "__init__.py").write_text("VALUE = 'v1'\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "hatchproj"\nversion = "1.0"\n'
+        f"[tool.hatch.envs.default]\ndev-mode = {str(dev_mode).lower()}\n"
+    )
+    env = tool_env(
+        bin_dir,
+        HOME=str(tmp_path / "home"),
+        HATCH_DATA_DIR=str(tmp_path / "hatch-data"),
+        HATCH_CACHE_DIR=str(tmp_path / "hatch-cache"),
+    )
+    try:
+        run(["hatch", "env", "create"], env=env, cwd=project)
+    except AssertionError as exc:
+        pytest.skip(f"hatch could not create the environment: {str(exc)[-300:]}")
+    prefix = Path(run(["hatch", "env", "find"], env=env, cwd=project).stdout.strip())
+    assert prefix.is_relative_to(tmp_path / "hatch-data")
+    assert managed_environment(str(prefix)) == ManagedEnvironment(tool="hatch", name="default")
+    python = prefix / "bin" / "python"
+    (project / "src" / "hatchproj" / "__init__.py").write_text("VALUE = 'v2'\n")
+    out = run([python, "-c", "import hatchproj; print(hatchproj.VALUE)"], cwd=tmp_path)
+    assert out.stdout == ("v2\n" if dev_mode else "v1\n")  # editable, or hatch's copy
+    data = report_json(python, None, project)
+    assert bad(data) == []
+    copy = [f for f in data["findings"] if f["code"] == "project-installed-as-copy"]
+    if dev_mode:
+        assert copy == []
+    else:
+        (finding,) = copy
+        assert finding["severity"] == "info"
+        assert finding["title"] == "hatchproj is installed as a copy in a hatch environment"
+        assert "hatch made this environment ('default')" in finding["message"]
+        assert finding["commands"] == []

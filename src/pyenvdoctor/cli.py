@@ -766,12 +766,19 @@ def _run_broken(
     """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
     (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
     from pyenvdoctor import fix
+    from pyenvdoctor.ignore import read_ignore, split_ignored
     from pyenvdoctor.model import SCHEMA_VERSION, to_dict
     from pyenvdoctor.render import OutputFormat
     from pyenvdoctor.render.fix import FixResult, render_fix
     from pyenvdoctor.render.json import dumps
+    from pyenvdoctor.start import find_project_root
 
     print(f"pyenvdoctor: error: {error}", file=sys.stderr)
+    # --ignore applies as to a report: the findings of an ignored code are neither shown nor
+    # repaired, and are counted; the exit status stays the error's (there is no report).
+    findings, ignored = split_ignored(
+        findings, read_ignore(args.ignore, find_project_root(os.getcwd()))
+    )
     if not args.fix:
         if _redacting(args, fmt):
             from pyenvdoctor.redact import redact
@@ -783,6 +790,7 @@ def _run_broken(
                     "schema_version": SCHEMA_VERSION,
                     "target_error": str(error),
                     "findings": [to_dict(f) for f in findings],
+                    "ignored": [to_dict(i) for i in ignored],
                 }
             )
         else:
@@ -792,6 +800,13 @@ def _run_broken(
                 + "".join(f"    $ {c}\n" for c in f.commands)
                 for f in findings
             )
+            hidden = [i for i in ignored if i.findings]
+            if hidden:
+                text += (
+                    f"{sum(i.findings for i in hidden)} ignored ("
+                    + ", ".join(i.code for i in hidden)
+                    + ")\n"
+                )
         _write(text, args.output)
         return error.exit_code
     _check_fix_codes(args)

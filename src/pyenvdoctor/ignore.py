@@ -23,14 +23,21 @@ from dataclasses import dataclass
 from pyenvdoctor import files
 from pyenvdoctor.checks import FINDING_CODES
 from pyenvdoctor.errors import UsageError
-from pyenvdoctor.model import IgnoredCode, Report
+from pyenvdoctor.model import Finding, IgnoredCode, Report
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-__all__ = ["IGNORE_OPTION", "IgnoreList", "apply_ignore", "check_codes", "read_ignore"]
+__all__ = [
+    "IGNORE_OPTION",
+    "IgnoreList",
+    "apply_ignore",
+    "check_codes",
+    "read_ignore",
+    "split_ignored",
+]
 
 #: The ``source`` of codes given on the command line.
 IGNORE_OPTION = "--ignore"
@@ -111,17 +118,27 @@ def read_ignore(option: Iterable[str], project_root: str | None) -> IgnoreList:
     return IgnoreList(codes=codes, note=note)
 
 
+def split_ignored(
+    findings: Iterable[Finding], ignore: IgnoreList
+) -> tuple[tuple[Finding, ...], tuple[IgnoredCode, ...]]:
+    """``(the findings kept, the ignored codes with how many findings each left out)``, the
+    codes sorted. The same rule for a report and for the findings shown instead of one when
+    the target cannot start (``venv-base-missing``, exit 3)."""
+    found = tuple(findings)
+    left_out = Counter(f.code for f in found if f.code in ignore.codes)
+    return (
+        tuple(f for f in found if f.code not in ignore.codes),
+        tuple(
+            IgnoredCode(code=code, findings=left_out[code], source=source)
+            for code, source in sorted(ignore.codes.items())
+        ),
+    )
+
+
 def apply_ignore(report: Report, ignore: IgnoreList) -> Report:
     """``report`` without the findings of the ignored codes, which
     :attr:`~pyenvdoctor.model.Report.ignored` lists (sorted by code) with their counts."""
     if not ignore.codes:
         return report
-    left_out = Counter(f.code for f in report.findings if f.code in ignore.codes)
-    return dataclasses.replace(
-        report,
-        findings=tuple(f for f in report.findings if f.code not in ignore.codes),
-        ignored=tuple(
-            IgnoredCode(code=code, findings=left_out[code], source=source)
-            for code, source in sorted(ignore.codes.items())
-        ),
-    )
+    kept, ignored = split_ignored(report.findings, ignore)
+    return dataclasses.replace(report, findings=kept, ignored=ignored)

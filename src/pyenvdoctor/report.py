@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Generic, TypeVar, cast
 
 from pyenvdoctor import __version__
-from pyenvdoctor.checks import sort_findings
+from pyenvdoctor.checks import sort_findings, without_managed_installs
 from pyenvdoctor.checks.bytecode import bytecode_findings
 from pyenvdoctor.checks.caches import (
     cache_findings,
@@ -320,7 +320,7 @@ def _diagnose(
         ),
         *cache_findings(caches),
         *nearby_findings(nearby_venvs),
-        *debian_findings(debian, scan.distributions, problems, python=interpreter.executable),
+        *debian_findings(debian, scan.distributions, problems),
         *filter(
             None,
             [
@@ -356,7 +356,7 @@ def _diagnose(
         path_commands=commands,
         pip_cache=pip_cache,
         pip_version=pip_version,
-        findings=sort_findings(findings),
+        findings=sort_findings(without_managed_installs(findings, interpreter)),
         skipped=tuple(skipped),
         caches=caches,
         debian=debian,

@@ -6,11 +6,13 @@ first, then by code).
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from collections.abc import Iterable
 
-from pyenvdoctor.model import Finding
+from pyenvdoctor.model import Finding, Interpreter
 
-__all__ = ["FINDING_CODES", "sort_findings"]
+__all__ = ["FINDING_CODES", "sort_findings", "without_managed_installs"]
 
 #: Every finding code the checks give (README "Finding codes" documents each; a test keeps
 #: the two and the code literals in ``src/`` equal). ``--ignore`` accepts these.
@@ -74,3 +76,36 @@ FINDING_CODES: frozenset[str] = frozenset(
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Most severe first, then by code and title (deterministic)."""
     return tuple(sorted(findings, key=lambda f: (f.severity.rank, f.code, f.title)))
+
+
+def without_managed_installs(
+    findings: Iterable[Finding], interpreter: Interpreter
+) -> list[Finding]:
+    """``findings`` without the suggested commands that change an externally managed base
+    interpreter's packages: ``PY -m pip install``, ``PY -m ensurepip`` and ``PY -m pip
+    uninstall`` (unless it carries ``--break-system-packages``, the user-site repair that
+    ``tests/test_repairs.py`` runs on Debian). pip refuses them there (PEP 668, pip
+    ``utils/misc.py`` ``check_externally_managed``); the ``externally-managed`` finding says
+    what to do instead (a venv). A virtual environment of such an interpreter is not managed.
+
+    :param interpreter: the target; nothing changes unless its ``EXTERNALLY-MANAGED`` marker
+        was found and it is not a virtual environment.
+    """
+    found = list(findings)
+    if interpreter.externally_managed is None or interpreter.is_virtual_environment:
+        return found
+    py = shlex.quote(interpreter.executable)
+
+    def refused(command: str) -> bool:
+        if command.startswith((f"{py} -m pip install ", f"{py} -m ensurepip")):
+            return True
+        return command.startswith(f"{py} -m pip uninstall ") and (
+            "--break-system-packages" not in command.split()
+        )
+
+    return [
+        dataclasses.replace(f, commands=tuple(c for c in f.commands if not refused(c)))
+        if any(refused(c) for c in f.commands)
+        else f
+        for f in found
+    ]

@@ -137,30 +137,41 @@ def _command(
     python: str,
     cache_tag: str,
     roots: tuple[str, ...],
+    *,
+    shipped: Iterable[str] = (),
 ) -> tuple[str, ...]:
+    """The command that removes or rewrites exactly the files of ``groups`` (each run as
+    printed by ``tests/test_suggested_commands.py`` and the bytecode tests).
+
+    :param shipped: files a distribution's RECORD lists (a wheel that ships sourceless
+        bytecode on purpose): never removed, as ``--fix`` never removes them.
+    """
     if any(r.endswith(_ZIP_SUFFIXES) for g in groups for r in g.roots):
         return ()  # members of a zip file (collect/zipbytecode.py): no file to remove
     files = sum(g.files for g in groups)
     listed = sorted(e for g in groups for e in g.paths)
     quoted = " ".join(shlex.quote(r) for r in roots)
-    if (
-        category
-        in (BytecodeCategory.STALE_ACCEPTED, BytecodeCategory.SOURCELESS, BytecodeCategory.BROKEN)
-        and len(listed) == files
-    ):
-        return ("rm -f -- " + " ".join(shlex.quote(p) for p in listed),)
-    if category is BytecodeCategory.STALE_ACCEPTED:  # more than we list: recompile everything
-        return (f"{python} -m compileall -q -f {quoted}",)
-    if category is BytecodeCategory.SOURCELESS:
-        return (f"find {quoted} -name '*.pyc' -not -path '*/__pycache__/*'  # review, then delete",)
     if category in (
-        BytecodeCategory.EXTENSION_BESIDE_SOURCE,
+        BytecodeCategory.STALE_ACCEPTED,
+        BytecodeCategory.SOURCELESS,
         BytecodeCategory.BROKEN,
-        BytecodeCategory.SHADOWED,
     ):
+        # The scan keeps the path of every file but fresh ones: exactly those go.
+        keep = set(shipped)
+        wanted = [p for p in listed if p not in keep]
+        if not wanted or len(listed) != files:
+            return ()
+        return ("rm -f -- " + " ".join(shlex.quote(p) for p in wanted),)
+    if category in (BytecodeCategory.EXTENSION_BESIDE_SOURCE, BytecodeCategory.SHADOWED):
         return ()
     if category in (BytecodeCategory.STALE, BytecodeCategory.STALE_NOT_REWRITTEN):
-        return (f"{python} -m compileall -q {quoted}",)
+        # Each source, forced: without -f compileall skips a pyc whose recorded mtime matches
+        # although the size differs (``compileall.compile_file`` compares magic, flags and
+        # mtime only), which is how an edit within the same second is stale.
+        sources = [_source_of(p) for p in listed]
+        if not listed or len(listed) != files or None in sources:
+            return ()  # e.g. under sys.pycache_prefix: no source path to name here
+        return (f"{python} -m compileall -q -f " + " ".join(shlex.quote(str(p)) for p in sources),)
     if category is BytecodeCategory.IGNORED:
         return ()
     if category is BytecodeCategory.FOREIGN:
@@ -320,7 +331,16 @@ def bytecode_findings(
                 title=f"{text.title}: {files} file{'s' if files != 1 else ''}, {format_bytes(size)}",
                 message=f"{text.explanation} ({per_class}).{note}",
                 evidence=_evidence(category, groups),
-                commands=_command(category, groups, py, cache_tag, roots),
+                commands=_command(
+                    category,
+                    groups,
+                    py,
+                    cache_tag,
+                    roots,
+                    shipped=record_owners((p for g in groups for p in g.paths), site_dirs, records)
+                    if category is BytecodeCategory.SOURCELESS
+                    else (),
+                ),
                 count=files,
                 bytes=size,
             )

@@ -71,7 +71,10 @@ _ADVICE: Mapping[str, str] = {
         "their files are hard links or copies."
     ),
     "poetry": "`poetry cache clear --all NAME` empties one repository's cache.",
-    "pipenv": "`pipenv --clear` empties pipenv's cache, and pip's cache as well.",
+    "pipenv": (
+        "`pipenv --clear` empties pipenv's cache, and pip's cache in its default place "
+        "(`~/.cache/pip`, whatever PIP_CACHE_DIR says: pipenv ``routines/clear.py``)."
+    ),
     "conda": (
         "`conda clean --all` removes unused packages, tarballs and index caches "
         "(files hard-linked into environments stay)."
@@ -82,9 +85,13 @@ _ADVICE: Mapping[str, str] = {
     ),
 }
 
+#: The commands each tool's ``cache-large`` finding suggests, every one run by
+#: ``tests/test_suggested_commands.py`` with the tool itself. conda is not installable in a
+#: test (no PyPI wheel), so its finding only names its command in the message.
 _COMMANDS: Mapping[str, tuple[str, ...]] = {
     "uv": ("uv cache prune", "uv cache clean"),
     "pre-commit": ("pre-commit gc",),
+    "conda": (),
 }
 
 
@@ -115,7 +122,14 @@ def cache_findings(caches: Iterable[ToolCache]) -> list[Finding]:
             advice = f"{cache.tool} has no command that empties its {cache.name}; " + (
                 "it is safe to delete, the tool downloads again what it needs."
             )
-        commands = _COMMANDS.get(cache.tool) or ((cache.command,) if cache.command else ())
+        # As --fix runs it: `poetry cache clear` without --no-interaction asks, and without a
+        # terminal repeats its question for ever (poetry 2.x).
+        own = (
+            " ".join((cache.command, *_NON_INTERACTIVE.get(cache.tool, ())))
+            if cache.command
+            else ""
+        )
+        commands = _COMMANDS.get(cache.tool, (own,) if own else ())
         findings.append(
             Finding(
                 code="cache-large",
@@ -201,23 +215,14 @@ def nearby_findings(venvs: Iterable[NearbyVenv]) -> list[Finding]:
     ]
 
 
-def _uninstall(python: str, name: str) -> str:
-    return (
-        f"sudo {shlex.quote(python)} -m pip uninstall --break-system-packages {shlex.quote(name)}"
-    )
-
-
 def debian_findings(
     debian: DebianSummary | None,
     distributions: Sequence[Distribution],
     problems: Sequence[DependencyProblem],
-    *,
-    python: str,
 ) -> list[Finding]:
-    """``debian-local-shadows``, ``debian-local-conflict``, ``debian-dist-packages-unowned``.
-
-    :param python: the target interpreter (for the ``pip uninstall`` commands).
-    """
+    """``debian-local-shadows``, ``debian-local-conflict``, ``debian-dist-packages-unowned``:
+    explained, without commands (an uninstall from ``/usr/local`` needs root on the machine
+    itself; no test runs it, so none is suggested)."""
     if debian is None:
         return []
     findings = []
@@ -245,15 +250,15 @@ def debian_findings(
                     "/usr/local/lib/python3.X/dist-packages comes before Debian's "
                     "/usr/lib/python3/dist-packages on sys.path, so the copy pip installed (with "
                     "sudo) replaces the one Debian's packages were built and tested with, for "
-                    "every program that uses /usr/bin/python3. Remove pip's copy (the flag is "
-                    "needed only because the interpreter is externally managed; it removes only "
-                    "what pip put in /usr/local) and install what you need in a virtual "
+                    "every program that uses /usr/bin/python3. Remove pip's copy as the user "
+                    "that installed it, with that interpreter's pip (being externally managed, "
+                    "it asks for --break-system-packages even to uninstall; it removes only "
+                    "what pip put in /usr/local), and install what you need in a virtual "
                     "environment instead."
                 ),
                 evidence=tuple(evidence),
-                commands=tuple(
-                    _uninstall(python, s.canonical_name) for s in shadows if s.winner == "local"
-                ),
+                # No command: an uninstall as root from /usr/local is not something a test
+                # can run on the machine it tests (docs/commands-tested.md).
                 count=n,
             )
         )
@@ -281,11 +286,12 @@ def debian_findings(
                 message=(
                     "A distribution pip installed in /usr/local does not fit the version "
                     "requirements of one of Debian's (or the other way round), as `pip check` "
-                    "reports it. System tools that import them may fail. Remove pip's copy and "
-                    "use a virtual environment for the version you need."
+                    "reports it. System tools that import them may fail. Remove pip's copy ("
+                    + ", ".join(sorted(culprits))
+                    + ") as for debian-local-shadows, and use a virtual environment for the "
+                    "version you need."
                 ),
                 evidence=tuple(conflicts),
-                commands=tuple(_uninstall(python, n) for n in sorted(culprits)),
                 count=len(conflicts),
             )
         )

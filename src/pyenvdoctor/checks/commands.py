@@ -255,7 +255,9 @@ def command_findings(
                         f"and `{cmd.name} -m pip` work on that other environment."
                     ),
                     evidence=tuple(dict.fromkeys(x for x in (cmd.path, cmd.resolved) if x)),
-                    commands=(fix_path,) if env_is_active else (f"{py} -m pip list",),
+                    # Not active: nothing to repair (`PYTHON -m pip list` only shows the
+                    # difference, and resolves nothing).
+                    commands=(fix_path,) if env_is_active else (),
                     subject=cmd.name,
                 )
             )
@@ -362,8 +364,11 @@ def console_script_findings(
     """``console-script-missing-interpreter`` and ``console-script-other-environment``.
 
     Only scripts a distribution's RECORD lists are judged (:func:`script_owners`), and each
-    finding names the owning distributions, one repair command each. Scripts that find Python
-    through ``/usr/bin/env`` follow ``PATH`` by design and are skipped.
+    finding names the owning distributions. Its commands come with its repairs
+    (:func:`script_repairs`, which knows each owner's version and editable project): a bare
+    ``pip install --force-reinstall NAME`` would replace an editable install with the index's
+    copy. Scripts that find Python through ``/usr/bin/env`` follow ``PATH`` by design and are
+    skipped.
 
     :param scripts_dir: the target's ``sysconfig`` ``scripts`` directory (``<prefix>/bin``).
     :param site_dirs: the target's site-packages directories (whose RECORDs are read); by
@@ -396,10 +401,6 @@ def console_script_findings(
             title=f"{len(found[code])} script(s) in {scripts_dir} {title}",
             message=f"{why} Installed by: {', '.join(owning[code])}. {moved}",
             evidence=tuple(found[code]),
-            commands=tuple(
-                f"{py} -m pip install --force-reinstall --no-deps {shlex.quote(name)}"
-                for name in owning[code]
-            ),
             subject=scripts_dir,
             count=len(found[code]),
         )
@@ -423,7 +424,8 @@ def script_repairs(
     (``pip install -e``, which always reinstalls); another editable from its checkout
     (``--force-reinstall --no-deps -e``); a regular one by its exact version
     (``--force-reinstall --no-deps NAME==VERSION``). Scripts no RECORD lists, and distributions
-    outside the target's prefix, get no repair.
+    outside the target's prefix, get no repair. The finding's suggested commands are its
+    repairs' commands, exactly (``tests/test_suggested_commands.py`` runs them as printed).
 
     :param owners: real path -> distribution, from
         :func:`~pyenvdoctor.collect.editable.record_files`.
@@ -466,7 +468,13 @@ def script_repairs(
                     ),
                 )
             repairs.setdefault(repair.command, repair)
-        result.append(dataclasses.replace(f, repairs=tuple(repairs.values())) if repairs else f)
+        result.append(
+            dataclasses.replace(
+                f,
+                repairs=tuple(repairs.values()),
+                commands=tuple(shlex.join(c) for c in repairs),
+            )
+        )
     return result
 
 

@@ -262,6 +262,7 @@ def _user_site_finding(
             ),
             None,
         )
+        repairs = _user_site_uninstall(interpreter, user_dist)
         return Finding(
             code="user-site-shadows",
             subject=w.path,
@@ -274,15 +275,10 @@ def _user_site_finding(
                 "the user site's copy, or set PYTHONNOUSERSITE=1 for this environment."
             ),
             evidence=(w.path, site_below.path),
-            commands=(
-                (
-                    f"{shlex.quote(interpreter.executable)} -m pip uninstall {shlex.quote(user_dist.name)}"
-                    "  # the user site's copy comes first",
-                )
-                if user_dist is not None
-                else ()
-            ),
-            repairs=_user_site_uninstall(interpreter, user_dist),
+            # What --fix runs, as printed: the pip of the interpreter that owns the user site
+            # (a venv's own pip refuses to uninstall outside the venv), never interactive.
+            commands=tuple(shlex.join(r.command) for r in repairs),
+            repairs=repairs,
         )
     return None
 

@@ -9,8 +9,11 @@ Read from the markers each tool leaves (no tool is run):
   ``toxworkdir`` being ``{toxinidir}/.tox`` unless configured.
 - nox puts sessions in ``<noxfile dir>/.nox/<slug>`` (nox ``sessions.py`` ``envdir``).
 - pipx writes ``<PIPX_HOME>/venvs/<app>/pipx_metadata.json`` (pipx ``pipx_metadata_file.py``).
-- hatch keeps virtual environments under ``<data dir>/env/virtual/`` (hatch
-  ``env/virtual.py``), or in the project when ``path`` is set (not recognised here).
+- hatch keeps virtual environments at ``<data dir>/env/virtual/<project>/<project id>/<env>``
+  (hatch ``env/virtual.py``: the directory is the project's name for the ``default``
+  environment) and their metadata in ``<data dir>/env/.metadata/<project id>/virtual/``
+  (``project/core.py``), wherever the data directory is (``HATCH_DATA_DIR``); an
+  environment in the project (``path`` set) is not recognised here.
 """
 
 from __future__ import annotations
@@ -67,7 +70,24 @@ def managed_environment(prefix: str) -> ManagedEnvironment | None:
         return ManagedEnvironment(tool="nox", name=base)
     if os.path.isfile(os.path.join(prefix, "pipx_metadata.json")):
         return ManagedEnvironment(tool="pipx", name=base)
+    hatch = _hatch_name(prefix)
+    if hatch is not None:
+        return ManagedEnvironment(tool="hatch", name=hatch)
     parts = prefix.split(os.sep)
     if any(parts[i : i + 3] == ["hatch", "env", "virtual"] for i in range(len(parts))):
         return ManagedEnvironment(tool="hatch", name=base)
     return None
+
+
+def _hatch_name(prefix: str) -> str | None:
+    """The hatch environment's name when ``prefix`` is ``.../env/virtual/<project>/<id>/<dir>``
+    and hatch's metadata directory ``.../env/.metadata/<id>/virtual`` exists; else ``None``."""
+    id_dir, directory = os.path.split(prefix)
+    project_dir, project_id = os.path.split(id_dir)
+    virtual, project = os.path.split(project_dir)
+    env_root, kind = os.path.split(virtual)
+    if kind != "virtual" or not os.path.isdir(
+        os.path.join(env_root, ".metadata", project_id, kind)
+    ):
+        return None
+    return "default" if directory == project else directory
