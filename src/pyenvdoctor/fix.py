@@ -11,8 +11,12 @@ Dangers, and what guards each:
   ever planned, never a ``.py`` or any other file; then only ``__pycache__`` directories that this
   run emptied are removed, with ``rmdir`` (which fails on a non-empty directory);
 * a file that changed between plan and apply: just before each deletion the file is checked
-  again (same device, inode, size and mtime, still a regular file, and its source still in the
-  state that made it debris); a changed file is skipped;
+  again (same device, inode, size and mtime, still a regular file, and every
+  :class:`Premise` that made it debris: its source still absent, present or newer, a
+  leftover directory still holding only bytecode); a changed file is skipped;
+* a file planned by two actions (a pyc in a bytecode-only leftover directory is also orphaned
+  bytecode): it carries the premises of both, whichever action removes it, and is attempted
+  once;
 * symlinks: nothing is followed (the scan does not follow them; ``unlink`` removes a name);
 * leaving the scanned tree, or touching the system: a file must lie under one of the scan's
   roots; files under the target's own stdlib, under ``/usr/lib/python3*``,
@@ -22,7 +26,9 @@ Dangers, and what guards each:
   private name inside its directory (through a directory descriptor opened without following
   symlinks), checked again with ``fstatat`` and only then unlinked; a mismatch is renamed back;
 * a directory on the way that is a symlink (a symlinked ``__pycache__``): the parent's real path
-  must equal its path, or the file is skipped;
+  must equal its path, or the file is skipped. A root reached through a symlink (a venv under
+  a symlinked directory) is resolved once, when the plan is made: every planned path lies
+  below the root's real path, so only a symlink *inside* the roots skips a file;
 * a ``.pth`` edit that loses content: only exact lines are removed, the file is replaced
   atomically (``os.replace``) and its old content goes into the outcome and the log;
 * a failure on one file (permission, vanished) is recorded and the rest go on.
@@ -296,43 +302,77 @@ def _real(path: str) -> str:
     return os.path.realpath(path)
 
 
-def _root_pairs(report: Report, *, on_sys_path: bool = False) -> tuple[tuple[str, str], ...]:
-    """``(root as named, its real path)`` for every root (a root by its real path too), the
-    deepest first: the scan's roots and, with ``on_sys_path``, the ``sys.path`` directories.
-    A root reached through a symlink (a venv under a symlinked directory) is resolved here,
-    once per plan (cached until the next :func:`plan`); below it nothing is resolved
-    (:func:`_in_roots`)."""
+def _with_sep(path: str) -> str:
+    return path.rstrip(os.sep) + os.sep
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Places:
+    """The directories a plan judges paths against, resolved once per :func:`plan`; each as a
+    prefix ending in ``os.sep`` (``(path + os.sep).startswith(prefixes)`` is "at or under").
+
+    :ivar pairs: ``(root as named, its real path)``, the deepest name first; a root by its real
+        path too.
+    :ivar roots: the roots' real paths.
+    :ivar sites: the site directories' real paths (``site_packages``, purelib, platlib, the
+        user site).
+    :ivar stdlib: the real paths of sysconfig ``stdlib`` and ``platstdlib``.
+    """
+
+    pairs: tuple[tuple[str, str], ...]
+    roots: tuple[str, ...]
+    sites: tuple[str, ...]
+    stdlib: tuple[str, ...]
+
+
+_PLACES: dict[tuple[int, bool], _Places] = {}
+
+
+def _places(report: Report, *, on_sys_path: bool = False) -> _Places:
+    """The :class:`_Places` of ``report``: the scan's roots and, with ``on_sys_path``, the
+    ``sys.path`` directories. A root reached through a symlink (a venv under a symlinked
+    directory) is resolved here, once per plan (cached until the next :func:`plan`); below it
+    nothing is resolved (:func:`_in_roots`)."""
     key = (id(report), on_sys_path)
-    if key in _PAIRS:
-        return _PAIRS[key]
+    found = _PLACES.get(key)
+    if found is not None:
+        return found
     roots = list(report.bytecode.roots)
     if on_sys_path:
         roots += [e.resolved for e in report.sys_path if e.kind == "directory"]
     pairs: set[tuple[str, str]] = set()
     for r in roots:
         real = _real(r)
-        pairs.add((os.path.abspath(r), real))
-        pairs.add((real, real))
-    _PAIRS[key] = tuple(sorted(pairs, key=lambda p: (-len(p[0]), p)))
-    _REAL_ROOTS[key] = tuple(sorted({real for _named, real in pairs}))
-    return _PAIRS[key]
+        pairs.add((_with_sep(os.path.abspath(r)), real))
+        pairs.add((_with_sep(real), real))
+    interp = report.interpreter
+    paths = interp.sysconfig_paths
+    sites = (*interp.site_packages, paths.get("purelib"), paths.get("platlib"), interp.user_site)
+    stdlib = (paths.get("stdlib"), paths.get("platstdlib"))
+    found = _PLACES[key] = _Places(
+        pairs=tuple(sorted(pairs, key=lambda p: (-len(p[0]), p))),
+        roots=tuple(sorted({_with_sep(real) for _named, real in pairs})),
+        sites=tuple(sorted({_with_sep(_real(d)) for d in sites if d})),
+        stdlib=tuple(sorted({_with_sep(_real(d)) for d in stdlib if d})),
+    )
+    return found
 
 
-_PAIRS: dict[tuple[int, bool], tuple[tuple[str, str], ...]] = {}
-_REAL_ROOTS: dict[tuple[int, bool], tuple[str, ...]] = {}
-
-
-def _in_roots(path: str, pairs: Sequence[tuple[str, str]]) -> str | None:
+def _in_roots(path: str, places: _Places) -> str | None:
     """``path`` below the real path of the deepest root it lies under (by name), or ``None``
     outside every root: ``/x/link/venv/lib/m.pyc`` under the root ``/x/link/venv`` (real
     ``/x/real/venv``) is ``/x/real/venv/lib/m.pyc``. What lies below the root is not resolved:
     a symlinked ``__pycache__`` inside it stays in the path, where :func:`_symlink_on_the_way`
     finds it."""
-    path = os.path.abspath(path)
-    for named, real in pairs:
-        if _is_under(path, named):
-            rest = path[len(named.rstrip(os.sep)) :].lstrip(os.sep)
-            return os.path.join(real, rest) if rest else real
+    if not path.startswith(os.sep) or f"{os.sep}." in path or os.sep * 2 in path:
+        path = os.path.abspath(path)  # the scan's paths are absolute and normal already
+    probe = path + os.sep
+    for named, real in places.pairs:
+        if probe.startswith(named):
+            if named == _with_sep(real):
+                return path  # the root by its real path: nothing to resolve
+            rest = path[len(named) :]
+            return _with_sep(real) + rest if rest else real
     return None
 
 
@@ -350,31 +390,17 @@ def _protected(
     :param on_sys_path: the roots also include the ``sys.path`` directories (the working
         directory for ``sys.path[0]``), for what import resolution finds there.
     """
-    _root_pairs(report, on_sys_path=on_sys_path)
-    roots = _REAL_ROOTS[(id(report), on_sys_path)]
-    if not any(_is_under(path, r) for r in roots):
+    places = _places(report, on_sys_path=on_sys_path)
+    probe = _with_sep(path)
+    if not probe.startswith(places.roots):
         return "outside the scanned roots"
     if include_system:
         return None
-    interp = report.interpreter
-    paths = interp.sysconfig_paths
     # The stdlib directory holds site-packages (a plain interpreter), and a venv's platstdlib is
     # the venv's own lib/pythonX.Y: only what is under the stdlib and in no site directory is
     # the interpreter's own.
-    sites = [
-        p
-        for p in (
-            *interp.site_packages,
-            paths.get("purelib"),
-            paths.get("platlib"),
-            interp.user_site,
-        )
-        if p
-    ]
-    in_site = any(_is_under(path, _real(s)) for s in sites)
-    for key in ("stdlib", "platstdlib"):
-        if not in_site and paths.get(key) and _is_under(path, _real(paths[key])):
-            return "inside the interpreter's own stdlib (use --include-system)"
+    if places.stdlib and probe.startswith(places.stdlib) and not probe.startswith(places.sites):
+        return "inside the interpreter's own stdlib (use --include-system)"
     if path.startswith(_SYSTEM_PREFIXES):
         return "system location (use --include-system)"
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
@@ -452,8 +478,7 @@ def plan(
     :param include_system: also plan files in system locations and of other users.
     """
     _real.cache_clear()
-    _PAIRS.clear()
-    _REAL_ROOTS.clear()
+    _PLACES.clear()
     codes = {f.code for f in report.findings}
     wanted = set(selected) if selected else codes
     categories = {
@@ -467,7 +492,7 @@ def plan(
             by_category.setdefault(category, []).append((path, st))
     shipped = {BytecodeCategory.SOURCELESS, BytecodeCategory.EXTENSION_BESIDE_SOURCE}
     owned = _record_files(report, suffixes) if any(by_category.get(c) for c in shipped) else set()
-    pairs = _root_pairs(report)
+    places = _places(report)
     actions: list[Action] = []
     for category, code in categories.items():
         if code not in codes or code not in wanted or category not in by_category:
@@ -475,7 +500,7 @@ def plan(
         planned: list[PlannedFile] = []
         skipped: list[tuple[str, str]] = []
         for path, st in sorted(by_category[category]):
-            real = _in_roots(path, pairs)
+            real = _in_roots(path, places)
             reason = (
                 "outside the scanned roots"
                 if real is None
@@ -660,7 +685,7 @@ def _check_file(
     """Why a file a repair names must be left alone, or ``(its path below the real root,
     its lstat)`` (:func:`_in_roots`: a root reached through a symlink is resolved, nothing below
     it is followed)."""
-    real = _in_roots(path, _root_pairs(report, on_sys_path=True))
+    real = _in_roots(path, _places(report, on_sys_path=True))
     if real is None:
         return "outside the scanned roots"
     try:
@@ -692,7 +717,7 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
         ):
             continue
         named = finding.evidence[0]
-        directory = _in_roots(named, _root_pairs(report, on_sys_path=True))
+        directory = _in_roots(named, _places(report, on_sys_path=True))
         if directory is None or _real(directory) != directory:
             continue  # outside the roots, or a symlink below the root on its way
         found = leftover_files(directory)
