@@ -155,7 +155,9 @@ def _fresh_tree(root: Path, count: int) -> None:
     root.mkdir(parents=True)
     seed = root / "seed.py"
     seed.write_text("X = 1\n")
-    data = Path(py_compile.compile(str(seed), doraise=True)).read_bytes()
+    written = py_compile.compile(str(seed), doraise=True)
+    assert written is not None
+    data = Path(written).read_bytes()
     st = seed.stat()
     for i in range(count):
         package = root / f"p{i // 100}"
