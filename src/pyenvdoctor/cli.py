@@ -764,18 +764,7 @@ def _run_broken(
         return error.exit_code
     _check_fix_codes(args)
     before = tuple(sorted({f.code for f in findings}))
-    plan = tuple(
-        fix.Action(
-            kind=fix.ActionKind.RUN,
-            finding=f.code,
-            description=r.description,
-            command=r.command,
-            changes_installation=True,
-        )
-        for f in findings
-        for r in f.repairs
-        if r.command
-    )
+    plan = tuple(fix.command_action(f.code, r) for f in findings for r in f.repairs if r.command)
     if not plan or args.dry_run:
         _write(
             _redacted_text(

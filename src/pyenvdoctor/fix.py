@@ -51,7 +51,14 @@ import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pyenvdoctor.model import BytecodeCategory, Finding, RepairGroup, RepairKind, Report
+from pyenvdoctor.model import (
+    BytecodeCategory,
+    Finding,
+    Repair,
+    RepairGroup,
+    RepairKind,
+    Report,
+)
 
 __all__ = [
     "FIXABLE_BYTECODE",
@@ -66,6 +73,8 @@ __all__ = [
     "PlannedFile",
     "Premise",
     "apply",
+    "command_action",
+    "index_note",
     "plan",
     "safe_unlink",
 ]
@@ -621,15 +630,7 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
         if repair.kind is RepairKind.RUN and _installs_into_managed(repair.command, report):
             continue  # PEP 668: never pip install into an externally managed interpreter
         if repair.kind is RepairKind.RUN and repair.command:
-            actions.append(
-                Action(
-                    kind=ActionKind.RUN,
-                    finding=finding.code,
-                    description=repair.description,
-                    command=repair.command,
-                    changes_installation=installation,
-                )
-            )
+            actions.append(command_action(finding.code, repair))
             continue
         planned: list[PlannedFile] = []
         skipped: list[tuple[str, str]] = []
@@ -666,6 +667,37 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
                 )
             )
     return actions
+
+
+def command_action(finding: str, repair: Repair) -> Action:
+    """The ``run`` action of a repair that names a command, its description saying what the
+    command may fetch from the package index (:func:`index_note`)."""
+    note = index_note(repair.command)
+    return Action(
+        kind=ActionKind.RUN,
+        finding=finding,
+        description=repair.description + (f" ({note})" if note else ""),
+        command=repair.command,
+        changes_installation=repair.group is RepairGroup.INSTALLATION,
+    )
+
+
+def index_note(command: Sequence[str]) -> str:
+    """What ``command`` (``PYTHON -m pip install ...``) may download from the package index,
+    ``""`` for any other command or with ``--no-index``. pip builds a local project or an
+    editable one in an isolated environment into which it installs the ``build-system``
+    ``requires`` (setuptools, ...) from the index (PEP 517/518 build isolation,
+    ``pip/_internal/build_env.py`` ``BuildEnvironment.install_requirements``), and resolves
+    the project's dependencies that are missing; ``NAME==VERSION`` is fetched unless pip's
+    cache holds it. ``--no-deps`` leaves out the dependencies."""
+    if tuple(command[1:4]) != ("-m", "pip", "install") or "--no-index" in command:
+        return ""
+    args = command[4:]
+    deps = "" if "--no-deps" in args else " and missing dependencies"
+    if "-e" in args or "--editable" in args:
+        return f"may download build dependencies{deps} from the index"
+    wanted = [a for a in args if not a.startswith("-")]
+    return f"may download {', '.join(wanted) or 'them'}{deps} from the index"
 
 
 def _installs_into_managed(command: Sequence[str], report: Report) -> bool:
