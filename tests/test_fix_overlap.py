@@ -5,7 +5,8 @@ orphaned: the ``bytecode-orphaned`` action and the ``leftover-directory`` action
 When its source comes back between the plan and the removal, neither may delete it (the
 leftover action used to check only the file's identity and deleted it), its directory stays,
 and the outcome says so (exit 7, a planned file skipped). CPython is the oracle: the package
-that came back imports."""
+that came back imports. The same holds for a pyc among the files of pip's cache that
+``pip-cache-large`` removes without pip."""
 
 from __future__ import annotations
 
@@ -135,3 +136,34 @@ def test_the_cli_keeps_it_and_exits_7(tmp_path: Path) -> None:
     assert by_path[str(other)]["status"] == "removed"
     assert pyc.exists() and not other.exists()
     assert (pyc.parent.parent / "mod.py").read_text() == "VALUE = 'restored'\n"
+
+
+def test_a_pyc_in_pips_cache_is_judged_as_bytecode_too(tmp_path: Path) -> None:
+    """``PIP_CACHE_DIR`` inside the project and no pip in the target: the files ``pip cache
+    purge`` would remove are planned one by one, and the scan classifies a pyc among them as
+    orphaned. Its source comes back before the removal: the cache action keeps it too."""
+    venv_py = make_venv(tmp_path / "venv", sys.executable, "--without-pip")
+    project = tmp_path / "proj"
+    (project / "cache" / "http-v2").mkdir(parents=True)
+    (project / "setup.py").write_text("")
+    with open(project / "cache" / "http-v2" / "big", "wb") as f:  # sparse: 1 GiB, no disk
+        f.truncate(1 << 30)
+    (project / "cache" / "http-v2" / "tool.py").write_text("VALUE = 1\n")
+    pyc = _orphan(project / "cache" / "http-v2" / "tool.py")
+    env = clean_env(PIP_CACHE_DIR=str(project / "cache"))
+    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
+    report = build_report(
+        python=str(venv_py),
+        environ=env,
+        working_directory=str(project),
+        on_file=lambda *f: files.append(f),
+    )
+    plan = fix.plan(report, files)
+    planners = sorted(a.finding for a in plan if str(pyc) in {f.path for f in a.files})
+    assert planners == ["bytecode-orphaned", "pip-cache-large"]
+    (pyc.parent.parent / "tool.py").write_text("VALUE = 1\n")
+    outcome = fix.apply(plan)
+    by_path = {f.path: f for f in outcome.files}
+    assert by_path[str(pyc)].status == "skipped" and pyc.exists()
+    assert by_path[str(pyc)].reason.startswith("its source is back")
+    assert by_path[str(project / "cache" / "http-v2" / "big")].status == "removed"
