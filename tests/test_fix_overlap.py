@@ -122,6 +122,7 @@ def test_the_cli_keeps_it_and_exits_7(tmp_path: Path) -> None:
     shown = pty_read_until(fd, b"[y/N]", seconds=300)
     assert b"[y/N]" in shown, shown
     assert shown.count(b"[y/N]") == 1 and str(pyc).encode() in shown
+    assert b"Remove debris: 2 action(s), 2 file(s)?" in shown  # the shared pyc counted once
     (pyc.parent.parent / "mod.py").write_text("VALUE = 'restored'\n")
     os.write(fd, b"y\n")
     rest = pty_read_all(fd)

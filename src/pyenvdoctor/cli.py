@@ -542,7 +542,8 @@ def _confirmed(
     debris = [a for a in plan if a.group is RepairGroup.DEBRIS]
     installation = [a for a in plan if a.group is RepairGroup.INSTALLATION]
     if debris and _confirm(
-        f"Remove debris: {len(debris)} action(s), {sum(len(a.files) for a in debris)} file(s)?"
+        f"Remove debris: {len(debris)} action(s), "
+        f"{len({f.path for a in debris for f in a.files})} file(s)?"  # a file two actions plan
     ):
         agreed += debris
     if installation and _confirm(
