@@ -88,3 +88,34 @@ def test_a_symlinked_pycache_inside_a_symlinked_root_is_not_followed(tmp_path: P
     assert by_path[str(pyc)].reason == "a directory on its path is a symlink"
     assert moved.exists() and pyc.parent.is_symlink()
     assert str(pyc.parent) not in outcome.directories_removed and not outcome.complete
+
+
+def test_a_pycache_prefix_reached_through_a_symlink_is_fixed(tmp_path: Path) -> None:
+    """``PYTHONPYCACHEPREFIX`` names a symlinked directory: the prefix tree is a root, resolved
+    once; its stale-accepted pyc is removed (it was skipped, exit 7) and the user's program
+    prints the edited value (CPython ran the old code before)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "setup.py").write_text("")
+    source = project / "mod.py"
+    source.write_text("VALUE = 'old'\n")
+    env = clean_env(PYTHONPYCACHEPREFIX=str(tmp_path / "link" / "prefix"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    program: list[str | Path] = [sys.executable, "-c", "import mod; print(mod.VALUE)"]
+    assert run(program, cwd=project, env=env).stdout.strip() == "old"  # writes the prefix pyc
+    st = source.stat()
+    source.write_text("VALUE = 'new'\n")  # same size, mtime kept: CPython keeps the old pyc
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run(program, cwd=project, env=env).stdout.strip() == "old"
+    proc = cli(
+        "report", "--python", sys.executable, "--fix", "bytecode-stale-accepted", "--yes",
+        "--format", "json", "--no-redact", env=env, cwd=project, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = json.loads(proc.stdout)["outcome"]["files"]
+    real_prefix = str(tmp_path / "real" / "prefix")
+    assert [(f["status"], f["path"].startswith(real_prefix)) for f in files] == [("removed", True)]
+    assert run(program, cwd=project, env=env).stdout.strip() == "new"
+    assert source.read_text() == "VALUE = 'new'\n"

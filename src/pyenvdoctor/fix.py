@@ -983,7 +983,9 @@ def safe_unlink(f: PlannedFile) -> None:
 
 
 def _dry_run(f: PlannedFile) -> None:
-    """The operation a dry run swaps in: check, remove nothing."""
+    """The operation a dry run swaps in: the checks of :func:`safe_unlink`, remove nothing."""
+    if _symlink_on_the_way(f.path):
+        raise Changed("a directory on its path is a symlink")
     reason = _still_debris(f)
     if reason is not None:
         raise Changed(reason)
