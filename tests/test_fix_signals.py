@@ -5,13 +5,16 @@ exit status is 130 / 143.
 
 The signal is sent at points the test reaches deterministically: while the plan waits for
 confirmation on a pseudo-terminal, and while ``--fix`` is blocked writing the log record of its
-first removal to a FIFO whose buffer the test filled (``/proc/PID/wchan`` says so)."""
+first removal to a FIFO whose buffer the test filled (``/proc/PID/wchan`` says so), and while
+the re-diagnosis after the first round scans the bytecode (stopped with SIGSTOP while it holds
+a descriptor of a scanned ``__pycache__``, ``/proc/PID/fd``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import py_compile
 import select
 import signal
 import subprocess
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, pty_read_all, pty_read_until, pty_spawn
+from conftest import clean_env, make_venv, pty_read_all, pty_read_until, pty_spawn, site_packages
 
 TAG = sys.implementation.cache_tag
 PYENVDOCTOR = str(Path(sys.executable).parent / "pyenvdoctor")
@@ -144,3 +147,105 @@ def test_a_signal_between_files_stops_after_the_file_under_way(
     assert len([p for p in pycs if p.exists()]) == 4
     assert _left_over(tmp_path) == []
     assert filled > 0 and out == b""
+
+
+def _fresh_tree(root: Path, count: int) -> None:
+    """``count`` modules with valid bytecode (fresh: nothing to fix), 100 per package, so the
+    scan has work to do: one pyc compiled, copied for sources of the same size and mtime."""
+    root.mkdir(parents=True)
+    seed = root / "seed.py"
+    seed.write_text("X = 1\n")
+    written = py_compile.compile(str(seed), doraise=True)
+    assert written is not None
+    data = Path(written).read_bytes()
+    st = seed.stat()
+    for i in range(count):
+        package = root / f"p{i // 100}"
+        (package / "__pycache__").mkdir(parents=True, exist_ok=True)
+        source = package / f"m{i}.py"
+        source.write_text("X = 1\n")
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+        (package / "__pycache__" / f"m{i}.{TAG}.pyc").write_bytes(data)
+
+
+def _open_below(pid: int, root: Path) -> bool:
+    """Process ``pid`` holds a descriptor of something below ``root`` (the scan's directory
+    descriptor of a ``__pycache__`` it is judging)."""
+    prefix = str(root) + os.sep
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(prefix):
+                return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/PID/fd")
+def test_sigint_during_the_second_rounds_scan(tmp_path: Path) -> None:
+    """SIGINT while the re-diagnosis after the first round scans the bytecode: the log ends
+    with ``interrupted``, exit 130, one line on stderr and no traceback, and the debris that
+    appeared meanwhile (which a second round would remove) is still there.
+
+    Deterministic: the target's start-up (a ``.pth`` line) plants an orphaned pyc once the
+    first round has removed its file, so only the re-diagnosis sees it; the test waits until
+    ``--fix`` holds a descriptor of a ``__pycache__`` of the scanned tree with that round's
+    record in the log, stops it there (SIGSTOP), sends SIGINT and lets it go on (SIGCONT): the
+    signal is handled inside the scan."""
+    venv_py = make_venv(tmp_path / "venv", sys.executable, "--without-pip")
+    project = tmp_path / "proj"
+    (project / "pkg" / "__pycache__").mkdir(parents=True)
+    (project / "setup.py").write_text("")
+    (project / "pkg" / "__init__.py").write_text("")
+    gone = project / "pkg" / "__pycache__" / f"gone.{TAG}.pyc"  # orphaned: round one's
+    gone.write_bytes(b"\0" * 32)
+    late = project / "late" / "__pycache__" / f"late.{TAG}.pyc"  # orphaned: round two's
+    _fresh_tree(project / "bulk", 3000)
+    (site_packages(venv_py) / "zz_plant.pth").write_text(
+        f"import os; g, l = {str(gone)!r}, {str(late)!r}; "
+        "os.path.exists(g) or os.path.exists(l) or "
+        "(os.makedirs(os.path.dirname(l), exist_ok=True), open(l, 'wb').write(b'\\0' * 32))\n"
+    )
+    log = tmp_path / "fix.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", "pyenvdoctor", "report", "--python", str(venv_py),
+         "--fix", "--yes", "--format", "json", "--log", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=project,
+    )  # fmt: skip
+    try:
+
+        def in_the_second_scan() -> bool:
+            if not (late.exists() and log.exists() and '"removed"' in log.read_text()):
+                return False
+            if not _open_below(proc.pid, project / "bulk"):
+                return False
+            os.kill(proc.pid, signal.SIGSTOP)
+            if _open_below(proc.pid, project / "bulk"):
+                return True
+            os.kill(proc.pid, signal.SIGCONT)  # it had just moved on: try the next directory
+            return False
+
+        _wait_for(in_the_second_scan, "the re-diagnosis to scan the tree", seconds=120)
+        os.kill(proc.pid, signal.SIGINT)  # pending while it is stopped
+        os.kill(proc.pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert (
+        err.decode()
+        .strip()
+        .splitlines()[-1]
+        .startswith("pyenvdoctor: interrupted by SIGINT: 1 file(s) changed, 0 command(s) run")
+    ), err
+    assert out == b""
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["removed", "directory-removed", "interrupted"]
+    assert records[0]["path"] == str(gone) and records[-1]["signal"] == int(signal.SIGINT)
+    assert late.exists() and not gone.exists()  # nothing removed after the signal
+    assert _left_over(tmp_path) == []

@@ -471,3 +471,56 @@ def test_a_stale_accepted_pyc_under_pycache_prefix_is_removed(tmp_path: Path) ->
     assert len(removed) == 1 and removed[0].startswith(str(prefix)), out["outcome"]
     assert output(program, project, env) == "new"
     assert source.read_text() == "VALUE = 'new'\n"
+
+
+def test_a_reinstall_says_it_may_reach_the_index_and_pip_does(tmp_path: Path) -> None:
+    """Issue 15: ``pip install -e ROOT`` builds in an isolated environment and installs the
+    ``build-system`` requires into it from the package index, so the plan line says so. pip is
+    the oracle: run the planned command against a local index that records what it is asked
+    (and has nothing): it asks for setuptools, fails, and the copy stays installed."""
+    import http.server
+    import threading
+
+    venv_py = make_venv(tmp_path / "venv")
+    root = tmp_path / "proj"
+    write_setuptools_project(root, "idxnote", "v1")
+    run([venv_py, "-m", "pip", "install", "-q", root], cwd=tmp_path)  # a copy: not editable
+    dry = json.loads(
+        cli(
+            "report", "--python", venv_py, "--fix", "--dry-run", "--format", "json",
+            "--no-redact", cwd=root,
+        ).stdout
+    )  # fmt: skip
+    (action,) = [a for a in dry["plan"] if a["finding"] == "project-installed-as-copy"]
+    assert action["description"] == (
+        f"install idxnote in editable mode from {root} "
+        "(may download build dependencies and missing dependencies from the index)"
+    )
+    asked: list[str] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = clean_env(
+            PIP_INDEX_URL=f"http://127.0.0.1:{server.server_address[1]}/simple",
+            PIP_RETRIES="0",
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PIP_CONFIG_FILE=os.devnull,  # no machine-wide find-links or extra index
+        )
+        env.pop("PIP_FIND_LINKS", None)
+        pip_run = run(action["command"], env=env, cwd=tmp_path, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pip_run.returncode != 0
+    assert "/simple/setuptools/" in asked, (asked, pip_run.stdout + pip_run.stderr)
+    data = report_json(venv_py, clean_env(), root)
+    assert "project-installed-as-copy" in codes(data)  # the failed build changed nothing

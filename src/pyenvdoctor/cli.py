@@ -574,7 +574,8 @@ def _confirmed(
     debris = [a for a in plan if a.group is RepairGroup.DEBRIS]
     installation = [a for a in plan if a.group is RepairGroup.INSTALLATION]
     if debris and _confirm(
-        f"Remove debris: {len(debris)} action(s), {sum(len(a.files) for a in debris)} file(s)?"
+        f"Remove debris: {len(debris)} action(s), "
+        f"{len({f.path for a in debris for f in a.files})} file(s)?"  # a file two actions plan
     ):
         agreed += debris
     if installation and _confirm(
@@ -811,18 +812,7 @@ def _run_broken(
         return error.exit_code
     _check_fix_codes(args)
     before = tuple(sorted({f.code for f in findings}))
-    plan = tuple(
-        fix.Action(
-            kind=fix.ActionKind.RUN,
-            finding=f.code,
-            description=r.description,
-            command=r.command,
-            changes_installation=True,
-        )
-        for f in findings
-        for r in f.repairs
-        if r.command
-    )
+    plan = tuple(fix.command_action(f.code, r) for f in findings for r in f.repairs if r.command)
     if not plan or args.dry_run:
         _write(
             _redacted_text(

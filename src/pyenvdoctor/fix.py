@@ -11,8 +11,12 @@ Dangers, and what guards each:
   ever planned, never a ``.py`` or any other file; then only ``__pycache__`` directories that this
   run emptied are removed, with ``rmdir`` (which fails on a non-empty directory);
 * a file that changed between plan and apply: just before each deletion the file is checked
-  again (same device, inode, size and mtime, still a regular file, and its source still in the
-  state that made it debris); a changed file is skipped;
+  again (same device, inode, size and mtime, still a regular file, and every
+  :class:`Premise` that made it debris: its source still absent, present or newer, a
+  leftover directory still holding only bytecode); a changed file is skipped;
+* a file planned by two actions (a pyc in a bytecode-only leftover directory is also orphaned
+  bytecode): it carries the premises of both, whichever action removes it, and is attempted
+  once;
 * symlinks: nothing is followed (the scan does not follow them; ``unlink`` removes a name);
 * leaving the scanned tree, or touching the system: a file must lie under one of the scan's
   roots; files under the target's own stdlib, under ``/usr/lib/python3*``,
@@ -22,7 +26,9 @@ Dangers, and what guards each:
   private name inside its directory (through a directory descriptor opened without following
   symlinks), checked again with ``fstatat`` and only then unlinked; a mismatch is renamed back;
 * a directory on the way that is a symlink (a symlinked ``__pycache__``): the parent's real path
-  must equal its path, or the file is skipped;
+  must equal its path, or the file is skipped. A root reached through a symlink (a venv under
+  a symlinked directory) is resolved once, when the plan is made: every planned path lies
+  below the root's real path, so only a symlink *inside* the roots skips a file;
 * a ``.pth`` edit that loses content: only exact lines are removed, the file is replaced
   atomically (``os.replace``) and its old content goes into the outcome and the log;
 * a failure on one file (permission, vanished) is recorded and the rest go on.
@@ -35,7 +41,9 @@ classified. Actions are grouped as in :class:`~pyenvdoctor.model.RepairGroup`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
+import errno
 import fnmatch
 import functools
 import os
@@ -43,7 +51,14 @@ import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pyenvdoctor.model import BytecodeCategory, Finding, RepairGroup, RepairKind, Report
+from pyenvdoctor.model import (
+    BytecodeCategory,
+    Finding,
+    Repair,
+    RepairGroup,
+    RepairKind,
+    Report,
+)
 
 __all__ = [
     "FIXABLE_BYTECODE",
@@ -56,7 +71,10 @@ __all__ = [
     "FileOutcome",
     "FixOutcome",
     "PlannedFile",
+    "Premise",
     "apply",
+    "command_action",
+    "index_note",
     "plan",
     "safe_unlink",
 ]
@@ -109,18 +127,41 @@ class ActionKind(str, enum.Enum):
     EDIT_PTH = "edit-pth"  # remove exact lines from a .pth file (files[0])
 
 
+class Premise(str, enum.Enum):
+    """What made a planned file debris, checked again just before it is removed (beyond its
+    identity). Each premise names a path (its *subject*): the source, or a leftover directory.
+
+    A file that two actions planned carries the premises of both (issue 15: a leftover-directory
+    action deleted a pyc whose source had come back, which the bytecode rules would have kept).
+    """
+
+    SOURCE_ABSENT = "source-absent"  # orphaned / sourceless bytecode, a leftover's bytecode
+    SOURCE_PRESENT = "source-present"  # stale-accepted bytecode: its source still there
+    SOURCE_NEWER = "source-newer"  # an old in-place extension: its source there and newer
+    ONLY_BYTECODE = "only-bytecode"  # its directory (and the package of a __pycache__) holds
+    # nothing but .pyc files and directories: still a leftover
+    UNCHANGED_WHILE_PLANNING = "unchanged-while-planning"  # two actions saw two identities
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PlannedFile:
     """A file to remove and its identity when planned (``lstat``: device, inode, size in bytes,
-    mtime in nanoseconds); ``category`` is its bytecode category, ``None`` for a cache file."""
+    mtime in nanoseconds); ``category`` is its bytecode category, ``None`` for another file
+    (a leftover's bytecode, a cache file, a ``.pth`` file).
+
+    ``path`` lies under the *real* path of the root it was found under (a root reached through
+    a symlink is resolved once, at plan time; below the root no symlink is followed).
+    ``premises``: what must still hold when it is removed (:class:`Premise`, subject path).
+    """
 
     path: str
-    category: BytecodeCategory | None  # None: a file of pip's cache
+    category: BytecodeCategory | None  # None: not classified by the bytecode scan
     dev: int
     ino: int
     size: int
     mtime_ns: int
     source: str | None = None  # the .py a bytecode file stands for, as the plan mapped it
+    premises: tuple[tuple[Premise, str], ...] = ()
 
     @classmethod
     def of(
@@ -129,8 +170,10 @@ class PlannedFile:
         st: os.stat_result,
         category: BytecodeCategory | None = None,
         source: str | None = None,
+        premises: tuple[tuple[Premise, str], ...] | None = None,
     ) -> PlannedFile:
-        """``path`` as it is now (its ``lstat`` result ``st``)."""
+        """``path`` as it is now (its ``lstat`` result ``st``); ``premises`` default to those
+        of ``category`` (:func:`_premises_of`)."""
         return cls(
             path=path,
             category=category,
@@ -139,7 +182,32 @@ class PlannedFile:
             ino=st.st_ino,
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
+            premises=(
+                premises
+                if premises is not None
+                else _premises_of(category, source or _source_of(path), path)
+            ),
         )
+
+
+def _premises_of(
+    category: BytecodeCategory | None, source: str, path: str
+) -> tuple[tuple[Premise, str], ...]:
+    """The premises that made a file of ``category`` debris (the scan's rules,
+    ``collect/bytecode.py``): a stale-accepted pyc needs its source, an orphaned one (in a
+    ``__pycache__`` or a pycache-prefix tree, where ``source`` was mapped to the mirrored
+    source) and a sourceless one need it absent, an in-place extension needs it newer."""
+    if category is BytecodeCategory.STALE_ACCEPTED:
+        return ((Premise.SOURCE_PRESENT, source),)
+    if category is BytecodeCategory.SOURCELESS:
+        return ((Premise.SOURCE_ABSENT, source),)
+    if category is BytecodeCategory.ORPHANED and (
+        os.path.basename(os.path.dirname(path)) == "__pycache__" or source != _source_of(path)
+    ):
+        return ((Premise.SOURCE_ABSENT, source),)
+    if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
+        return ((Premise.SOURCE_NEWER, source),)
+    return ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -172,7 +240,13 @@ class Action:
     @property
     def key(self) -> tuple[object, ...]:
         """What the action does (not why): the same key twice is one action."""
-        return (self.kind, self.command, tuple(f.path for f in self.files), self.lines)
+        return (
+            self.kind,
+            self.command,
+            tuple(f.path for f in self.files),
+            self.lines,
+            self.directories,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -237,6 +311,80 @@ def _real(path: str) -> str:
     return os.path.realpath(path)
 
 
+def _with_sep(path: str) -> str:
+    return path.rstrip(os.sep) + os.sep
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Places:
+    """The directories a plan judges paths against, resolved once per :func:`plan`; each as a
+    prefix ending in ``os.sep`` (``(path + os.sep).startswith(prefixes)`` is "at or under").
+
+    :ivar pairs: ``(root as named, its real path)``, the deepest name first; a root by its real
+        path too.
+    :ivar roots: the roots' real paths.
+    :ivar sites: the site directories' real paths (``site_packages``, purelib, platlib, the
+        user site).
+    :ivar stdlib: the real paths of sysconfig ``stdlib`` and ``platstdlib``.
+    """
+
+    pairs: tuple[tuple[str, str], ...]
+    roots: tuple[str, ...]
+    sites: tuple[str, ...]
+    stdlib: tuple[str, ...]
+
+
+_PLACES: dict[tuple[int, bool], _Places] = {}
+
+
+def _places(report: Report, *, on_sys_path: bool = False) -> _Places:
+    """The :class:`_Places` of ``report``: the scan's roots and, with ``on_sys_path``, the
+    ``sys.path`` directories. A root reached through a symlink (a venv under a symlinked
+    directory) is resolved here, once per plan (cached until the next :func:`plan`); below it
+    nothing is resolved (:func:`_in_roots`)."""
+    key = (id(report), on_sys_path)
+    found = _PLACES.get(key)
+    if found is not None:
+        return found
+    roots = list(report.bytecode.roots)
+    if on_sys_path:
+        roots += [e.resolved for e in report.sys_path if e.kind == "directory"]
+    pairs: set[tuple[str, str]] = set()
+    for r in roots:
+        real = _real(r)
+        pairs.add((_with_sep(os.path.abspath(r)), real))
+        pairs.add((_with_sep(real), real))
+    interp = report.interpreter
+    paths = interp.sysconfig_paths
+    sites = (*interp.site_packages, paths.get("purelib"), paths.get("platlib"), interp.user_site)
+    stdlib = (paths.get("stdlib"), paths.get("platstdlib"))
+    found = _PLACES[key] = _Places(
+        pairs=tuple(sorted(pairs, key=lambda p: (-len(p[0]), p))),
+        roots=tuple(sorted({_with_sep(real) for _named, real in pairs})),
+        sites=tuple(sorted({_with_sep(_real(d)) for d in sites if d})),
+        stdlib=tuple(sorted({_with_sep(_real(d)) for d in stdlib if d})),
+    )
+    return found
+
+
+def _in_roots(path: str, places: _Places) -> str | None:
+    """``path`` below the real path of the deepest root it lies under (by name), or ``None``
+    outside every root: ``/x/link/venv/lib/m.pyc`` under the root ``/x/link/venv`` (real
+    ``/x/real/venv``) is ``/x/real/venv/lib/m.pyc``. What lies below the root is not resolved:
+    a symlinked ``__pycache__`` inside it stays in the path, where :func:`_symlink_on_the_way`
+    finds it."""
+    if not path.startswith(os.sep) or f"{os.sep}." in path or os.sep * 2 in path:
+        path = os.path.abspath(path)  # the scan's paths are absolute and normal already
+    probe = path + os.sep
+    for named, real in places.pairs:
+        if probe.startswith(named):
+            if named == _with_sep(real):
+                return path  # the root by its real path: nothing to resolve
+            rest = path[len(named) :]
+            return _with_sep(real) + rest if rest else real
+    return None
+
+
 def _protected(
     path: str,
     report: Report,
@@ -245,37 +393,23 @@ def _protected(
     *,
     on_sys_path: bool = False,
 ) -> str | None:
-    """Why ``path`` must be left alone, or ``None``.
+    """Why ``path`` (below a root's real path, :func:`_in_roots`) must be left alone, or
+    ``None``.
 
     :param on_sys_path: the roots also include the ``sys.path`` directories (the working
         directory for ``sys.path[0]``), for what import resolution finds there.
     """
-    roots = list(report.bytecode.roots)
-    if on_sys_path:
-        roots += [_real(e.resolved) for e in report.sys_path if e.kind == "directory"]
-    if not any(_is_under(path, r) for r in roots):
+    places = _places(report, on_sys_path=on_sys_path)
+    probe = _with_sep(path)
+    if not probe.startswith(places.roots):
         return "outside the scanned roots"
     if include_system:
         return None
-    interp = report.interpreter
-    paths = interp.sysconfig_paths
     # The stdlib directory holds site-packages (a plain interpreter), and a venv's platstdlib is
     # the venv's own lib/pythonX.Y: only what is under the stdlib and in no site directory is
     # the interpreter's own.
-    sites = [
-        p
-        for p in (
-            *interp.site_packages,
-            paths.get("purelib"),
-            paths.get("platlib"),
-            interp.user_site,
-        )
-        if p
-    ]
-    in_site = any(_is_under(path, _real(s)) for s in sites)
-    for key in ("stdlib", "platstdlib"):
-        if not in_site and paths.get(key) and _is_under(path, _real(paths[key])):
-            return "inside the interpreter's own stdlib (use --include-system)"
+    if places.stdlib and probe.startswith(places.stdlib) and not probe.startswith(places.sites):
+        return "inside the interpreter's own stdlib (use --include-system)"
     if path.startswith(_SYSTEM_PREFIXES):
         return "system location (use --include-system)"
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
@@ -353,6 +487,7 @@ def plan(
     :param include_system: also plan files in system locations and of other users.
     """
     _real.cache_clear()
+    _PLACES.clear()
     codes = {f.code for f in report.findings}
     wanted = set(selected) if selected else codes
     categories = {
@@ -366,6 +501,7 @@ def plan(
             by_category.setdefault(category, []).append((path, st))
     shipped = {BytecodeCategory.SOURCELESS, BytecodeCategory.EXTENSION_BESIDE_SOURCE}
     owned = _record_files(report, suffixes) if any(by_category.get(c) for c in shipped) else set()
+    places = _places(report)
     actions: list[Action] = []
     for category, code in categories.items():
         if code not in codes or code not in wanted or category not in by_category:
@@ -373,18 +509,24 @@ def plan(
         planned: list[PlannedFile] = []
         skipped: list[tuple[str, str]] = []
         for path, st in sorted(by_category[category]):
-            reason = _protected(path, report, include_system, st)
+            real = _in_roots(path, places)
+            reason = (
+                "outside the scanned roots"
+                if real is None
+                else _protected(real, report, include_system, st)
+            )
             if reason is None and category in shipped and os.path.realpath(path) in owned:
                 reason = "listed in a distribution's RECORD (shipped on purpose)"
             if reason is None and category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
                 reason = _extension_debris(path, st) or (
-                    "a symlink on its path" if _symlink_on_the_way(path) else None
+                    "a symlink on its path" if _symlink_on_the_way(real or path) else None
                 )
-            if reason is not None:
-                skipped.append((path, reason))
+            if reason is not None or real is None:
+                skipped.append((path, reason or "outside the scanned roots"))
                 continue
+            # The source as the scan named it (a pycache-prefix tree mirrors that name).
             source = _source_of(path, report.interpreter.pycache_prefix)
-            planned.append(PlannedFile.of(path, st, category, source))
+            planned.append(PlannedFile.of(real, st, category, source))
         if category is BytecodeCategory.EXTENSION_BESIDE_SOURCE and not planned:
             continue  # nothing is debris: the finding is only explained
         what = (
@@ -430,7 +572,41 @@ def plan(
     unique: dict[tuple[object, ...], Action] = {}
     for action in actions:
         unique.setdefault(action.key, action)
-    return tuple(sorted(unique.values(), key=_order))
+    return tuple(sorted(_judged_by_all(list(unique.values())), key=_order))
+
+
+def _judged_by_all(actions: list[Action]) -> list[Action]:
+    """``actions`` with each file that several of them plan carrying the premises of all
+    (issue 15: a pyc in a bytecode-only leftover directory is also orphaned or sourceless
+    bytecode, a file in pip's cache can be bytecode of a scanned root, a pyc of a
+    pycache-prefix tree can be reached from a root inside it): whichever action removes it,
+    it is judged by the stricter rules of both. Two different identities (the file changed
+    while the plan was made) fail the premise :attr:`Premise.UNCHANGED_WHILE_PLANNING`.
+    :func:`apply` attempts each path once."""
+    seen: dict[str, list[PlannedFile]] = {}
+    for action in actions:
+        for f in action.files:
+            seen.setdefault(f.path, []).append(f)
+    merged: dict[str, tuple[tuple[Premise, str], ...]] = {}
+    for path, planned in seen.items():
+        if len(planned) < 2:
+            continue
+        premises = tuple(dict.fromkeys(p for f in planned for p in f.premises))
+        if len({(f.dev, f.ino, f.size, f.mtime_ns) for f in planned}) > 1:
+            premises += ((Premise.UNCHANGED_WHILE_PLANNING, path),)
+        merged[path] = premises
+    if not merged:
+        return actions
+    return [
+        dataclasses.replace(
+            a,
+            files=tuple(
+                dataclasses.replace(f, premises=merged[f.path]) if f.path in merged else f
+                for f in a.files
+            ),
+        )
+        for a in actions
+    ]
 
 
 def _order(action: Action) -> tuple[int, int]:
@@ -454,24 +630,16 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
         if repair.kind is RepairKind.RUN and _installs_into_managed(repair.command, report):
             continue  # PEP 668: never pip install into an externally managed interpreter
         if repair.kind is RepairKind.RUN and repair.command:
-            actions.append(
-                Action(
-                    kind=ActionKind.RUN,
-                    finding=finding.code,
-                    description=repair.description,
-                    command=repair.command,
-                    changes_installation=installation,
-                )
-            )
+            actions.append(command_action(finding.code, repair))
             continue
         planned: list[PlannedFile] = []
         skipped: list[tuple[str, str]] = []
         for path in repair.paths:
-            reason = _check_file(path, report, include_system)
-            if reason is not None:
-                skipped.append((path, reason))
+            checked = _check_file(path, report, include_system)
+            if isinstance(checked, str):
+                skipped.append((path, checked))
             else:
-                planned.append(PlannedFile.of(path, os.lstat(path)))
+                planned.append(PlannedFile.of(*checked))
         if repair.kind is RepairKind.REMOVE_PTH_LINES:
             if not planned or not repair.lines:
                 continue
@@ -501,6 +669,37 @@ def _repair_actions(finding: Finding, report: Report, include_system: bool) -> l
     return actions
 
 
+def command_action(finding: str, repair: Repair) -> Action:
+    """The ``run`` action of a repair that names a command, its description saying what the
+    command may fetch from the package index (:func:`index_note`)."""
+    note = index_note(repair.command)
+    return Action(
+        kind=ActionKind.RUN,
+        finding=finding,
+        description=repair.description + (f" ({note})" if note else ""),
+        command=repair.command,
+        changes_installation=repair.group is RepairGroup.INSTALLATION,
+    )
+
+
+def index_note(command: Sequence[str]) -> str:
+    """What ``command`` (``PYTHON -m pip install ...``) may download from the package index,
+    ``""`` for any other command or with ``--no-index``. pip builds a local project or an
+    editable one in an isolated environment into which it installs the ``build-system``
+    ``requires`` (setuptools, ...) from the index (PEP 517/518 build isolation,
+    ``pip/_internal/build_env.py`` ``BuildEnvironment.install_requirements``), and resolves
+    the project's dependencies that are missing; ``NAME==VERSION`` is fetched unless pip's
+    cache holds it. ``--no-deps`` leaves out the dependencies."""
+    if tuple(command[1:4]) != ("-m", "pip", "install") or "--no-index" in command:
+        return ""
+    args = command[4:]
+    deps = "" if "--no-deps" in args else " and missing dependencies"
+    if "-e" in args or "--editable" in args:
+        return f"may download build dependencies{deps} from the index"
+    wanted = [a for a in args if not a.startswith("-")]
+    return f"may download {', '.join(wanted) or 'them'}{deps} from the index"
+
+
 def _installs_into_managed(command: Sequence[str], report: Report) -> bool:
     """``command`` is a ``pip install`` into the target while it is externally managed (PEP 668
     ``EXTERNALLY-MANAGED`` next to its stdlib, a base interpreter only)."""
@@ -512,17 +711,25 @@ def _installs_into_managed(command: Sequence[str], report: Report) -> bool:
     )
 
 
-def _check_file(path: str, report: Report, include_system: bool) -> str | None:
-    """Why a file a repair names must be left alone, or ``None``."""
+def _check_file(
+    path: str, report: Report, include_system: bool
+) -> str | tuple[str, os.stat_result]:
+    """Why a file a repair names must be left alone, or ``(its path below the real root,
+    its lstat)`` (:func:`_in_roots`: a root reached through a symlink is resolved, nothing below
+    it is followed)."""
+    real = _in_roots(path, _places(report, on_sys_path=True))
+    if real is None:
+        return "outside the scanned roots"
     try:
-        st = os.lstat(path)
+        st = os.lstat(real)
     except OSError as exc:
         return f"cannot stat: {exc.strerror}"
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
-    if _symlink_on_the_way(path):
+    if _symlink_on_the_way(real):
         return "a symlink on its path"
-    return _protected(os.path.abspath(path), report, include_system, st, on_sys_path=True)
+    reason = _protected(real, report, include_system, st, on_sys_path=True)
+    return reason if reason is not None else (real, st)
 
 
 _LEFTOVER_CODES = frozenset({"namespace-hides-editable", "leftover-directory"})
@@ -541,25 +748,30 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
             or not finding.commands
         ):
             continue
-        directory = finding.evidence[0]
+        named = finding.evidence[0]
+        directory = _in_roots(named, _places(report, on_sys_path=True))
+        if directory is None or _real(directory) != directory:
+            continue  # outside the roots, or a symlink below the root on its way
         found = leftover_files(directory)
         if found is None:
             continue
         files, dirs = found
         planned = []
         if any(
-            _protected(os.path.realpath(p), report, include_system, os.lstat(p), on_sys_path=True)
+            _protected(p, report, include_system, os.lstat(p), on_sys_path=True)
             for p in [directory, *files]
         ):
             continue
         for path in files:
-            st = os.lstat(path)
-            planned.append(PlannedFile.of(path, st))
+            # Bytecode in a leftover is debris while its source stays absent and the directory
+            # holds nothing else; the same premises whichever action plans the file.
+            premises = ((Premise.SOURCE_ABSENT, _source_of(path)), (Premise.ONLY_BYTECODE, named))
+            planned.append(PlannedFile.of(path, os.lstat(path), premises=premises))
         actions.append(
             Action(
                 kind=ActionKind.REMOVE_FILES,
                 finding=finding.code,
-                description=f"remove the leftover directory {directory} ({len(files)} bytecode files)",
+                description=f"remove the leftover directory {named} ({len(files)} bytecode files)",
                 files=tuple(planned),
                 bytes=sum(f.size for f in planned),
                 directories=tuple(sorted(dirs, key=len, reverse=True)),
@@ -573,21 +785,16 @@ def _leftover_actions(report: Report, wanted: set[str], include_system: bool) ->
             or not link.endswith(".egg-link")
         ):
             continue
-        try:
-            st = os.lstat(link)
-        except OSError:
-            continue
-        if not stat.S_ISREG(st.st_mode) or _protected(
-            os.path.realpath(link), report, include_system, st, on_sys_path=True
-        ):
+        checked = _check_file(link, report, include_system)
+        if isinstance(checked, str):
             continue
         actions.append(
             Action(
                 kind=ActionKind.REMOVE_FILES,
                 finding=finding.code,
                 description=f"remove the dangling {os.path.basename(link)}",
-                files=(PlannedFile.of(link, st),),
-                bytes=st.st_size,
+                files=(PlannedFile.of(*checked),),
+                bytes=checked[1].st_size,
             )
         )
     return actions
@@ -662,7 +869,9 @@ def _cache_file_protected(
 
 
 def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | None:
-    """Why ``f`` must not be removed now (it changed since the plan), or ``None``.
+    """Why ``f`` must not be removed now (it changed since the plan, or a premise that made it
+    debris no longer holds), or ``None``. Every premise is checked, those of every action that
+    planned the file (:class:`Premise`).
 
     :param st: its ``lstat`` now, when the caller already has it (``fstatat`` of the renamed
         file); else taken here.
@@ -678,23 +887,53 @@ def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | Non
         return "no longer a regular file"
     if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (f.dev, f.ino, f.size, f.mtime_ns):
         return "changed since the plan (inode, size or mtime)"
-    if f.category is None:
+    for premise, subject in f.premises:
+        reason = _premise_fails(premise, subject, f.path, st)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _premise_fails(premise: Premise, subject: str, path: str, st: os.stat_result) -> str | None:
+    """Why ``premise`` (about ``subject``) no longer holds for the file at ``path`` (``lstat``
+    ``st``), or ``None``."""
+    if premise is Premise.SOURCE_ABSENT:
+        return f"its source is back ({subject})" if os.path.lexists(subject) else None
+    if premise is Premise.SOURCE_PRESENT:
+        return None if os.path.exists(subject) else "its source is gone (now orphaned)"
+    if premise is Premise.SOURCE_NEWER:
+        return _extension_debris(path, st)
+    if premise is Premise.ONLY_BYTECODE:
+        parent = os.path.dirname(path)
+        places = [parent]
+        if os.path.basename(parent) == "__pycache__":
+            places.append(os.path.dirname(parent))
+        for place in places:
+            other = _not_bytecode(place)
+            if other is not None:
+                return f"the leftover directory {subject} holds {other} now"
         return None
-    parent = os.path.dirname(f.path)
-    source = f.source or _source_of(f.path)
-    exists = os.path.exists(source)
-    if f.category is BytecodeCategory.EXTENSION_BESIDE_SOURCE:
-        return _extension_debris(f.path, st)
-    if (
-        f.category is BytecodeCategory.ORPHANED
-        and exists
-        and os.path.basename(parent) == "__pycache__"
-    ):
-        return "its source is back"
-    if f.category is BytecodeCategory.SOURCELESS and exists:
-        return "its source is back"
-    if f.category is BytecodeCategory.STALE_ACCEPTED and not exists:
-        return "its source is gone (now orphaned)"
+    return "changed while the plan was made (two actions saw two different files)"
+
+
+def _not_bytecode(directory: str) -> str | None:
+    """The first entry of ``directory`` that is neither a ``.pyc`` file nor a directory (a
+    symlink counts), or ``None`` (what :func:`~pyenvdoctor.checks.shadowing.leftover_files`
+    accepts, for one directory; a file :func:`safe_unlink` holds under its private name is
+    bytecode); an unreadable directory gives its own path."""
+    private = _PRIVATE_SUFFIX + str(os.getpid())
+    try:
+        with os.scandir(directory) as entries:
+            for e in entries:
+                if e.name.endswith(private) and e.name[1 : -len(private)].endswith(".pyc"):
+                    continue
+                if e.is_symlink() or not (
+                    e.is_dir(follow_symlinks=False)
+                    or (e.name.endswith(".pyc") and e.is_file(follow_symlinks=False))
+                ):
+                    return e.path
+    except OSError:
+        return directory
     return None
 
 
@@ -704,6 +943,9 @@ class Changed(Exception):
 
 Remover = Callable[[PlannedFile], None]
 Log = Callable[[Mapping[str, object]], None]
+
+#: The private name of a file under way: ``.NAME.pyenvdoctor-PID``.
+_PRIVATE_SUFFIX = ".pyenvdoctor-"
 
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -728,7 +970,7 @@ def safe_unlink(f: PlannedFile) -> None:
         raise Changed(reason)
     dfd = os.open(parent or ".", _O_DIR)
     try:
-        private = f".{name}.pyenvdoctor-{os.getpid()}"
+        private = f".{name}{_PRIVATE_SUFFIX}{os.getpid()}"
         os.rename(name, private, src_dir_fd=dfd, dst_dir_fd=dfd)
         st = os.stat(private, dir_fd=dfd, follow_symlinks=False)
         reason = _still_debris(f, st)
@@ -741,7 +983,9 @@ def safe_unlink(f: PlannedFile) -> None:
 
 
 def _dry_run(f: PlannedFile) -> None:
-    """The operation a dry run swaps in: check, remove nothing."""
+    """The operation a dry run swaps in: the checks of :func:`safe_unlink`, remove nothing."""
+    if _symlink_on_the_way(f.path):
+        raise Changed("a directory on its path is a symlink")
     reason = _still_debris(f)
     if reason is not None:
         raise Changed(reason)
@@ -826,6 +1070,7 @@ def apply(
     note: Log = log or (lambda _record: None)
     outcome = FixOutcome()
     emptied: set[str] = set()
+    attempted: set[str] = set()
     pending: Callable[[], int | None] = stop or (lambda: None)
     for index, action in enumerate(actions):
         if pending() is not None:
@@ -874,6 +1119,9 @@ def apply(
                     + sum(max(len(a.files), 1) for a in actions[index + 1 :])
                 )
                 break
+            if f.path in attempted:
+                continue  # planned by an earlier action too: judged once, by both's premises
+            attempted.add(f.path)
             try:
                 remove(f)
             except Changed as exc:
@@ -894,18 +1142,38 @@ def apply(
         if outcome.interrupted is not None:
             break
     if not dry_run:
-        if outcome.interrupted is None:  # an action's leftover directories: only when done
-            emptied.update(d for a in actions for d in a.directories)
-        for directory in sorted(emptied, key=len, reverse=True):
-            if os.path.islink(directory):
-                continue
-            try:
-                os.rmdir(directory)  # only succeeds when empty
-            except OSError:
-                continue
-            outcome.directories_removed.append(directory)
-            note({"event": "directory-removed", "path": directory})
+        # An action's leftover directories: only when done; one that stays is in the outcome
+        # (a file in it was kept, or something new is there). A __pycache__ this run emptied
+        # goes when it is empty, silently stays when not.
+        planned = (
+            {d for a in actions for d in a.directories} if outcome.interrupted is None else set()
+        )
+        for directory in sorted(emptied | planned, key=len, reverse=True):
+            kept = _rmdir(directory)
+            if kept is None:
+                outcome.directories_removed.append(directory)
+                note({"event": "directory-removed", "path": directory})
+            elif kept and directory in planned:
+                outcome.files.append(
+                    FileOutcome(path=directory, status="skipped", reason=f"directory kept: {kept}")
+                )
     return outcome
+
+
+def _rmdir(directory: str) -> str | None:
+    """Remove ``directory`` if it is empty and no symlink is on its way (``rmdir``, which fails
+    on a non-empty directory): ``None``; ``""`` when it is gone already; else why it stays."""
+    if os.path.islink(directory) or os.path.realpath(directory) != directory:
+        return "a symlink on its path"
+    try:
+        os.rmdir(directory)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return ""
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return "not empty"
+        return exc.strerror or str(exc)
+    return None
 
 
 def _run(

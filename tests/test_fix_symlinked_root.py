@@ -1,0 +1,121 @@
+"""Issue 15: never leave the roots, never enter a symlinked directory *inside* them.
+
+A root reached through a symlink (a venv at ``TMP/link/venv`` where ``link -> real``) is
+resolved once, when the plan is made: its files are planned below the root's real path, so
+``--fix`` removes them (it skipped each as "a directory on its path is a symlink", exit 7). A
+symlinked ``__pycache__`` inside that tree is still never followed. CPython is the oracle: the
+leftover directory imported as a namespace package before, and is an ImportError after."""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import shutil
+import sys
+from pathlib import Path
+
+from conftest import clean_env, cli, make_venv, run, site_packages
+from pyenvdoctor import fix
+from pyenvdoctor.model import BytecodeCategory
+from pyenvdoctor.report import build_report
+
+IMPORT = "import oldpkg, sys; print(type(oldpkg.__path__).__name__)"
+
+
+def _venv_behind_a_link(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """``(venv python as the user names it, the project, the leftover pyc by its real path)``:
+    ``tmp/link -> tmp/real``, the venv made at ``tmp/link/venv``; its site-packages holds the
+    bytecode-only ``oldpkg`` an uninstall left."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    venv_py = make_venv(tmp_path / "link" / "venv", sys.executable, "--without-pip")
+    sp = site_packages(venv_py)
+    assert str(sp).startswith(str(tmp_path / "link"))  # the target names the symlinked path
+    (sp / "oldpkg").mkdir()
+    (sp / "oldpkg" / "mod.py").write_text("VALUE = 1\n")
+    written = py_compile.compile(str(sp / "oldpkg" / "mod.py"), doraise=True)
+    assert written is not None
+    (sp / "oldpkg" / "mod.py").unlink()
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "setup.py").write_text("")
+    real_pyc = Path(os.path.realpath(written))
+    assert str(real_pyc).startswith(str(tmp_path / "real"))
+    return venv_py, project, real_pyc
+
+
+def test_a_venv_under_a_symlinked_directory_is_fixed(tmp_path: Path) -> None:
+    venv_py, project, pyc = _venv_behind_a_link(tmp_path)
+    before = run([venv_py, "-c", IMPORT], cwd=project)
+    assert before.stdout.strip() == "_NamespacePath"  # the leftover imports as a namespace
+    proc = cli(
+        "report", "--python", venv_py, "--fix", "--yes", "--format", "json", "--no-redact",
+        env=clean_env(), cwd=project, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert {f["path"]: f["status"] for f in result["outcome"]["files"]} == {str(pyc): "removed"}
+    assert set(result["resolved"]) == {"bytecode-orphaned", "leftover-directory"}
+    assert str(pyc.parent.parent) in result["outcome"]["directories_removed"]
+    assert not pyc.parent.parent.exists()
+    after = run([venv_py, "-c", IMPORT], cwd=project, check=False)
+    assert "ModuleNotFoundError: No module named 'oldpkg'" in after.stderr
+    assert (tmp_path / "link").is_symlink() and venv_py.exists()
+
+
+def test_a_symlinked_pycache_inside_a_symlinked_root_is_not_followed(tmp_path: Path) -> None:
+    """Between plan and apply the planned ``__pycache__`` moves out of the tree and a symlink
+    to it takes its place: the same files (inode, size, mtime) through a symlink inside the
+    root. The removal refuses them and the files outside stay."""
+    venv_py, project, pyc = _venv_behind_a_link(tmp_path)
+    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
+    report = build_report(
+        python=str(venv_py),
+        environ=clean_env(),
+        working_directory=str(project),
+        on_file=lambda *f: files.append(f),
+    )
+    plan = fix.plan(report, files)
+    assert str(pyc) in {f.path for a in plan for f in a.files}
+    outside = tmp_path / "outside"
+    shutil.move(pyc.parent, outside)
+    pyc.parent.symlink_to(outside)
+    moved = outside / pyc.name
+    outcome = fix.apply(plan)
+    by_path = {f.path: f for f in outcome.files}
+    assert by_path[str(pyc)].status == "skipped"
+    assert by_path[str(pyc)].reason == "a directory on its path is a symlink"
+    assert moved.exists() and pyc.parent.is_symlink()
+    assert str(pyc.parent) not in outcome.directories_removed and not outcome.complete
+
+
+def test_a_pycache_prefix_reached_through_a_symlink_is_fixed(tmp_path: Path) -> None:
+    """``PYTHONPYCACHEPREFIX`` names a symlinked directory: the prefix tree is a root, resolved
+    once; its stale-accepted pyc is removed (it was skipped, exit 7) and the user's program
+    prints the edited value (CPython ran the old code before)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "setup.py").write_text("")
+    source = project / "mod.py"
+    source.write_text("VALUE = 'old'\n")
+    env = clean_env(PYTHONPYCACHEPREFIX=str(tmp_path / "link" / "prefix"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    program: list[str | Path] = [sys.executable, "-c", "import mod; print(mod.VALUE)"]
+    assert run(program, cwd=project, env=env).stdout.strip() == "old"  # writes the prefix pyc
+    st = source.stat()
+    source.write_text("VALUE = 'new'\n")  # same size, mtime kept: CPython keeps the old pyc
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run(program, cwd=project, env=env).stdout.strip() == "old"
+    proc = cli(
+        "report", "--python", sys.executable, "--fix", "bytecode-stale-accepted", "--yes",
+        "--format", "json", "--no-redact", env=env, cwd=project, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = json.loads(proc.stdout)["outcome"]["files"]
+    real_prefix = str(tmp_path / "real" / "prefix")
+    assert [(f["status"], f["path"].startswith(real_prefix)) for f in files] == [("removed", True)]
+    assert run(program, cwd=project, env=env).stdout.strip() == "new"
+    assert source.read_text() == "VALUE = 'new'\n"
