@@ -452,8 +452,8 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
 
     environ = dict(os.environ)
     working_directory = os.getcwd()
-    # pyenv/asdf shims are asked what they run now, at a low priority: they fill the core the
-    # start-up leaves idle (pyenvdoctor.shims).
+    # pyenv/asdf shims are asked what they run now, while the start-up goes on
+    # (pyenvdoctor.shims).
     lookups = Lookups(environ, working_directory, nice=NICE)
     progress = None
     try:

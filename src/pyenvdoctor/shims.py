@@ -4,10 +4,10 @@ A pyenv or asdf shim picks its interpreter at run time; the only exact way to kn
 here is to ask its tool (``pyenv which NAME``, ``asdf which NAME``) in the user's directory with
 the user's environment (``.python-version``, ``.tool-versions``, ``PYENV_VERSION``). Each ask is a
 chain of shell scripts: about 50 ms of CPU. :class:`Lookups` starts them all at once, before the
-report imports its pipeline (the CLI starts it first thing, beside the probe), at a lower
-scheduling priority (``nice``), so they use the core the start-up leaves idle instead of
-competing with the probe and the scan; :func:`pyenvdoctor.checks.commands.path_commands` reads
-the answers later.
+report imports its pipeline (the CLI starts it first thing, beside the probe);
+:func:`pyenvdoctor.checks.commands.path_commands` reads the answers later. They run at the normal
+priority (:data:`NICE` is 0): niced, they only used idle time on a quiet machine, but on a busy
+one they were starved and the report waited for them at its end.
 
 This module imports only :mod:`pyenvdoctor.files` and :mod:`pyenvdoctor.process` (no model, no
 dataclasses), so starting it costs no import time.
@@ -37,7 +37,7 @@ READ_BYTES = 8192
 #: Seconds from the start a tool's ``which`` may take; after that the shim stays unresolved.
 TIMEOUT = 10.0
 
-#: Niceness added to the tools' ``which`` processes (they only fill idle CPU time).
+#: Niceness added to the tools' ``which`` processes (see the module docstring for why 0).
 NICE = 0
 
 
