@@ -215,6 +215,24 @@ def fix_json(
     return data
 
 
+def planned_report(
+    python: Path | str, working_directory: Path, *, environ: Mapping[str, str] | None = None
+) -> Any:
+    """The ``--fix`` plan (a tuple of ``fix.Action``) as ``--fix`` makes it: the report built in
+    process with every judged bytecode file collected, then planned from those files."""
+    from pyenvdoctor import fix
+    from pyenvdoctor.report import build_report
+
+    files: list[Any] = []
+    report = build_report(
+        python=str(python),
+        environ=dict(environ) if environ is not None else clean_env(),
+        working_directory=str(working_directory),
+        on_file=lambda *f: files.append(f),
+    )
+    return fix.plan(report, files)
+
+
 def install_flat_editable(venv_python: Path, project: Path, name: str = "edpkg") -> Path:
     """A flat-layout project (``<project>/<name>/__init__.py``) installed editable with a real
     ``pip install -e``: setuptools serves it by a meta path finder (not a sys.path entry)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from conftest import (
     clean_env,
     make_venv,
+    planned_report,
     pty_read_all,
     pty_read_until,
     pty_spawn,
@@ -26,8 +27,6 @@ from conftest import (
     site_packages,
 )
 from pyenvdoctor import fix
-from pyenvdoctor.model import BytecodeCategory
-from pyenvdoctor.report import build_report
 
 TAG = sys.implementation.cache_tag
 PYENVDOCTOR = str(Path(sys.executable).parent / "pyenvdoctor")
@@ -62,14 +61,7 @@ def test_a_pyc_whose_source_came_back_is_kept_by_every_action_that_planned_it(
     tmp_path: Path,
 ) -> None:
     venv_py, project, pyc, other = _overlap(tmp_path)
-    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = build_report(
-        python=str(venv_py),
-        environ=clean_env(),
-        working_directory=str(project),
-        on_file=lambda *f: files.append(f),
-    )
-    plan = fix.plan(report, files)
+    plan = planned_report(str(venv_py), project)
     planners = sorted(a.finding for a in plan if str(pyc) in {f.path for f in a.files})
     assert planners == ["bytecode-orphaned", "leftover-directory"]  # the overlap is real
     (pyc.parent.parent / "mod.py").write_text("VALUE = 'restored'\n")  # between plan and apply
@@ -92,14 +84,7 @@ def test_a_leftover_that_holds_a_new_file_is_kept(tmp_path: Path) -> None:
     """The leftover's own rule (it holds only bytecode) is checked at removal too, for a file
     whichever action removes it."""
     venv_py, project, pyc, _other = _overlap(tmp_path)
-    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = build_report(
-        python=str(venv_py),
-        environ=clean_env(),
-        working_directory=str(project),
-        on_file=lambda *f: files.append(f),
-    )
-    plan = fix.plan(report, files)
+    plan = planned_report(str(venv_py), project)
     notes = pyc.parent.parent / "notes.txt"
     notes.write_text("mine\n")  # the directory is the user's now
     outcome = fix.apply(plan)
@@ -152,14 +137,7 @@ def test_a_pyc_in_pips_cache_is_judged_as_bytecode_too(tmp_path: Path) -> None:
     (project / "cache" / "http-v2" / "tool.py").write_text("VALUE = 1\n")
     pyc = _orphan(project / "cache" / "http-v2" / "tool.py")
     env = clean_env(PIP_CACHE_DIR=str(project / "cache"))
-    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = build_report(
-        python=str(venv_py),
-        environ=env,
-        working_directory=str(project),
-        on_file=lambda *f: files.append(f),
-    )
-    plan = fix.plan(report, files)
+    plan = planned_report(str(venv_py), project, environ=env)
     planners = sorted(a.finding for a in plan if str(pyc) in {f.path for f in a.files})
     assert planners == ["bytecode-orphaned", "pip-cache-large"]
     (pyc.parent.parent / "tool.py").write_text("VALUE = 1\n")

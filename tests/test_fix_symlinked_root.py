@@ -15,10 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import clean_env, cli, make_venv, run, site_packages
+from conftest import clean_env, cli, make_venv, planned_report, run, site_packages
 from pyenvdoctor import fix
-from pyenvdoctor.model import BytecodeCategory
-from pyenvdoctor.report import build_report
 
 IMPORT = "import oldpkg, sys; print(type(oldpkg.__path__).__name__)"
 
@@ -69,14 +67,7 @@ def test_a_symlinked_pycache_inside_a_symlinked_root_is_not_followed(tmp_path: P
     to it takes its place: the same files (inode, size, mtime) through a symlink inside the
     root. The removal refuses them and the files outside stay."""
     venv_py, project, pyc = _venv_behind_a_link(tmp_path)
-    files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
-    report = build_report(
-        python=str(venv_py),
-        environ=clean_env(),
-        working_directory=str(project),
-        on_file=lambda *f: files.append(f),
-    )
-    plan = fix.plan(report, files)
+    plan = planned_report(str(venv_py), project)
     assert str(pyc) in {f.path for a in plan for f in a.files}
     outside = tmp_path / "outside"
     shutil.move(pyc.parent, outside)
