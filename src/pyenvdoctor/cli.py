@@ -478,8 +478,8 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
             from pyenvdoctor.render.console import ScanProgress
 
             progress = ScanProgress()
-        # The scan's workers fork here, before the rest of the pipeline is imported: those
-        # imports then overlap the scan instead of preceding it.
+        # The scan's workers fork here, as soon as the probe has answered: what is left of the
+        # pipeline's imports then overlaps the scan instead of preceding it.
         begun = start_report(
             python=args.python,
             environ=environ,
