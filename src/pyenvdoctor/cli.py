@@ -30,10 +30,10 @@ from pyenvdoctor.errors import (
 if TYPE_CHECKING:
     from pyenvdoctor.collect.bytecode import FileSink
     from pyenvdoctor.fix import Action, FixOutcome
+    from pyenvdoctor.formats import OutputFormat
     from pyenvdoctor.model import BytecodeCategory, Finding, Report, WhichReport
-    from pyenvdoctor.render import OutputFormat
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -93,7 +93,7 @@ def _nonempty(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommand ``report``)."""
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
 
     parser = _Parser(
         prog="pyenvdoctor",
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_which(args: argparse.Namespace) -> int:
     from pyenvdoctor.collect.which import build_which
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
     from pyenvdoctor.render.which import render_which
 
     result = build_which(
@@ -286,7 +286,7 @@ def _run_which(args: argparse.Namespace) -> int:
 
 def _redacting(args: argparse.Namespace, fmt: OutputFormat) -> bool:
     """``--redact``/``--no-redact``, else on for the formats people paste (json, markdown)."""
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
 
     return bool(args.redact) if args.redact is not None else fmt is not OutputFormat.TEXT
 
@@ -344,7 +344,8 @@ def _newer_minor(data: Mapping[str, object], ours: str) -> bool:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from pyenvdoctor.render import OutputFormat, render
+    from pyenvdoctor.formats import OutputFormat
+    from pyenvdoctor.render import render
 
     which = _load_which(args.file)
     if which is not None:
@@ -388,7 +389,7 @@ def _load_which(path: str) -> WhichReport | None:
 
 def _run_diff(args: argparse.Namespace) -> int:
     from pyenvdoctor.diff import diff_reports
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
     from pyenvdoctor.render.diff import render_diff
 
     result = diff_reports(_load_report(args.a), _load_report(args.b))
@@ -446,8 +447,20 @@ _PIPELINE = (
 )
 
 
-def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None = None) -> Report:
-    """Run the pipeline for ``args``, with a progress line on a terminal."""
+def _build(
+    args: argparse.Namespace,
+    now: str | None,
+    on_file: FileSink | None = None,
+    *,
+    check: bool = True,
+) -> Report:
+    """Run the pipeline for ``args``, with a progress line on a terminal.
+
+    :param check: run :func:`_check_arguments` while the target boots (the first build; the
+        re-scans of ``--fix`` pass ``False``).
+    :raises UsageError: from :func:`_check_arguments`.
+    :raises InterpreterError: the target cannot be chosen, run or understood.
+    """
     from pyenvdoctor.shims import NICE, Lookups
 
     environ = dict(os.environ)
@@ -456,13 +469,21 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
     # (pyenvdoctor.shims).
     lookups = Lookups(environ, working_directory, nice=NICE)
     progress = None
+    running = None
     try:
         from pyenvdoctor.launch import RunningProbe, choose_interpreter
 
-        choice = choose_interpreter(args.python, environ)
+        try:
+            choice = choose_interpreter(args.python, environ)
+        except InterpreterError:
+            if check:
+                _check_arguments(args)  # a usage error comes first, as with a working target
+            raise
         # Boots during the imports below (the model's, the pipeline's), where the user stands
         # (relative PYTHONPATH entries).
         running = RunningProbe(choice.executable, working_directory=working_directory)
+        if check:
+            _check_arguments(args)
         from pyenvdoctor.collect.interpreter import selection_of
         from pyenvdoctor.start import start_report
 
@@ -503,6 +524,8 @@ def _build(args: argparse.Namespace, now: str | None, on_file: FileSink | None =
         )
         return apply_ignore(report, read_ignore(args.ignore, report.project_root))
     finally:
+        if running is not None:
+            running.close()  # nothing to do once start_report collected it
         lookups.close()
         if progress is not None:
             progress.close()
@@ -516,6 +539,33 @@ def _confirm(question: str) -> bool:
         return False
     # SIGINT/SIGTERM at the prompt: pyenvdoctor.errors.Interrupted (--fix handles both) or
     # KeyboardInterrupt propagates: nothing was changed, exit 130/143, not "not confirmed".
+
+
+def _check_working_directory() -> None:
+    """``report`` and ``which`` start from where the user stands (``sys.path[0]``, relative
+    ``PYTHONPATH`` entries, the project): that directory must still exist.
+
+    :raises UsageError: ``os.getcwd()`` fails (the directory was removed, or cannot be read).
+    """
+    try:
+        os.getcwd()
+    except OSError as exc:
+        raise UsageError(
+            f"the working directory cannot be found ({exc.strerror}): it was removed or "
+            "cannot be read; cd to an existing directory"
+        ) from None
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The checks of ``report``'s arguments that read files or import the pipeline
+    (:func:`_check_fix_codes` with ``--fix``, :func:`_check_ignore`), run by :func:`_build`
+    while the target boots.
+
+    :raises UsageError: from either check.
+    """
+    if args.fix:
+        _check_fix_codes(args)
+    _check_ignore(args)
 
 
 def _check_fix_codes(args: argparse.Namespace) -> list[str]:
@@ -743,7 +793,7 @@ def _apply_rounds(
             applied += plan
             done.update(a.key for a in plan)
             files.clear()  # the next round plans from the files of the new scan
-            report = _build(args, None, on_file=lambda *item: files.append(item))
+            report = _build(args, None, on_file=lambda *item: files.append(item), check=False)
     except Interrupted as exc:
         if log.closed:
             raise
@@ -767,9 +817,9 @@ def _run_broken(
     """The target cannot start (:mod:`pyenvdoctor.broken`): its findings instead of a report
     (exit 3), or with ``--fix`` their repairs, then a real report to check (README "--fix")."""
     from pyenvdoctor import fix
+    from pyenvdoctor.formats import OutputFormat
     from pyenvdoctor.ignore import read_ignore, split_ignored
     from pyenvdoctor.model import SCHEMA_VERSION, to_dict
-    from pyenvdoctor.render import OutputFormat
     from pyenvdoctor.render.fix import FixResult, render_fix
     from pyenvdoctor.render.json import dumps
     from pyenvdoctor.start import find_project_root
@@ -841,7 +891,7 @@ def _run_broken(
         finally:
             log.close()
     try:
-        after = tuple(sorted({f.code for f in _build(args, None).findings}))
+        after = tuple(sorted({f.code for f in _build(args, None, check=False).findings}))
     except InterpreterError:
         after = before
     result = FixResult(plan=plan, outcome=outcome, dry_run=False, before=before, after=after)
@@ -851,7 +901,7 @@ def _run_broken(
 
 def _format(args: argparse.Namespace, default: OutputFormat) -> OutputFormat:
     """``--format``, else the one the ``-o FILE`` extension names, else ``default``."""
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
 
     if args.format is not None:
         return OutputFormat(args.format)
@@ -867,7 +917,7 @@ def _terminal(fmt: OutputFormat, output: str | None) -> tuple[bool, int]:
     (not empty) colours a pipe too, as rich and most CLIs do; ``NO_COLOR`` wins."""
     import shutil
 
-    from pyenvdoctor.render import OutputFormat
+    from pyenvdoctor.formats import OutputFormat
 
     if fmt is not OutputFormat.TEXT or output is not None:
         return False, 100
@@ -878,8 +928,7 @@ def _terminal(fmt: OutputFormat, output: str | None) -> tuple[bool, int]:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from pyenvdoctor.model import Severity
-    from pyenvdoctor.render import OutputFormat, render
+    from pyenvdoctor.formats import OutputFormat
 
     fmt = _format(
         args,
@@ -890,9 +939,8 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.timestamp
         else None
     )
-    if args.fix:
-        _check_fix_codes(args)  # a usage error before the report is built
-    _check_ignore(args)
+    # --fix CODE and --ignore are checked in _build, while the target boots, before any
+    # report work: a usage error still comes before the report is built.
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []
     try:
         report = _build(args, now, on_file=(lambda *item: files.append(item)) if args.fix else None)
@@ -905,6 +953,9 @@ def _run_report(args: argparse.Namespace) -> int:
         if not broken:
             raise
         return _run_broken(args, fmt, broken, exc)
+    from pyenvdoctor.model import Severity
+    from pyenvdoctor.render import render
+
     if args.fix:
         return _run_fix(args, fmt, report, files)
     color, width = _terminal(fmt, args.output)
@@ -945,6 +996,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # ended after each run (Linux; elsewhere, or if refused, it outlives the report).
         process.become_subreaper()
     try:
+        if args.command in ("report", "which"):
+            _check_working_directory()
         if args.command == "report":
             return _run_report(args)
         if args.command == "which":
@@ -968,3 +1021,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse enforces it
     return EXIT_USAGE  # pragma: no cover
+
+
+def run() -> NoReturn:
+    """The ``pyenvdoctor`` console script and ``python -m pyenvdoctor``: :func:`main`, then the
+    process ends without the interpreter's teardown, which frees every object one by one (for
+    a report of a large environment, 40-60 ms after the report was written). mypy exits the
+    same way (``mypy.util.hard_exit``: flush stdout and stderr, then ``os._exit``).
+
+    Nothing is left to the teardown: every output is written and flushed by :func:`main`
+    (:func:`_write`, the ``--log`` file closed), the probe's temporary directory is removed
+    when its answer is read, the target's processes are reaped, and no thread of ours is
+    running (the report's helper threads are joined before it is built); the only ``atexit``
+    work skipped is that of modules that are imported but not used.
+
+    A ``SystemExit`` from :func:`main` (``--help``, a usage error from argparse) exits as usual.
+    When flushing stdout or stderr fails here, the status is 120, as CPython's own exit gives
+    when its final flush of stdout fails (``Py_FinalizeEx`` in ``Python/pylifecycle.c``).
+    """
+    status = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        status = 120
+    os._exit(status)

@@ -12,7 +12,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -21,6 +20,8 @@ from pyenvdoctor import probe, process
 from pyenvdoctor.errors import InterpreterError
 
 if TYPE_CHECKING:
+    import tempfile
+
     from pyenvdoctor.collect.interpreter import ProbeResult
 
 __all__ = ["DEFAULT_TIMEOUT", "Choice", "RunningProbe", "choose_interpreter"]
@@ -180,16 +181,21 @@ class RunningProbe:
         working_directory: str | None = None,
     ) -> None:
         self.executable = executable
-        self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
         # The probe runs where the user stands: site.py makes relative PYTHONPATH entries
         # absolute against the working directory, and '' is searched there (the bootstrap keeps
-        # '' off sys.path while the probe imports its own modules). The empty directory is the
-        # fallback when there is no such directory.
-        cwd = self._neutral.name
+        # '' off sys.path while the probe imports its own modules). An empty directory of its
+        # own is the fallback when there is no such directory.
+        self._neutral: tempfile.TemporaryDirectory[str] | None = None
         if working_directory and os.path.isdir(working_directory):
             cwd = working_directory
+        else:
+            import tempfile  # here only: it imports random, which seeds itself (milliseconds)
+
+            self._neutral = tempfile.TemporaryDirectory(prefix="pyenvdoctor-probe-")
+            cwd = self._neutral.name
         self._error: InterpreterError | None = None
         self._running: process.Running | None = None
+        self._collected = False
         argv = [
             executable,
             "-c",
@@ -201,7 +207,7 @@ class RunningProbe:
             source = Path(probe.__file__).read_bytes()
             self._running = process.start(argv, input=source, cwd=cwd, answer_channel=True)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            self._neutral.cleanup()
+            self._cleanup()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self._error = InterpreterError(f"{executable}: cannot run it ({reason})")
 
@@ -224,7 +230,8 @@ class RunningProbe:
         try:
             done = self._running.wait(timeout)
         finally:
-            self._neutral.cleanup()
+            self._collected = True
+            self._cleanup()
         if done.timed_out:
             raise InterpreterError(
                 f"{self.executable}: no answer within {timeout:g} s (hung at start-up?)"
@@ -232,3 +239,17 @@ class RunningProbe:
         from pyenvdoctor.collect.interpreter import parse_probe  # the model: imported late
 
         return parse_probe(self.executable, done)
+
+    def close(self) -> None:
+        """Kill the target with its group and reap it, unless :meth:`result` collected it
+        (then nothing is done): for a caller that gives up before asking (a usage error found
+        while the target boots, an interrupt)."""
+        if self._running is not None and not self._collected:
+            self._collected = True
+            self._running.kill()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._neutral is not None:
+            self._neutral.cleanup()
+            self._neutral = None

@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "ANSWER_FD",
@@ -216,9 +216,9 @@ def sweep() -> int:
         time.sleep(0.01)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Finished:
-    """What a process did.
+class Finished(NamedTuple):
+    """What a process did (a named tuple, not a dataclass: this module is imported before the
+    shim lookups and the probe start, where importing :mod:`dataclasses` would delay both).
 
     :ivar returncode: its exit status (negative: killed by that signal), ``None`` when it was
         still running at the deadline and was killed.

@@ -3,10 +3,10 @@ where it goes (like pip-audit ``_format``)."""
 
 from __future__ import annotations
 
-import enum
 import re
 from typing import Any
 
+from pyenvdoctor.formats import OutputFormat
 from pyenvdoctor.model import Report, from_dict, to_dict
 
 __all__ = ["OutputFormat", "printable", "render"]
@@ -14,14 +14,6 @@ __all__ = ["OutputFormat", "printable", "render"]
 #: C0 controls, DEL and C1 controls (ESC starts terminal escape sequences; CSI is U+009B).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_KEEP_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
-class OutputFormat(str, enum.Enum):
-    """Every output format; :func:`render` handles each member (a test walks them all)."""
-
-    TEXT = "text"
-    JSON = "json"
-    MARKDOWN = "markdown"
 
 
 def render(
