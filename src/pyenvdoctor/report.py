@@ -240,22 +240,11 @@ def _diagnose(
     # in the same cache afterwards).
     owners = record_files(scan.distributions, records)
     pip_cache, script_findings, nearby_venvs, commands = pending_walks.result()
-    bytecode = pending_scan.result()
-    bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
-    caches = collect_caches(
-        environ=environ,
-        working_directory=working_directory,
-        project_root=project_root,
-        pip_cache=pip_cache,
-        bytecode=bytecode,
-        python=interpreter.executable,
-        target_prefix=interpreter.prefix,
-        now=now,
-    )
+    # Still before waiting for the scan (its workers have both cores; this thread would
+    # otherwise sit idle in the wait): every check that does not read the bytecode summary.
     modules, contested = resolve_names(interpreter, sys_path)
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
-
-    findings = [
+    before_scan = (
         *environment_findings(
             interpreter,
             sys_path=sys_path,
@@ -311,6 +300,22 @@ def _diagnose(
             owned=owners.keys(),
             python=interpreter.executable,
         ),
+    )
+    bytecode = pending_scan.result()
+    bytecode = add_zip_groups(bytecode, sys_path, BytecodeTarget.for_interpreter(interpreter))
+    caches = collect_caches(
+        environ=environ,
+        working_directory=working_directory,
+        project_root=project_root,
+        pip_cache=pip_cache,
+        bytecode=bytecode,
+        python=interpreter.executable,
+        target_prefix=interpreter.prefix,
+        now=now,
+    )
+
+    findings = [
+        *before_scan,
         *bytecode_findings(
             bytecode,
             python=interpreter.executable,
