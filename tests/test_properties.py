@@ -417,6 +417,29 @@ def test_record_paths(data: bytes) -> None:
     assert got == expected
 
 
+@PROPS
+@given(_file_bytes(RECORD_TEXT), st.data())
+def test_record_rows_containing(data: bytes, draw: st.DataObject) -> None:
+    """``Records.containing`` (``str.find`` over the text) is the filter of :meth:`paths`, for
+    every needle it accepts (a piece of the file itself: in a path, a hash or a size field),
+    asked before and after the rows were split; others raise."""
+    text = data.decode("utf-8", "replace")
+    start = draw.draw(st.integers(0, len(text)))
+    piece = text[start : start + draw.draw(st.integers(1, 6))]
+    needle = draw.draw(st.sampled_from([piece or "bin", "bin", "..", ".pth", "/", "\x0c"]))
+    with fresh_dir() as d:
+        info = os.path.join(d, "x-1.dist-info")
+        write(os.path.join(info, "RECORD"), data)
+        records = Records()
+        if not needle or any(c in needle for c in ',"\r\n'):
+            with pytest.raises(ValueError):
+                records.containing(info, needle)
+            return
+        before = records.containing(info, needle)
+        expected = [p for p in records.paths(info) if needle in p]
+        assert before == expected == records.containing(info, needle)
+
+
 # --- .pth lines (the probe's reading, run here in the host interpreter) -----------------------
 
 PTH_TEXT = st.lists(

@@ -25,6 +25,10 @@ def test_every_record_of_this_environment_reads_as_importlib_metadata_reads_it()
             continue
         expected = tuple(str(f) for f in dist.files or ())
         assert records.paths(str(path)) == expected, path
+        for needle in ("bin", "..", ".pth", "/", ".py"):  # what the checks ask, against csv
+            assert Records().containing(str(path), needle) == [
+                p for p in expected if needle in p
+            ], (path, needle)
         compared += 1
     assert compared >= 10  # pytest, mypy, ruff, rich, packaging ... are installed here
 
@@ -59,3 +63,15 @@ def test_missing_undecodable_and_fifo_records_own_nothing(tmp_path: Path) -> Non
     assert records.paths(str(missing)) == ()
     assert records.paths(str(latin)) == ()
     assert records.paths(str(fifo)) == ()  # returns at once: not opened for a blocking read
+
+
+def test_rows_containing_look_at_the_path_field_only(tmp_path: Path) -> None:
+    info = tmp_path / "pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "RECORD").write_bytes(
+        b"pkg/a.py,sha256=xbinx,1\n../../../bin/tool,sha256=bin,10\r\n\npkg/bin.txt\n,bin,\r"
+    )
+    records = Records()
+    assert records.containing(str(info), "bin") == ["../../../bin/tool", "pkg/bin.txt"]
+    assert records.containing(str(info), "..") == ["../../../bin/tool"]
+    assert records.paths(str(info)) == ("pkg/a.py", "../../../bin/tool", "pkg/bin.txt", "")

@@ -310,6 +310,7 @@ def script_owners(
     records = Records() if records is None else records
     scripts = os.path.normcase(os.path.realpath(scripts_dir))
     marker = os.path.basename(scripts_dir)
+    usable = bool(marker) and not any(c in marker for c in ',"\r\n')  # Records.containing
     owners: dict[str, str] = {}
     real_dirs: dict[str, str] = {}
     for site in site_dirs:
@@ -319,7 +320,8 @@ def script_owners(
             continue
         for name in entries:
             dist = name[: -len(".dist-info")].split("-")[0]
-            for row in records.paths(os.path.join(site, name)):
+            info = os.path.join(site, name)
+            for row in records.containing(info, marker) if usable else records.paths(info):
                 if marker not in row:
                     continue
                 path = os.path.normpath(os.path.join(site, row))

@@ -52,7 +52,10 @@ def record_files(
         if not d.metadata_path.endswith(".dist-info"):
             continue
         base = os.path.dirname(d.metadata_path)
-        for path in records.paths(d.metadata_path):
+        for path in (
+            *records.containing(d.metadata_path, ".."),
+            *records.containing(d.metadata_path, ".pth"),
+        ):
             if not (path.startswith("..") or path.endswith(".pth")):
                 continue
             directory, name = os.path.split(os.path.join(base, path))
