@@ -75,3 +75,20 @@ def test_rows_containing_look_at_the_path_field_only(tmp_path: Path) -> None:
     assert records.containing(str(info), "bin") == ["../../../bin/tool", "pkg/bin.txt"]
     assert records.containing(str(info), "..") == ["../../../bin/tool"]
     assert records.paths(str(info)) == ("pkg/a.py", "../../../bin/tool", "pkg/bin.txt", "")
+
+
+def test_record_owners_searching_few_paths_agrees_with_splitting_every_record() -> None:
+    """``record_owners`` looks a few paths up in each RECORD's text and splits the RECORDs for
+    many; both give pip's own answer (``pip show -f`` lists these files) for this venv."""
+    import sysconfig
+
+    from pyenvdoctor.checks.bytecode import record_owners
+
+    site = sysconfig.get_paths()["purelib"]
+    pip_init = os.path.join(site, "pip", "__init__.py")
+    version = os.path.join(site, "packaging", "version.py")
+    stray = os.path.join(site, "pip", "not-installed-by-anyone.py")
+    few = record_owners([pip_init, version, stray], [site])
+    padding = [os.path.join(site, "nothing", f"m{i}.py") for i in range(20)]
+    many = record_owners([pip_init, version, stray, *padding], [site])
+    assert few == many == {pip_init: "pip", version: "packaging"}

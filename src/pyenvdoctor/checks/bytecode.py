@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pyenvdoctor.collect.records import Records
+from pyenvdoctor.collect.records import Records, searchable
 from pyenvdoctor.model import BytecodeCategory, BytecodeGroup, BytecodeSummary, Finding, Severity
 
 __all__ = ["bytecode_findings", "format_bytes", "record_owners"]
@@ -219,6 +219,11 @@ def _stem(path: str) -> str:
     return os.path.basename(path).split(".", 1)[0]
 
 
+#: Up to this many paths per site directory, :func:`record_owners` searches each RECORD's text
+#: for each path; more, and it splits the RECORDs once.
+_FEW = 16
+
+
 def record_owners(
     paths: Iterable[str], site_dirs: Sequence[str], records: Records | None = None
 ) -> dict[str, str]:
@@ -244,9 +249,18 @@ def record_owners(
             infos = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
         except OSError:
             continue
+        # A few paths (a package and the module it hides): each looked up in the RECORD's
+        # text (Records.containing) instead of splitting every RECORD of the site.
+        few = len(relative) <= _FEW and all(searchable(r) for r in relative)
         for info in infos:
             dist = info[: -len(".dist-info")].split("-")[0]
-            for row in records.paths(os.path.join(site, info)):
+            dist_info = os.path.join(site, info)
+            if few:
+                for rel, path in relative.items():
+                    if rel in records.containing(dist_info, rel):
+                        owners.setdefault(path, dist)
+                continue
+            for row in records.paths(dist_info):
                 if row in relative:
                     owners.setdefault(relative[row], dist)
     return owners

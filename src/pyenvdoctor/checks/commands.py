@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
 from pyenvdoctor import files
-from pyenvdoctor.collect.records import Records
+from pyenvdoctor.collect.records import Records, searchable
 from pyenvdoctor.model import (
     Distribution,
     Finding,
@@ -310,7 +310,7 @@ def script_owners(
     records = Records() if records is None else records
     scripts = os.path.normcase(os.path.realpath(scripts_dir))
     marker = os.path.basename(scripts_dir)
-    usable = bool(marker) and not any(c in marker for c in ',"\r\n')  # Records.containing
+    usable = searchable(marker)
     owners: dict[str, str] = {}
     real_dirs: dict[str, str] = {}
     for site in site_dirs:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from pyenvdoctor import files
 
-__all__ = ["Records"]
+__all__ = ["Records", "searchable"]
 
 
 class _Text(NamedTuple):
@@ -84,7 +84,7 @@ class Records:
         :param needle: a non-empty string without ``,``, ``"``, ``\r`` or ``\n``.
         :raises ValueError: another ``needle``.
         """
-        if not needle or any(c in needle for c in ',"\r\n'):
+        if not searchable(needle):
             raise ValueError(f"not a needle for RECORD rows: {needle!r}")
         with self._lock:
             parsed = self._paths.get(dist_info)
@@ -117,6 +117,12 @@ class Records:
         if read is None:
             read = self._read[dist_info] = _read(os.path.join(dist_info, "RECORD"))
         return read
+
+
+def searchable(needle: str) -> bool:
+    """Whether :meth:`Records.containing` accepts ``needle``: not empty, and without ``,``,
+    ``"``, ``\r`` or ``\n`` (which a path field of an unquoted row cannot hold)."""
+    return bool(needle) and not any(c in needle for c in ',"\r\n')
 
 
 def _read(record: str) -> _Text | tuple[str, ...]:
