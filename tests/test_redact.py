@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import clean_env, cli, make_venv, make_wheel, pip_install, site_packages
 from pyenvdoctor.redact import Redactor
@@ -237,3 +239,24 @@ def test_url_passwords_of_the_environment_are_hidden_everywhere() -> None:
     for path in ("/srv/a@b/lib", "/opt/x:y", "//user", "/opt/ab@cd:ef/x"):
         assert plain.text(path) == path
     assert plain.kinds == set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["/root", "root", "/root/", "x", ".", "~", "-", "/", "\\", " ", "é", "_"]),
+        max_size=8,
+    ).map("".join),
+    st.sampled_from(["/root", "root", "a.b", "h-1"]),
+)
+def test_whole_word_patterns_match_as_the_lookbehind_first_form(text: str, literal: str) -> None:
+    """``redact._whole`` puts the literal first (fast to search); the matches are those of the
+    plain ``(?<!C)LITERAL(?=A)`` form, for the home rule's and the name rules' classes."""
+    import re
+
+    from pyenvdoctor.redact import _whole
+
+    for before, after in ((r"[\w.~-]", r"(?=[/\\]|$|[^\w.-])"), (r"[\w.-]", r"(?![\w-])")):
+        plain = re.compile("(?<!" + before + ")" + re.escape(literal) + after)
+        fast = _whole(literal, before, after)
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]

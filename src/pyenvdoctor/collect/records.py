@@ -74,7 +74,7 @@ class Records:
                     cached = tuple(row.partition(",")[0] for row in text.split("\n") if row)
                 else:
                     cached = read
-                self._paths[dist_info] = cached
+                self._paths[dist_info] = self._read[dist_info] = cached  # the text is let go
         return cached
 
     def containing(self, dist_info: str, needle: str) -> list[str]:
