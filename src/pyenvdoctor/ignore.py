@@ -13,7 +13,6 @@ read with :mod:`tomllib` (3.11+), or ``tomli`` on 3.10 (a dependency there).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import sys
 from collections import Counter
@@ -66,6 +65,8 @@ def check_codes(codes: Iterable[str], source: str) -> list[str]:
     result = list(codes)
     for code in result:
         if code not in FINDING_CODES:
+            import difflib  # only for the error: it costs milliseconds to import
+
             near = difflib.get_close_matches(code, sorted(FINDING_CODES), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             raise UsageError(
