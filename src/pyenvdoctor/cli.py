@@ -9,7 +9,6 @@ inspected; 4 output cannot be written; 6 ``--fix`` not confirmed; 7 ``--fix`` in
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
 import os
 import sys
@@ -934,11 +933,11 @@ def _run_report(args: argparse.Namespace) -> int:
         args,
         OutputFormat.TEXT if args.output is None and sys.stdout.isatty() else OutputFormat.JSON,
     )
-    now = (
-        datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        if args.timestamp
-        else None
-    )
+    now = None
+    if args.timestamp:
+        import datetime
+
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     # --fix CODE and --ignore are checked in _build, while the target boots, before any
     # report work: a usage error still comes before the report is built.
     files: list[tuple[BytecodeCategory, str, os.stat_result]] = []

@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
+from typing import Any
 
 __all__ = ["NotRegularFileError", "read_bytes", "read_text"]
 
@@ -55,6 +57,23 @@ def read_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The TOML document at ``path`` (a regular file, UTF-8), parsed with :mod:`tomllib`
+    (``tomli`` before 3.11), which is imported here, on the first call: most reports read no
+    TOML file (no ``pyproject.toml`` where the user stands).
+
+    :raises OSError: as :func:`read_bytes`.
+    :raises ValueError: not UTF-8 (``UnicodeDecodeError``) or not TOML
+        (``tomllib.TOMLDecodeError``, a ``ValueError``).
+    """
+    text = read_text(path)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
 
 
 def read_text(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,11 +22,6 @@ from pyenvdoctor import files
 from pyenvdoctor.checks import FINDING_CODES
 from pyenvdoctor.errors import UsageError
 from pyenvdoctor.model import Finding, IgnoredCode, Report
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 __all__ = [
     "IGNORE_OPTION",
@@ -85,8 +79,8 @@ def _project_codes(project_root: str) -> tuple[list[str], str, str | None]:
     if not os.path.isfile(path):
         return [], path, None
     try:
-        data = tomllib.loads(files.read_text(path))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = files.read_toml(path)
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not TOML
         return (
             [],
             path,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -176,7 +175,14 @@ def _default_identity(environ: Mapping[str, str]) -> tuple[str | None, str | Non
     except Exception:  # no user name available
         user = None
     try:
-        host: str | None = socket.gethostname().split(".")[0]
+        # socket.gethostname() is gethostname(2), which glibc answers from uname(2)'s nodename
+        # (sysdeps/posix/gethostname.c): the same name without importing socket (milliseconds).
+        if hasattr(os, "uname"):
+            host: str | None = os.uname().nodename.split(".")[0]
+        else:  # pragma: no cover - Windows
+            import socket
+
+            host = socket.gethostname().split(".")[0]
     except OSError:
         host = None
     return home, user, host

@@ -16,7 +16,6 @@ import configparser
 import os
 import re
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,11 +33,6 @@ from pyenvdoctor.model import (
     RepairKind,
     Severity,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 __all__ = ["ProjectInfo", "project_findings", "read_project", "reinstall_editable"]
 
@@ -95,8 +89,8 @@ def read_project(root: str) -> ProjectInfo:
     path = os.path.join(root, "pyproject.toml")
     if os.path.isfile(path):
         try:
-            data = tomllib.loads(files.read_text(path))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            data = files.read_toml(path)
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not TOML
             return _failed(root, path, f"pyproject.toml cannot be read: {exc}")
         project = data.get("project")
         if project is not None:  # PEP 621: name is required and never dynamic

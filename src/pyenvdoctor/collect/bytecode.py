@@ -1362,6 +1362,8 @@ class BackgroundScan:
         tasks = _tasks(
             self._roots, rules, self._state.unreadable, depth=self.DEPTH, rules_target=target
         )
+        import pickle  # noqa: F401 - here, before the fork: the workers need it too (imported once)
+
         from pyenvdoctor import process
 
         group = -(-len(tasks) // self.MAX_QUEUED) or 1

@@ -71,11 +71,6 @@ from typing import Any, NamedTuple
 from pyenvdoctor import files
 from pyenvdoctor.model import BytecodeCategory, BytecodeSummary, LocationClass, PipCache, ToolCache
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10
-    import tomli as tomllib
-
 __all__ = [
     "STALE_SECONDS",
     "CacheLocation",
@@ -332,8 +327,8 @@ def _user_config_dir(app: str, environ: Mapping[str, str], platform: str, roamin
 def _read_toml(path: str) -> dict[str, Any] | None:
     """A TOML file's table, or ``None`` when it is missing, unreadable or invalid."""
     try:
-        return tomllib.loads(files.read_text(path))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return files.read_toml(path)
+    except (OSError, ValueError):  # ValueError: not UTF-8, or not TOML
         return None
 
 
