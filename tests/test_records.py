@@ -92,3 +92,22 @@ def test_record_owners_searching_few_paths_agrees_with_splitting_every_record() 
     padding = [os.path.join(site, "nothing", f"m{i}.py") for i in range(20)]
     many = record_owners([pip_init, version, stray, *padding], [site])
     assert few == many == {pip_init: "pip", version: "packaging"}
+
+
+def test_record_owners_of_many_paths_through_their_shared_end() -> None:
+    """More than a few paths are searched through the end they share (``.py`` here): the
+    owners are those of splitting every RECORD, and a path with another end changes nothing."""
+    import sysconfig
+
+    from pyenvdoctor.checks import bytecode
+
+    site = sysconfig.get_paths()["purelib"]
+    wanted = [
+        os.path.join(site, "pip", "__init__.py"),
+        os.path.join(site, "packaging", "version.py"),
+    ]
+    wanted += [os.path.join(site, "nothing", f"m{i}.py") for i in range(20)]
+    assert bytecode._shared_end(os.path.relpath(p, site) for p in wanted) == ".py"
+    through_end = bytecode.record_owners(wanted, [site])
+    mixed = bytecode.record_owners([*wanted, os.path.join(site, "nothing", "x.txt")], [site])
+    assert through_end == mixed == {wanted[0]: "pip", wanted[1]: "packaging"}

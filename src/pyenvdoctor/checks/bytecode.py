@@ -224,6 +224,13 @@ def _stem(path: str) -> str:
 _FEW = 16
 
 
+def _shared_end(paths: Iterable[str]) -> str | None:
+    """The longest end all of ``paths`` share, when :meth:`Records.containing` can search for
+    it and it is at least 3 characters long (``.so``); else ``None``."""
+    end = os.path.commonprefix([p[::-1] for p in paths])[::-1]  # noqa: RUF071 - by character
+    return end if len(end) >= 3 and searchable(end) else None
+
+
 def record_owners(
     paths: Iterable[str], site_dirs: Sequence[str], records: Records | None = None
 ) -> dict[str, str]:
@@ -249,9 +256,12 @@ def record_owners(
             infos = sorted(e.name for e in os.scandir(site) if e.name.endswith(".dist-info"))
         except OSError:
             continue
-        # A few paths (a package and the module it hides): each looked up in the RECORD's
-        # text (Records.containing) instead of splitting every RECORD of the site.
+        # Without splitting every RECORD of the site (Records.containing searches its text):
+        # a few paths (a package and the module it hides) are each looked up; more (the
+        # extensions beside their sources) through the end they share (".so"), since a row
+        # naming one of them holds that end.
         few = len(relative) <= _FEW and all(searchable(r) for r in relative)
+        shared = _shared_end(relative)
         for info in infos:
             dist = info[: -len(".dist-info")].split("-")[0]
             dist_info = os.path.join(site, info)
@@ -260,7 +270,8 @@ def record_owners(
                     if rel in records.containing(dist_info, rel):
                         owners.setdefault(path, dist)
                 continue
-            for row in records.paths(dist_info):
+            rows = records.containing(dist_info, shared) if shared else records.paths(dist_info)
+            for row in rows:
                 if row in relative:
                     owners.setdefault(relative[row], dist)
     return owners
