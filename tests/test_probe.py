@@ -195,3 +195,68 @@ def test_default_is_the_python3_on_path_with_shims_resolved(tmp_path: Path) -> N
     assert (
         select_interpreter(None, {"PATH": str(tmp_path / "empty")}).reason is SelectionReason.HOST
     )
+
+
+# Files of the user's directory that CPython would import if the probe let it: `platform`
+# imports subprocess lazily, the probe source needs json, 3.13's `-c` imports linecache (and
+# traceback) before any code runs; sitecustomize is not searched there (site runs before '' is
+# put on sys.path), so it is a control.
+_TRAPS = ("subprocess", "json", "linecache", "traceback", "platform", "re", "ast")
+
+
+@pytest.mark.parametrize("minor", ["3.8", "3.11", "3.13", "debian"])
+def test_nothing_in_the_users_directory_runs(minor: str, tmp_path: Path) -> None:
+    """The report and ``which`` run the probe where the user stands (``''`` on sys.path means
+    that directory) but import nothing from there: each trap module writes a file when it is
+    imported. The oracle is the interpreter itself: ``python -c`` run there does import them
+    (3.13: linecache at once; all of them when imported), so the traps are real."""
+    python = DEBIAN_PYTHON if minor == "debian" else require_python(minor)
+    if not python.exists():
+        pytest.skip("no Debian python3")
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in _TRAPS:
+        (work / f"{name}.py").write_text(
+            f"open({str(tmp_path / ('RAN_' + name))!r}, 'w').close()\n"
+        )
+    (work / "main.py").write_text("print('main')\n")
+    env = clean_env()
+    env.pop("PYTHONSAFEPATH", None)
+    # The oracle: run there, the interpreter imports the user's copy.
+    # (3.13 imports ./linecache.py for -c; its missing _register_code is then reported with
+    # ./traceback.py, and the command never runs.)
+    run([str(python), "-c", "import json"], env=env, cwd=work, check=False)
+    ran = sorted(p.name for p in tmp_path.glob("RAN_*"))
+    assert ran == (["RAN_linecache", "RAN_traceback"] if minor == "3.13" else ["RAN_json"])
+    for name in ran:
+        (tmp_path / name).unlink()
+
+    data = report_json(python, env, work)
+    which = cli(
+        "which", "json", "--python", python, "--format", "json", "--no-redact", env=env, cwd=work
+    )
+    assert sorted(p.name for p in tmp_path.glob("RAN_*")) == []
+    # What the probe reports is still the user's sys.path: '' first, meaning the directory.
+    first = data["sys_path"][0]
+    assert (first["index"], first["path"], first["resolved"]) == (0, "", str(work))
+    assert data["interpreter"]["flags"]["safe_path"] is False
+    assert "PYTHONSAFEPATH" not in data["environment_variables"]
+    # ... and `which json` answers the user's copy, as CPython does.
+    assert json.loads(which.stdout)["levels"][-1]["origin"] == str(work / "json.py")
+
+
+def test_a_users_pythonsafepath_is_reported_as_set(tmp_path: Path) -> None:
+    """PYTHONSAFEPATH set by the user (3.11+): sys.path has no '' entry and the flag is true,
+    as ``python -c 'import sys; print(sys.path[0], sys.flags.safe_path)'`` prints."""
+    python = require_python("3.12")
+    env = clean_env(PYTHONSAFEPATH="1")
+    oracle = run(
+        [str(python), "-c", "import sys; print(repr(sys.path[0]), sys.flags.safe_path)"],
+        env=env,
+        cwd=tmp_path,
+    ).stdout.split()
+    assert oracle[1] == "True" and oracle[0] != "''"
+    data = report_json(python, env, tmp_path)
+    assert data["interpreter"]["flags"]["safe_path"] is True
+    assert data["sys_path"][0]["path"] == oracle[0].strip("'")
+    assert data["environment_variables"]["PYTHONSAFEPATH"] == "1"

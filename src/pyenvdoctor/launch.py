@@ -151,7 +151,10 @@ def _shell_python(environ: Mapping[str, str]) -> tuple[str, str] | None:
             continue
         try:
             done = process.run(
-                [found, "-c", "import sys; print(sys.executable)"], timeout=10, env=environ
+                [found, "-c", "import sys; print(sys.executable)"],
+                timeout=10,
+                # 3.11+: no '' on sys.path, so 3.13's -c imports no ./linecache.py
+                env={**environ, "PYTHONSAFEPATH": "1"},
             )
         except (OSError, ValueError):
             return name, str(Path(found).absolute())
@@ -201,11 +204,16 @@ class RunningProbe:
             "-c",
             probe.BOOTSTRAP,
             process.ANSWER_FD,
+            "-" if os.environ.get("PYTHONSAFEPATH") else "P",
             *(("which", which, working_directory or "") if which else ()),
         ]
+        # PYTHONSAFEPATH=1 (3.11+, ignored before): ``-c`` puts no '' on sys.path, so nothing
+        # in the user's directory is imported before the bootstrap runs (3.13 imports
+        # linecache for -c); the bootstrap puts '' back where -c puts it (probe.BOOTSTRAP).
+        env = None if os.environ.get("PYTHONSAFEPATH") else {**os.environ, "PYTHONSAFEPATH": "1"}
         try:
             source = Path(probe.__file__).read_bytes()
-            self._running = process.start(argv, input=source, cwd=cwd, answer_channel=True)
+            self._running = process.start(argv, input=source, cwd=cwd, env=env, answer_channel=True)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             self._cleanup()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

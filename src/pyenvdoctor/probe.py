@@ -52,20 +52,36 @@ BOOTSTRAP = (
     "else:\n"
     "    _m = sorted(sys.modules)\n"
     "    _p = list(sys.path)\n"
+    "    _h = sys.argv.pop(1) == 'P' if len(sys.argv) > 1 else False\n"
+    "    if _h:\n"
+    "        import os\n"
+    "        os.environ.pop('PYTHONSAFEPATH', None)\n"
+    "        if getattr(sys.flags, 'safe_path', False):\n"
+    "            _p.insert(0, '')\n"
     "    sys.path[:] = [p for p in _p if p and isinstance(p, str) and '\\0' not in p]\n"
     "    _src = sys.stdin.read()\n"
     "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__',"
-    " '_startup_modules': _m, '_startup_path': _p, '_answer_fd': _fd})\n"
+    " '_startup_modules': _m, '_startup_path': _p, '_answer_fd': _fd, '_host_safe_path': _h})\n"
 )
 #: The host appends the number of the descriptor the answer goes to (the *answer channel*, a
 #: pipe the host made, :mod:`pyenvdoctor.process`) as the first argument, which the bootstrap
 #: removes from ``sys.argv`` again; ``-`` means stdout. Text a ``sitecustomize``, a ``.pth``
 #: line or an ``atexit`` hook prints on stdout then cannot mix with the answer (issue 16).
 #: The bootstrap records the names in ``sys.modules`` and ``sys.path`` before anything of the
-#: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` while
-#: the probe imports its own modules: ``which`` runs the probe in the *user's* working directory
-#: (so relative ``PYTHONPATH`` entries, which ``site.removeduppaths`` made absolute, and ``''``
-#: mean what they mean for the user), and a ``./json.py`` there must not replace the probe's.
+#: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` for
+#: as long as the probe imports anything: the probe runs in the *user's* working directory (so
+#: relative ``PYTHONPATH`` entries, which ``site.removeduppaths`` made absolute, and ``''`` mean
+#: what they mean for the user), and a ``./json.py`` or ``./subprocess.py`` there (``platform``
+#: imports it lazily) must not run. Only :func:`resolve` searches with ``''`` back on
+#: ``sys.path``, and it imports nothing.
+#:
+#: The second argument is ``P`` when the host set ``PYTHONSAFEPATH=1`` for the target (the
+#: user's environment did not set it), else ``-``. On 3.11+ ``-c`` then does not put ``''`` on
+#: ``sys.path`` before the bootstrap runs (``-P``; 3.13 imports ``linecache`` for ``-c``
+#: before it: a ``./linecache.py`` would run); the bootstrap puts ``''`` back at
+#: ``sys.path[0]`` in ``_startup_path`` (where ``-c`` puts it, after ``site`` ran: CPython
+#: ``Modules/main.c`` ``pymain_run_python``), reports ``sys.flags.safe_path`` as the user's
+#: (false) and removes the variable from ``os.environ``. Older interpreters ignore it.
 
 _ENV_VARS_PREFIXES = ("PIP_",)
 
@@ -165,7 +181,8 @@ def _flags() -> Dict[str, Any]:
         "ignore_environment": f.ignore_environment,
         "no_user_site": f.no_user_site,
         "optimize": f.optimize,
-        "safe_path": getattr(f, "safe_path", False),
+        # True only if the user set it: the host's PYTHONSAFEPATH=1 is not the user's.
+        "safe_path": bool(getattr(f, "safe_path", False)) and not globals().get("_host_safe_path"),
         "verbose": f.verbose,
         "pycache_prefix": getattr(sys, "pycache_prefix", None),
         # "default", "always" or "never" (--check-hash-based-pycs, PEP 552).
@@ -174,7 +191,9 @@ def _flags() -> Dict[str, Any]:
 
 
 def _str_path() -> List[str]:
-    """``sys.path`` without the entries that are not ``str`` (bytes, an int, ``None`` put
+    """``sys.path`` as the target started with it (``_startup_path``, see :data:`BOOTSTRAP`;
+    the live ``sys.path`` when run otherwise) without the entries that are not ``str`` (bytes,
+    an int, ``None`` put
     there by a ``.pth`` line or a ``sitecustomize``): ``PathFinder._get_spec`` skips them
     (CPython ``Lib/importlib/_bootstrap_external.py``: ``if not isinstance(entry, str):
     continue``), and they cannot be written as JSON.
@@ -183,7 +202,9 @@ def _str_path() -> List[str]:
     ``ValueError: embedded null byte`` (``_path_stat`` in ``FileFinder``'s path hook), and no
     path holding one exists on POSIX or Windows.
     """
-    return [p for p in sys.path if isinstance(p, str) and "\0" not in p]
+    startup_path = globals().get("_startup_path")
+    entries = sys.path if startup_path is None else startup_path
+    return [p for p in entries if isinstance(p, str) and "\0" not in p]
 
 
 def _path_left_out() -> List[int]:
@@ -693,8 +714,8 @@ def main() -> None:
     """Print :data:`MARKER` and the JSON document on standard output."""
     # ensure_ascii keeps undecodable paths (surrogate escapes) as valid JSON escapes.
     # ``python -c BOOTSTRAP which NAME`` resolves NAME instead of collecting facts.
-    # The probe's own modules are imported while '' is off sys.path (see BOOTSTRAP); then
-    # sys.path is put back as the target started with it.
+    # Everything the probe imports is imported while '' is off sys.path (see BOOTSTRAP); only
+    # resolve() searches the path the target started with.
     import ast  # noqa: F401
     import importlib.machinery  # noqa: F401
     import importlib.util  # noqa: F401
@@ -705,13 +726,11 @@ def main() -> None:
     import sysconfig  # noqa: F401
     import types  # noqa: F401
 
-    startup_path = globals().get("_startup_path")
-    if startup_path is not None:
-        # Entries that are not str, or hold a NUL byte, are reported from _startup_path and
-        # kept off sys.path while the probe imports what it needs (see _str_path).
-        sys.path[:] = [p for p in startup_path if isinstance(p, str) and "\0" not in p]
     if len(sys.argv) >= 3 and sys.argv[1] == "which":
         facts = collect()
+        # Only the search sees sys.path as the target started with it ('' included); entries
+        # that are not str, or hold a NUL byte, are skipped (see _str_path).
+        sys.path[:] = _str_path()
         found = resolve(sys.argv[2], globals().get("_startup_modules") or ())
         answer = {"probe_version": PROBE_VERSION, "which": found, "facts": facts}
     else:

@@ -315,7 +315,11 @@ def _run_in_target(executable: str, code: str, payload: object) -> Any:
 
     try:
         done = process.run(
-            [executable, "-c", code], input=json.dumps(payload).encode(), timeout=600
+            # -I -S: nothing of the user's directory, environment or site is imported (the
+            # code needs only builtins, json and marshal; 3.13's -c imports linecache).
+            [executable, "-I", "-S", "-c", code],
+            input=json.dumps(payload).encode(),
+            timeout=600,
         )
         if done.timed_out:
             return None
