@@ -260,3 +260,10 @@ def test_a_users_pythonsafepath_is_reported_as_set(tmp_path: Path) -> None:
     assert data["interpreter"]["flags"]["safe_path"] is True
     assert data["sys_path"][0]["path"] == oracle[0].strip("'")
     assert data["environment_variables"]["PYTHONSAFEPATH"] == "1"
+
+
+def test_the_unresolved_prefix_is_the_models() -> None:
+    """The probe cannot import the model; the prefix its note starts with is the model's."""
+    from pyenvdoctor import model, probe
+
+    assert probe.UNRESOLVED == model.UNRESOLVED_PREFIX

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_env, make_venv, pyenv_python, report_json, run
+from conftest import clean_env, cli, make_venv, pyenv_python, report_json, run
 from pyenvdoctor.collect.which import build_which
 from pyenvdoctor.model import BytecodeCategory
 
@@ -243,10 +243,48 @@ def test_finders_that_build_modules_at_run_time(tmp_path: Path) -> None:
     spec = json.loads(run([venv, "-c", _FIND_SPEC, "distutils"], cwd=tmp_path, env=env).stdout)
     assert report.levels[-1].finder == "_distutils_hack.DistutilsMetaFinder"
     assert (report.levels[-1].origin, _tail(report.levels[-1].loader)) == tuple(spec)
+    # Submodules of the shim: its loader returns setuptools._distutils, whose __path__ the
+    # import searches; the module that really loads is the oracle.
+    for name in ("distutils.core", "distutils.command.build_py"):
+        sub = build_which(name, python=str(venv), environ=env, working_directory=str(tmp_path))
+        out = json.loads(run([venv, "-c", _IMPORT, name], cwd=tmp_path, env=env).stdout)
+        assert sub.found and sub.levels[-1].origin == out[1]
+        assert "setuptools/_distutils/" in out[1]
+        assert sub.owner is not None and sub.owner.name == "setuptools"
     moves = build_which("six.moves", python=str(venv), environ=env, working_directory=str(tmp_path))
-    assert any("_SixMetaPathImporter" in n for n in moves.notes)
+    assert not moves.found
+    assert moves.unresolved is not None and "_SixMetaPathImporter" in moves.unresolved
     spec = json.loads(run([venv, "-c", _FIND_SPEC, "six.moves"], cwd=tmp_path, env=env).stdout)
     assert spec[1] == "_SixMetaPathImporter"
+    shown = cli("which", "six.moves", "--python", venv, env=env, cwd=tmp_path, check=False)
+    assert shown.returncode == 8
+    assert shown.stdout.startswith("import six.moves: not resolved without running six:")
+
+
+def test_a_path_appended_in_init_is_not_resolved_and_says_so(tmp_path: Path) -> None:
+    """``__path__.append(...)`` in a package's ``__init__`` (not ``pkgutil.extend_path``,
+    which is computed): a submodule found only through the added directory is "not resolved
+    without running" the package, not "not found"; the interpreter does import it."""
+    python = INTERPRETERS.get("3.12") or INTERPRETERS.get("debian")
+    if python is None:
+        pytest.skip("no interpreter")
+    work = tmp_path / "work"
+    (work / "p2").mkdir(parents=True)
+    (work / "extra").mkdir()
+    (work / "p2" / "__init__.py").write_text(
+        "import os\n__path__.append(os.path.join(os.path.dirname(os.path.dirname(__file__)),"
+        " 'extra'))\n"
+    )
+    (work / "extra" / "emod.py").write_text("A = 'extra'\n")
+    env = clean_env()
+    out = json.loads(run([python, "-c", _IMPORT, "p2.emod"], cwd=work, env=env).stdout)
+    assert out[1:] == [str(work / "extra" / "emod.py"), "extra"]
+    report = build_which("p2.emod", python=str(python), environ=env, working_directory=str(work))
+    assert not report.found
+    assert report.unresolved == (
+        "not resolved without running p2: it changes its __path__ when imported, and p2.emod"
+        " is not in the __path__ it starts with"
+    )
 
 
 @pytest.mark.parametrize("label", sorted(INTERPRETERS))

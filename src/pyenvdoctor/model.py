@@ -63,6 +63,10 @@ __all__ = [
 #: Version of the JSON report. Bump the major part when a key changes meaning or disappears.
 SCHEMA_VERSION = "1.1"
 
+#: How the probe's last ``which`` note starts when a name is not found but may be made by a
+#: parent's import that is not run (``pyenvdoctor.probe.UNRESOLVED``, which cannot import this).
+UNRESOLVED_PREFIX = "not resolved without running "
+
 
 class Severity(str, enum.Enum):
     """How bad a finding is. ``error``: something is broken; ``warning``: likely to bite;
@@ -623,6 +627,15 @@ class WhichReport:
     notes: tuple[str, ...]
     #: ``which``: tells this document from a ``report`` (``pyenvdoctor render`` reads both).
     kind: str = "which"
+
+    @property
+    def unresolved(self) -> str | None:
+        """Not found, but a parent's import (not run) may make it: the note that says why
+        (``six.moves``, built at run time by the finder ``six`` adds to ``sys.meta_path``; a
+        package whose ``__init__`` changes its ``__path__``); ``None`` otherwise."""
+        if self.found:
+            return None
+        return next((n for n in self.notes if n.startswith(UNRESOLVED_PREFIX)), None)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -24,7 +24,15 @@ import io
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Set  # stdlib since 3.5; 3.8 needs these
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Set,
+    Tuple,
+)  # stdlib since 3.5; 3.8 needs these
 
 #: Version of the JSON document this probe prints; the host refuses another.
 PROBE_VERSION = 1
@@ -561,10 +569,14 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
 
     result: Dict[str, Any] = {"name": name, "levels": [], "notes": []}
     path: Optional[List[str]] = None
+    # (module, finder class or None): a parent whose import may make the next level appear
+    # (a finder it adds to sys.meta_path, a __path__ it changes) that is not run here.
+    unresolved = None  # type: Optional[Tuple[str, Optional[str]]]
     parts = name.split(".")
     for i in range(len(parts)):
         sub = ".".join(parts[: i + 1])
         level: Dict[str, Any] = {"name": sub, "finder": None, "spec": None, "candidates": []}
+        parent_why, unresolved = unresolved, None  # only the direct parent's import counts
         result["levels"].append(level)
         module = sys.modules.get(sub) if sub in started else None
         module_spec = getattr(module, "__spec__", None) if module is not None else None
@@ -615,13 +627,12 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
             if i > 0:
                 parent_origin = result["levels"][i - 1]["spec"]["origin"] or ""
                 if parent_origin.endswith(".py"):
-                    for cls in _meta_path_installers(parent_origin):
-                        result["notes"].append(
-                            "%s adds the finder %s to sys.meta_path when imported: it may "
-                            "build %s at run time (not resolved without running %s)"
-                            % (parts[0] if i == 1 else ".".join(parts[:i]), cls, sub, parts[0])
-                        )
+                    installers = _meta_path_installers(parent_origin)
+                    if installers and not parent_why:
+                        parent_why = (".".join(parts[:i]), ", ".join(installers))
             result["notes"].append("%s: no finder found it" % sub)
+            if parent_why:
+                result["notes"].append(_unresolved_note(sub, parent_why))
             break
         if i < len(parts) - 1:
             next_path = found["submodule_search_locations"]
@@ -629,22 +640,25 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 path = next_path or []  # already in sys.modules (os.path): found there
                 continue
             if next_path is None:
+                next_path = _path_of_returned_package(result, sub, level)
+            if next_path is None:
                 origin = found["origin"] or ""
                 installers = _meta_path_installers(origin) if origin.endswith(".py") else []
-                for cls in installers:
+                if installers:
                     result["notes"].append(
-                        "%s adds the finder %s to sys.meta_path when imported: it builds %s "
-                        "at run time (not resolved without running %s)"
-                        % (sub, cls, ".".join(parts[: i + 2]), sub)
+                        _unresolved_note(".".join(parts[: i + 2]), (sub, ", ".join(installers)))
                     )
-                if not installers:
+                else:
                     result["notes"].append(
                         "%s is a module, not a package: no submodule %s" % (sub, parts[i + 1])
                     )
                 break
             origin = found["origin"] or ""
             if level["finder"] != "sys.modules" and origin.endswith("__init__.py"):
+                notes_before = len(result["notes"])
                 next_path = _path_changes(result, sub, origin, next_path, path)
+                if any(n.endswith(_CHANGES_PATH) for n in result["notes"][notes_before:]):
+                    unresolved = (sub, None)
             if sub not in sys.modules:
                 # A bodiless stand-in, so PathFinder can build a nested _NamespacePath (its
                 # constructor reads sys.modules[parent].__path__); removed when done.
@@ -680,10 +694,53 @@ def _path_changes(
         )
         return extended
     if b"declare_namespace" in text or b"__path__" in text:
-        result["notes"].append(
-            "%s changes its __path__ when imported; resolved without running it" % sub
-        )
+        result["notes"].append(sub + _CHANGES_PATH)
     return path
+
+
+_CHANGES_PATH = " changes its __path__ when imported; resolved without running it"
+
+#: The start of the note :func:`resolve` ends with when a level is not found but a parent's
+#: import, not run here, may make it (the host's headline says "not resolved", not "fails").
+UNRESOLVED = "not resolved without running "
+
+
+def _unresolved_note(sub: str, why: Tuple[str, Optional[str]]) -> str:
+    module, finder = why
+    if finder is not None:
+        return (
+            UNRESOLVED + "%s: importing it adds the finder %s to sys.meta_path, which "
+            "builds %s at run time" % (module, finder, sub)
+        )
+    return (
+        UNRESOLVED + "%s: it changes its __path__ when imported, and %s is not in the "
+        "__path__ it starts with" % (module, sub)
+    )
+
+
+def _path_of_returned_package(
+    result: Dict[str, Any], sub: str, level: Dict[str, Any]
+) -> Optional[List[str]]:
+    """The ``__path__`` of the package a meta path finder's loader returns as ``sub`` when
+    its spec gives no ``submodule_search_locations``: setuptools' ``DistutilsMetaFinder``
+    (``_distutils_hack``) imports ``setuptools._distutils`` in ``find_spec`` and its loader's
+    ``create_module`` returns that module, so ``import distutils.core`` searches
+    ``setuptools/_distutils``. Recognised by the spec's origin being the ``__file__`` of a
+    package now in ``sys.modules``; ``None`` otherwise (and for the import system's own
+    finders, whose specs say it themselves)."""
+    finder = str(level.get("finder") or "")
+    origin = (level.get("spec") or {}).get("origin")
+    if not origin or finder == "sys.modules" or finder.startswith("_frozen_importlib"):
+        return None
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__path__", None)
+        if getattr(module, "__file__", None) == origin and path is not None:
+            result["notes"].append(
+                "%s: the loader of %s returns the package %s (%s), so its __path__ is "
+                "searched for submodules" % (sub, finder, name, origin)
+            )
+            return list(path)
+    return None
 
 
 def collect() -> Dict[str, Any]:

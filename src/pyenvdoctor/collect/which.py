@@ -32,6 +32,22 @@ def _real(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+def _top_level_of(origin: str, entries: Sequence[str]) -> str | None:
+    """The top-level import name ``origin`` lies under in the deepest of the ``sys.path``
+    directories ``entries`` that holds it (``.../site-packages/setuptools/_distutils/core.py``
+    -> ``setuptools``; a module file -> its stem); ``None`` when no entry holds it."""
+    real = _real(origin)
+    best: str | None = None
+    for entry in entries:
+        base = _real(entry) if entry else ""
+        if base and real.startswith(base.rstrip(os.sep) + os.sep) and len(base) > len(best or ""):
+            best = base
+    if best is None:
+        return None
+    first = real[len(best.rstrip(os.sep)) + 1 :].split(os.sep, 1)[0]
+    return first.split(".", 1)[0]
+
+
 def owning_distribution(
     origin: str, top_level: str, distributions: Sequence[Distribution]
 ) -> Distribution | None:
@@ -135,9 +151,13 @@ def build_which(
         last = levels[-1]
         if last.origin and os.path.isabs(last.origin):
             scan = scan_distributions(sys_path, classifier)
-            owner = owning_distribution(
-                last.origin, name.split(".", maxsplit=1)[0], scan.distributions
-            )
+            top = name.split(".", maxsplit=1)[0]
+            owner = owning_distribution(last.origin, top, scan.distributions)
+            where = _top_level_of(last.origin, [p or working_directory for p in sys_path])
+            if owner is None and where not in (None, top):
+                # A finder returned another package under this name (setuptools' distutils
+                # shim: distutils is setuptools/_distutils): its files are that one's.
+                owner = owning_distribution(last.origin, where, scan.distributions)
             in_zip = (last.loader or "").endswith("zipimporter")
             split = split_zip_path(last.origin) if in_zip else None
             if split is not None:

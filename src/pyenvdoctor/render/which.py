@@ -15,6 +15,8 @@ def _lines(r: WhichReport) -> list[str]:
     if r.found and last is not None:
         where = last.origin or last.kind or "?"
         head = [f"import {r.name} loads {where}", f"  found by {last.finder} ({last.kind})"]
+    elif r.unresolved is not None:
+        head = [f"import {r.name}: {r.unresolved}"]
     else:
         head = [f"import {r.name} fails: not found"]
     head.append(f"  in {r.executable} (Python {r.version}): {r.selection.explanation}")
@@ -41,7 +43,7 @@ def _lines(r: WhichReport) -> list[str]:
     if r.bytecode_path:
         verdict = r.bytecode.value if r.bytecode else "none yet"
         body.append(f"bytecode: {r.bytecode_path} ({verdict})")
-    body += [f"note: {n}" for n in r.notes]
+    body += [f"note: {n}" for n in r.notes if n != r.unresolved]  # the headline says it
     return head + body
 
 
