@@ -110,3 +110,47 @@ def test_a_pycache_prefix_reached_through_a_symlink_is_fixed(tmp_path: Path) -> 
     assert [(f["status"], f["path"].startswith(real_prefix)) for f in files] == [("removed", True)]
     assert run(program, cwd=project, env=env).stdout.strip() == "new"
     assert source.read_text() == "VALUE = 'new'\n"
+
+
+def test_a_symlinked_stale_pyc_is_removed_as_a_link(tmp_path: Path) -> None:
+    """A ``__pycache__`` pyc that is a symlink to a pyc outside the tree: CPython reads it
+    through the link (the edit does not take effect). ``--fix`` removes the link, never what
+    it points to; CPython then compiles the source and the new code runs. The oracle is the
+    user's program (old value before, new after)."""
+    work = tmp_path / "work"
+    shared = tmp_path / "shared"
+    (work / "__pycache__").mkdir(parents=True)
+    shared.mkdir()
+    (shared / "mod.py").write_text("VALUE = 'old'\n")
+    pyc = py_compile.compile(str(shared / "mod.py"), doraise=True)
+    assert pyc is not None
+    (work / "mod.py").write_text("VALUE = 'old'\n")
+    st = (shared / "mod.py").stat()
+    os.utime(work / "mod.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    link = work / "__pycache__" / Path(pyc).name
+    link.symlink_to(pyc)
+    (work / "mod.py").write_text("VALUE = 'new'\n")  # same size, mtime kept: stale-accepted
+    os.utime(work / "mod.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    (work / "main.py").write_text("import mod; print(mod.VALUE)\n")
+    env = clean_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    target = Path(pyc).read_bytes()
+    assert run([sys.executable, "main.py"], cwd=work, env=env).stdout.strip() == "old"
+    proc = cli(
+        "report",
+        "--python",
+        sys.executable,
+        "--fix",
+        "--yes",
+        "--format",
+        "json",
+        env=env,
+        cwd=work,
+    )
+    result = json.loads(proc.stdout)
+    removed = [f["path"] for f in result["outcome"]["files"] if f["status"] == "removed"]
+    assert removed == [str(link)]
+    assert not os.path.lexists(link)
+    assert Path(pyc).read_bytes() == target  # what the link pointed to is untouched
+    assert run([sys.executable, "main.py"], cwd=work, env=env).stdout.strip() == "new"
+    assert link.is_file() and not link.is_symlink()  # CPython wrote a regular pyc there

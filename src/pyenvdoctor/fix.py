@@ -17,7 +17,9 @@ Dangers, and what guards each:
 * a file planned by two actions (a pyc in a bytecode-only leftover directory is also orphaned
   bytecode): it carries the premises of both, whichever action removes it, and is attempted
   once;
-* symlinks: nothing is followed (the scan does not follow them; ``unlink`` removes a name);
+* symlinks: nothing is followed (the scan does not follow them; ``unlink`` removes a name): a
+  symlinked pyc that CPython reads through its link is removed as a link, what it points to
+  stays;
 * leaving the scanned tree, or touching the system: a file must lie under one of the scan's
   roots; files under the target's own stdlib, under ``/usr/lib/python3*``,
   ``/usr/local/lib/python3*``, or owned by another user are left alone unless
@@ -497,7 +499,14 @@ def plan(
     suffixes = (".pyc", *report.interpreter.extension_suffixes)
     by_category: dict[BytecodeCategory, list[tuple[str, os.stat_result]]] = {}
     for category, path, st in files:
-        if category in categories and stat.S_ISREG(st.st_mode) and path.endswith(suffixes):
+        # A symlinked pyc is read by CPython through its link (issue 13): the link is planned
+        # (unlink removes the name, never what it points to; CPython then writes a regular
+        # pyc there). An extension module must be a regular file.
+        if (
+            category in categories
+            and path.endswith(suffixes)
+            and (stat.S_ISREG(st.st_mode) or (stat.S_ISLNK(st.st_mode) and path.endswith(".pyc")))
+        ):
             by_category.setdefault(category, []).append((path, st))
     shipped = {BytecodeCategory.SOURCELESS, BytecodeCategory.EXTENSION_BESIDE_SOURCE}
     owned = _record_files(report, suffixes) if any(by_category.get(c) for c in shipped) else set()
@@ -883,8 +892,10 @@ def _still_debris(f: PlannedFile, st: os.stat_result | None = None) -> str | Non
             return "vanished"
         except OSError as exc:
             return f"cannot check: {exc.strerror}"
-    if not stat.S_ISREG(st.st_mode):
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
         return "no longer a regular file"
+    # The same inode as planned: a symlinked pyc stays that link (its name is removed), a
+    # regular file cannot turn into a link or back.
     if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (f.dev, f.ino, f.size, f.mtime_ns):
         return "changed since the plan (inode, size or mtime)"
     for premise, subject in f.premises:
