@@ -240,15 +240,28 @@ def record_owners(
     627); a file listed there was installed from the distribution's wheel, by design. Only the
     site directories that hold one of ``paths`` have their RECORDs read.
 
+    A path matches a site directory spelled as ``sys.path`` has it or as its real path: the
+    bytecode scan reports real paths (its roots are resolved), ``sys.path`` keeps the symlinks a
+    venv was reached through (``/work/lnk/venv`` for ``/work/real/venv``), and a RECORD's rows
+    are relative, so either spelling names the same row. One ``realpath`` per site directory.
+
     :param paths: absolute file paths; :param site_dirs: the target's site-packages.
     :param records: the report's RECORD cache; ``None``: a new one.
     """
     records = Records() if records is None else records
+    spellings = [
+        (site, prefix)
+        for site in site_dirs
+        if site
+        for prefix in dict.fromkeys(
+            d.rstrip(os.sep) + os.sep for d in (site, os.path.realpath(site))
+        )
+    ]
     wanted: dict[str, dict[str, str]] = defaultdict(dict)  # site -> {relative path: path}
     for path in paths:
-        for site in site_dirs:
-            if site and path.startswith(site.rstrip(os.sep) + os.sep):
-                wanted[site][os.path.relpath(path, site).replace(os.sep, "/")] = path
+        for site, prefix in spellings:
+            if path.startswith(prefix):
+                wanted[site][path[len(prefix) :].replace(os.sep, "/")] = path
                 break
     owners: dict[str, str] = {}
     for site, relative in wanted.items():
