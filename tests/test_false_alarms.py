@@ -59,6 +59,50 @@ def test_mypyc_wheel_shipping_its_source_is_no_warning(tmp_path: Path) -> None:
     assert [e.split(" (")[0] for e in finding["evidence"]] == [str(inplace)]
 
 
+def test_mypyc_wheel_in_a_venv_reached_through_a_symlink_is_no_warning(tmp_path: Path) -> None:
+    """The same wheel in a venv made through a symlinked directory (``lnk -> real``): sys.path
+    names the site directory through ``lnk``, the scan reports real paths, and a RECORD's rows
+    are relative to either (PEP 376), so the shipped extensions are still information. An
+    in-place copy no RECORD lists is still a warning, under its real path."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "lnk").symlink_to("real")
+    (tmp_path / "empty").mkdir()
+    venv_python = make_venv(tmp_path / "lnk" / "venv")
+    try:
+        run(
+            [
+                venv_python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--only-binary",
+                ":all:",
+                "charset-normalizer==3.4.1",
+            ]
+        )
+    except (AssertionError, subprocess.CalledProcessError) as exc:  # no network and no local wheel
+        pytest.skip(f"charset-normalizer wheel not available: {str(exc)[:200]}")
+    site = Path(
+        run([venv_python, "-c", "import charset_normalizer as c; print(c.__file__)"]).stdout.strip()
+    ).parent
+    assert "lnk" in site.parts  # the situation: sys.path in the symlink's spelling
+    data = report_json(venv_python, None, tmp_path / "empty")
+    (found,) = [f for f in data["findings"] if f["code"] == "extension-shadows-source"]
+    assert found["severity"] == "info", found["evidence"]
+    assert "charset_normalizer" in found["message"]
+    assert bad(data) == []
+
+    ext = next(site.glob("md.cpython-*.so"))
+    inplace = site / ext.name.replace("md.", "cd.", 1)
+    shutil.copy(ext, inplace)
+    data = report_json(venv_python, None, tmp_path / "empty")
+    (finding,) = [f for f in data["findings"] if f["code"] == "extension-shadows-source"]
+    assert finding["severity"] == "warning"
+    real = tmp_path.resolve() / "real" / inplace.relative_to(tmp_path / "lnk")
+    assert [e.split(" (")[0] for e in finding["evidence"]] == [str(real)]
+
+
 def bad(data: dict[str, object]) -> list[tuple[str, str]]:
     """``(code, title)`` of the error and warning findings of a JSON report."""
     findings = data["findings"]

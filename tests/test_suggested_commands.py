@@ -316,6 +316,69 @@ def test_bytecode_broken_rm(tmp_path: Path) -> None:
     assert prints(python, "import money; print(money.VALUE)", work) == "current"
 
 
+def _files(*dirs: Path) -> dict[str, bytes]:
+    """``{path: content}`` of every regular file below ``dirs``."""
+    return {str(p): p.read_bytes() for d in dirs for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_bytecode_foreign_and_orphaned_rm_spare_what_the_scan_passes_by(tmp_path: Path) -> None:
+    """A project run under tox with two Pythons (``.tox/py312``, the target, and
+    ``.tox/py310``) and with another venv beside (``venv310``), both holding pip-installed
+    bytecode of 3.10 that their RECORDs list, and a ``.nox`` venv of the target's Python with
+    an orphaned pyc. The scan passes them by (``collect/bytecode.py`` ``_listing``: ``.tox``,
+    ``.nox``, directories with a ``pyvenv.cfg``), so the printed commands name the files the
+    report judged, one by one: the project's own 3.10 bytecode (many modules: the list is split
+    into commands that ``sh -c`` still takes, under 128 KiB) and the pyc of a deleted module.
+    After them the findings are gone, every file of the other environments is byte for byte
+    what it was, and the project's code runs."""
+    base, other = require_python("3.12"), require_python("3.10")
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'mul'\nversion = '1.0'\n")
+    module(project, "mul", "six")
+    (project / "tests" / "test_mul.py").write_text("import mul\n")
+    generated = project / "generated_tables_of_a_code_generator_with_rather_long_module_names"
+    generated.mkdir()
+    for i in range(800):
+        (generated / f"table_{i:04}_of_the_generated_lookup_module.py").write_text("X = 1\n")
+    python = make_venv(project / ".tox" / "py312", base)
+    wheel = make_wheel(tmp_path, "tinydep", "1.0")
+    for venv in (project / ".tox" / "py310", project / "venv310"):
+        pip_install(make_venv(venv, other), wheel)  # pip compiles cpython-310 pycs (RECORD)
+    nox = make_venv(project / ".nox" / "py312", base)
+    pip_install(nox, wheel)
+    (site_packages(nox) / "tinydep.py").unlink()  # its cpython-312 pyc is orphaned there
+    protected = [project / ".tox" / "py310", project / "venv310", project / ".nox"]
+    before = _files(*protected)
+    tag310, tag312 = "cpython-310", "cpython-312"
+    assert any(p.endswith(f".{tag310}.pyc") for p in before)
+    assert any(p.endswith(f"tinydep.{tag312}.pyc") for p in before)
+    # What the py310 run leaves in the project; then a module renamed after a py312 run.
+    run([other, "-m", "compileall", "-q", project / "tests", generated, project / "mul.py"])
+    module(project, "old", "old")
+    run([python, "-m", "py_compile", project / "old.py"])
+    (project / "old.py").unlink()
+    judged = sorted(str(p) for p in project.glob(f"*/__pycache__/*.{tag310}.pyc"))
+    judged += [str(project / "__pycache__" / f"mul.{tag310}.pyc")]
+    orphan = str(project / "__pycache__" / f"old.{tag312}.pyc")
+
+    data = report_json(python, None, project)
+    foreign, orphaned = the(data, "bytecode-foreign"), the(data, "bytecode-orphaned")
+    assert foreign["count"] == len(judged) == 802
+    assert len(foreign["commands"]) > 1  # 802 long paths: several commands of one form
+    assert all(len(c.encode()) < 128 * 1024 for c in foreign["commands"])
+    named = [w for c in foreign["commands"] for w in shlex.split(c)[3:]]
+    assert sorted(named) == sorted(judged)
+    assert orphaned["commands"] == [f"rm -f -- {orphan}"]
+    for command in (*foreign["commands"], *orphaned["commands"]):
+        sh(command, project)
+    after = report_json(python, None, project)
+    assert findings(after, "bytecode-foreign") == findings(after, "bytecode-orphaned") == []
+    assert _files(*protected) == before
+    assert prints(python, "import mul; print(mul.VALUE)", project) == "six"
+    assert "No module named 'old'" in prints(python, "import old", project)
+
+
 @pytest.mark.parametrize(
     ("code", "writes"),
     [("bytecode-stale", True), ("bytecode-stale-slow-imports", False)],

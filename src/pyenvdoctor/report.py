@@ -319,7 +319,6 @@ def _diagnose(
         *bytecode_findings(
             bytecode,
             python=interpreter.executable,
-            cache_tag=interpreter.cache_tag or "",
             site_dirs=site_dirs,
             records=records,
         ),

@@ -131,17 +131,47 @@ _TEXT: dict[BytecodeCategory, _Text] = {
 _ZIP_SUFFIXES = (".zip", ".egg", ".pyz", ".whl")
 
 
+#: At most this many bytes per ``rm`` command: well under Linux's ``MAX_ARG_STRLEN`` (128 KiB,
+#: the longest single argument, which a command run as ``sh -c COMMAND`` is) and ``ARG_MAX``.
+#: A longer list is split into several commands of the same form.
+_MAX_COMMAND_BYTES = 64 * 1024
+
+
+def _rm(paths: Sequence[str]) -> tuple[str, ...]:
+    """``rm -f -- FILE...`` of exactly ``paths``, as few commands as fit
+    :data:`_MAX_COMMAND_BYTES` each."""
+    commands: list[str] = []
+    words: list[str] = []
+    size = 0
+    for p in paths:
+        word = shlex.quote(p)
+        n = len(os.fsencode(word)) + 1
+        if words and size + n > _MAX_COMMAND_BYTES:
+            commands.append("rm -f -- " + " ".join(words))
+            words, size = [], 0
+        words.append(word)
+        size += n
+    if words:
+        commands.append("rm -f -- " + " ".join(words))
+    return tuple(commands)
+
+
 def _command(
     category: BytecodeCategory,
     groups: list[BytecodeGroup],
     python: str,
-    cache_tag: str,
-    roots: tuple[str, ...],
     *,
     shipped: Iterable[str] = (),
 ) -> tuple[str, ...]:
     """The command that removes or rewrites exactly the files of ``groups`` (each run as
     printed by ``tests/test_suggested_commands.py`` and the bytecode tests).
+
+    Files are named one by one, never found again under the scan roots: the scan passes by
+    what is not the target's (``.tox``, ``.nox``, ``node_modules``, other virtual
+    environments, site directories that are not roots, symlinked directories;
+    ``collect/bytecode.py`` ``_listing``), and a ``find ROOT`` or ``rglob`` would reach them
+    (another tox env's pip-installed pycs of its own Python). No paths for every file: no
+    command.
 
     :param shipped: files a distribution's RECORD lists (a wheel that ships sourceless
         bytecode on purpose): never removed, as ``--fix`` never removes them.
@@ -150,41 +180,28 @@ def _command(
         return ()  # members of a zip file (collect/zipbytecode.py): no file to remove
     files = sum(g.files for g in groups)
     listed = sorted(e for g in groups for e in g.paths)
-    quoted = " ".join(shlex.quote(r) for r in roots)
+    if not listed or len(listed) != files:
+        return ()
     if category in (
         BytecodeCategory.STALE_ACCEPTED,
         BytecodeCategory.SOURCELESS,
         BytecodeCategory.BROKEN,
+        BytecodeCategory.FOREIGN,
+        BytecodeCategory.ORPHANED,
     ):
         # The scan keeps the path of every file but fresh ones: exactly those go.
         keep = set(shipped)
-        wanted = [p for p in listed if p not in keep]
-        if not wanted or len(listed) != files:
-            return ()
-        return ("rm -f -- " + " ".join(shlex.quote(p) for p in wanted),)
-    if category in (BytecodeCategory.EXTENSION_BESIDE_SOURCE, BytecodeCategory.SHADOWED):
-        return ()
+        return _rm([p for p in listed if p not in keep])
     if category in (BytecodeCategory.STALE, BytecodeCategory.STALE_NOT_REWRITTEN):
         # Each source, forced: without -f compileall skips a pyc whose recorded mtime matches
         # although the size differs (``compileall.compile_file`` compares magic, flags and
         # mtime only), which is how an edit within the same second is stale.
         sources = [_source_of(p) for p in listed]
-        if not listed or len(listed) != files or None in sources:
+        if None in sources:
             return ()  # e.g. under sys.pycache_prefix: no source path to name here
         return (f"{python} -m compileall -q -f " + " ".join(shlex.quote(str(p)) for p in sources),)
-    if category is BytecodeCategory.IGNORED:
-        return ()
-    if category is BytecodeCategory.FOREIGN:
-        return (
-            f"find {quoted} -path '*/__pycache__/*.pyc' -not -name '*.{cache_tag}.pyc' "
-            f"-not -name '*.{cache_tag}.opt-*.pyc' -type f -delete",
-        )
-    script = (
-        "import pathlib, sys; [p.unlink() for r in sys.argv[1:] for p in "
-        f"pathlib.Path(r).rglob('__pycache__/*.{cache_tag}*.pyc') "
-        "if not p.parent.parent.joinpath(p.name.split('.')[0] + '.py').exists()]"
-    )
-    return (f"{python} -c {shlex.quote(script)} {quoted}",)
+    # EXTENSION_BESIDE_SOURCE, SHADOWED, IGNORED: explained, or repaired by --fix only.
+    return ()
 
 
 def _source_of(pyc: str) -> str | None:
@@ -240,15 +257,28 @@ def record_owners(
     627); a file listed there was installed from the distribution's wheel, by design. Only the
     site directories that hold one of ``paths`` have their RECORDs read.
 
+    A path matches a site directory spelled as ``sys.path`` has it or as its real path: the
+    bytecode scan reports real paths (its roots are resolved), ``sys.path`` keeps the symlinks a
+    venv was reached through (``/work/lnk/venv`` for ``/work/real/venv``), and a RECORD's rows
+    are relative, so either spelling names the same row. One ``realpath`` per site directory.
+
     :param paths: absolute file paths; :param site_dirs: the target's site-packages.
     :param records: the report's RECORD cache; ``None``: a new one.
     """
     records = Records() if records is None else records
+    spellings = [
+        (site, prefix)
+        for site in site_dirs
+        if site
+        for prefix in dict.fromkeys(
+            d.rstrip(os.sep) + os.sep for d in (site, os.path.realpath(site))
+        )
+    ]
     wanted: dict[str, dict[str, str]] = defaultdict(dict)  # site -> {relative path: path}
     for path in paths:
-        for site in site_dirs:
-            if site and path.startswith(site.rstrip(os.sep) + os.sep):
-                wanted[site][os.path.relpath(path, site).replace(os.sep, "/")] = path
+        for site, prefix in spellings:
+            if path.startswith(prefix):
+                wanted[site][path[len(prefix) :].replace(os.sep, "/")] = path
                 break
     owners: dict[str, str] = {}
     for site, relative in wanted.items():
@@ -320,7 +350,6 @@ def bytecode_findings(
     summary: BytecodeSummary,
     *,
     python: str,
-    cache_tag: str,
     site_dirs: Sequence[str] = (),
     records: Records | None = None,
 ) -> list[Finding]:
@@ -348,7 +377,6 @@ def bytecode_findings(
         files = sum(g.files for g in groups)
         size = sum(g.bytes for g in groups)
         per_class = ", ".join(f"{g.location_class.value}: {g.files}" for g in groups)
-        roots = tuple(sorted({r for g in groups for r in g.roots}))
         findings.append(
             Finding(
                 code=text.code,
@@ -360,8 +388,6 @@ def bytecode_findings(
                     category,
                     groups,
                     py,
-                    cache_tag,
-                    roots,
                     shipped=record_owners((p for g in groups for p in g.paths), site_dirs, records)
                     if category is BytecodeCategory.SOURCELESS
                     else (),
