@@ -135,3 +135,48 @@ def test_user_site_shadows_the_base_site_packages(tmp_path: Path) -> None:
     f = finding(report_json(py, env, tmp_path), "user-site-shadows")
     assert f["evidence"] == [str(user_site / "pip"), str(Path(base_pip).parent)]
     assert "base-site-packages" in f["title"]
+
+
+def flat_project(root: Path, name: str = "flatpkg", version: str = "0.2.0") -> Path:
+    """A flat-layout setuptools project: ``<root>/<name>/__init__.py`` and a test using it."""
+    (root / name).mkdir(parents=True)
+    (root / name / "__init__.py").write_text("def mul(a, b):\n    return a * b\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_mul.py").write_text(
+        f"import {name}\n\ndef test_mul():\n    assert {name}.mul(2, 3) == 6\n"
+    )
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        f'[tool.setuptools]\npackages = ["{name}"]\n'
+    )
+    return root / name
+
+
+def test_own_flat_tree_before_its_installed_copy_is_info(tmp_path: Path) -> None:
+    """``pip install .`` of a flat-layout project, reported from its checkout: ``sys.path[0]``
+    is the working directory (CPython ``Modules/main.c``, ``-c``/``-m``/REPL), so CPython loads
+    the project's own tree, not the copy; nothing to rename (the rule ``project-installed-as-copy``
+    uses, :func:`pyenvdoctor.checks.project.tree_wins_over`). A local ``helper/`` before a
+    *different* installed distribution ``helper`` still warns."""
+    py = make_venv(tmp_path / "venv")
+    root = tmp_path / "proj"
+    tree = flat_project(root)
+    run([py, "-m", "pip", "install", "-q", root])
+    (root / "helper").mkdir()
+    (root / "helper" / "__init__.py").write_text("VALUE = 'local'\n")
+    pip_install(
+        py, make_wheel(tmp_path, "helper", "1.0", files={"helper/__init__.py": "VALUE = 'dist'\n"})
+    )
+    # CPython, the oracle: from the checkout both names load the local directories.
+    assert imported(py, "flatpkg", root) == str(tree / "__init__.py")
+    assert imported(py, "helper", root) == str(root / "helper" / "__init__.py")
+    report = report_json(py, clean_env(), root)
+    shadowed = {f["subject"]: f for f in report["findings"] if f["code"] == "distribution-shadowed"}
+    own = shadowed[str(tree)]
+    assert own["severity"] == "info", own
+    assert "current project flatpkg" in own["message"]
+    assert "Rename your file" not in own["message"]
+    other = shadowed[str(root / "helper")]
+    assert other["severity"] == "warning"
+    assert "the installed helper 1.0" in other["title"]

@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Sequence
 
 from pyenvdoctor.checks.bytecode import record_owners
+from pyenvdoctor.checks.project import ProjectInfo, tree_wins_over
 from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import (
     ContestedName,
@@ -70,12 +71,17 @@ def shadowing_findings(
     interpreter: Interpreter,
     distributions: Sequence[Distribution],
     records: Records | None = None,
+    *,
+    project: ProjectInfo | None = None,
 ) -> list[Finding]:
     """One finding per name that resolves somewhere unexpected; user files are explained and
     never changed by ``--fix`` (only leftover bytecode-only directories are offered).
 
     :param records: the report's RECORD cache (a package and a module one wheel installs side
         by side are that distribution's quirk: info, not a warning); ``None``: a new one.
+    :param project: the current project (:func:`~pyenvdoctor.checks.project.read_project` of
+        the report's project root), ``None`` outside one: its own working tree winning over its
+        installed copy is information, as for ``project-installed-as-copy``.
     """
     stdlib_names = set(interpreter.stdlib_module_names or ())
     findings: list[Finding] = []
@@ -163,6 +169,9 @@ def shadowing_findings(
                 if user is not None:
                     findings.append(user)
             dist = _owner(c.name, distributions)
+            if dist is not None and project is not None and tree_wins_over(w, dist, project):
+                findings.append(_own_tree_first(c.name, w, site_other, dist, project))
+                continue
             what = f"the installed {dist.name} {dist.version}" if dist else f"{site_other.path}"
             findings.append(
                 Finding(
@@ -194,6 +203,30 @@ def shadowing_findings(
         if user is not None:
             findings.append(user)
     return findings
+
+
+def _own_tree_first(
+    name: str, w: NameProvider, site_other: NameProvider, dist: Distribution, project: ProjectInfo
+) -> Finding:
+    """``distribution-shadowed`` as information: the winner ``w`` is the current project's own
+    working tree and the distribution it comes before is that project's installed copy
+    (:func:`~pyenvdoctor.checks.project.tree_wins_over`, the rule ``project-installed-as-copy``
+    uses). ``sys.path[0]`` is the script's directory or the working directory (CPython
+    ``Modules/main.c``), so running from the checkout loads the tree: nothing to rename."""
+    return Finding(
+        code="distribution-shadowed",
+        subject=w.path,
+        severity=Severity.INFO,
+        title=f"{w.path} is the working tree of {dist.name}, before its installed copy",
+        message=(
+            f"`import {name}` loads {w.path} ({w.location.value}, sys.path[{w.index}]), part "
+            f"of the current project {project.name} in {project.root}, instead of the installed "
+            f"{dist.name} {dist.version} in {site_other.path}, which is this project's own copy: "
+            "from here your edits run. Run from another directory, or through its entry "
+            "points, the installed copy runs instead (see project-installed-as-copy)."
+        ),
+        evidence=(w.path, site_other.path),
+    )
 
 
 def _package_shadows_module(package: str, module: str, records: Records | None) -> Finding:
