@@ -46,6 +46,7 @@ from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     RunningProbe,
     environment_variables,
+    startup_modules,
 )
 from pyenvdoctor.collect.managed import managed_environment
 from pyenvdoctor.collect.modules import resolve_names
@@ -263,7 +264,14 @@ def _diagnose(
             python=interpreter.executable,
             contested=contested,
         ),
-        *shadowing_findings(contested, interpreter, scan.distributions, records, project=project),
+        *shadowing_findings(
+            contested,
+            interpreter,
+            scan.distributions,
+            records,
+            project=project,
+            startup_modules=startup_modules(data),
+        ),
         *(
             project_findings(
                 project,

@@ -73,6 +73,7 @@ def shadowing_findings(
     records: Records | None = None,
     *,
     project: ProjectInfo | None = None,
+    startup_modules: frozenset[str] | None = None,
 ) -> list[Finding]:
     """One finding per name that resolves somewhere unexpected; user files are explained and
     never changed by ``--fix`` (only leftover bytecode-only directories are offered).
@@ -82,13 +83,30 @@ def shadowing_findings(
     :param project: the current project (:func:`~pyenvdoctor.checks.project.read_project` of
         the report's project root), ``None`` outside one: its own working tree winning over its
         installed copy is information, as for ``project-installed-as-copy``.
+    :param startup_modules: the names in the target's ``sys.modules`` when its start-up ended
+        (:func:`~pyenvdoctor.collect.interpreter.startup_modules`), ``None`` when unknown. A
+        ``sys.path[0]`` file named like one of them never loads (:func:`_imported_at_startup`):
+        the contest is judged from the next provider, the one start-up imported.
     """
     stdlib_names = set(interpreter.stdlib_module_names or ())
     findings: list[Finding] = []
-    for c in contested:
-        w = c.winner
+    for contest in contested:
+        c, w = contest, contest.winner
         if c.name == "__pycache__":
             continue
+        if (
+            startup_modules is not None
+            and c.name in startup_modules
+            and w.location is LocationClass.SCRIPT_DIR
+            and c.others
+        ):
+            regular = [p for p in c.others if p.kind != "namespace"]
+            loaded = regular[0] if regular else c.others[0]
+            findings.append(_imported_at_startup(c.name, w, loaded, stdlib_names))
+            c = ContestedName(
+                name=c.name, winner=loaded, others=tuple(p for p in c.others if p is not loaded)
+            )
+            w = loaded
         stdlib_other = next((p for p in c.others if p.location in _STDLIB), None)
         site_other = next(
             (p for p in c.others if p.location in _SITE and p.kind != "namespace"), None
@@ -203,6 +221,36 @@ def shadowing_findings(
         if user is not None:
             findings.append(user)
     return findings
+
+
+def _imported_at_startup(
+    name: str, w: NameProvider, loaded: NameProvider, stdlib_names: set[str]
+) -> Finding:
+    """Information, not a shadow: ``name`` is in ``sys.modules`` when start-up ends (the
+    ``encodings`` codec machinery, on 3.8-3.10 also ``os``, ``io``, ``abc``, ``codecs``,
+    ``stat``, ``site``; whatever a ``.pth`` import line or ``sitecustomize`` imports), and
+    ``importlib._bootstrap._find_and_load`` returns ``sys.modules[name]`` before any finder is
+    asked. ``w``, in ``sys.path[0]``, cannot have been that module: CPython puts the script's
+    directory (or ``''``) on ``sys.path`` only after ``site`` ran (``Modules/main.c``,
+    ``pymain_run_python``), so start-up found ``loaded``, the next provider.
+
+    :param w: the ``sys.path[0]`` provider that would win a search; :param loaded: the one
+        start-up imported.
+    """
+    stdlib = name in stdlib_names or loaded.location in _STDLIB
+    return Finding(
+        code="stdlib-shadowed" if stdlib else "distribution-shadowed",
+        subject=w.path,
+        severity=Severity.INFO,
+        title=f"{w.path} never loads: {name} is already imported at start-up",
+        message=(
+            f"{name} is already imported at start-up (it is in sys.modules before your program "
+            f"runs); `import {name}` returns it, {loaded.path} ({loaded.location.value}), and "
+            f"the local file {w.path} never loads: sys.modules is consulted before sys.path. "
+            "Renaming it avoids confusion, but changes nothing that runs."
+        ),
+        evidence=(w.path, loaded.path),
+    )
 
 
 def _own_tree_first(
