@@ -146,6 +146,43 @@ def test_tox_env_is_clean_and_its_command_runs_the_tree(tmp_path: Path) -> None:
     assert out.stdout == "edited\n"  # the env runs the tree as it is now
 
 
+def test_tox_env_of_a_flat_project_reported_from_its_checkout_is_clean(tmp_path: Path) -> None:
+    """A flat-layout project tested by tox, reported from the checkout with the tox env's
+    interpreter: ``sys.path[0]`` is the working directory (CPython ``Modules/main.c``), so
+    ``python -c "import flatpkg"`` there loads the tree (CPython's own ``__file__``), before the
+    copy tox installed. That tree is the current project: ``distribution-shadowed`` is
+    information, like ``project-installed-as-copy``, not "rename your file"."""
+    bin_dir = tool_venv()
+    env = tool_env(bin_dir)
+    project = tmp_path / "flatproj"
+    (project / "flatpkg").mkdir(parents=True)
+    (project / "flatpkg" / "__init__.py").write_text("def mul(a, b):\n    return a * b\n")
+    (project / "tests").mkdir()
+    (project / "tests" / "test_mul.py").write_text(
+        "import flatpkg\n\ndef test_mul():\n    assert flatpkg.mul(2, 3) == 6\n"
+    )
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "flatpkg"\nversion = "0.2.0"\n[tool.setuptools]\npackages = ["flatpkg"]\n'
+    )
+    (project / "tox.ini").write_text(
+        "[tox]\nenv_list = py\n[testenv]\ndeps = pytest\ncommands = pytest -q tests\n"
+    )
+    try:
+        run(["tox", "-e", "py"], env=env, cwd=project)
+    except AssertionError as exc:
+        pytest.skip(f"tox could not build the project: {str(exc)[-300:]}")
+    python = project / ".tox" / "py" / "bin" / "python"
+    code = "import flatpkg; print(flatpkg.__file__)"
+    loaded = run([python, "-c", code], cwd=project).stdout.strip()
+    assert loaded == str(project / "flatpkg" / "__init__.py")  # CPython: the tree, from here
+    data = report_json(python, None, project)
+    assert bad(data) == []
+    (own,) = [f for f in data["findings"] if f["code"] == "distribution-shadowed"]
+    assert own["severity"] == "info" and own["subject"] == str(project / "flatpkg")
+    assert "current project flatpkg" in own["message"]
+
+
 def test_nox_session_env_is_clean(tmp_path: Path) -> None:
     """A nox session that installs the project (``session.install(".")``): its copy is nox's
     to refresh at the next run, information without a command."""

@@ -46,6 +46,7 @@ from pyenvdoctor.collect.interpreter import (
     DEFAULT_TIMEOUT,
     RunningProbe,
     environment_variables,
+    startup_modules,
 )
 from pyenvdoctor.collect.managed import managed_environment
 from pyenvdoctor.collect.modules import resolve_names
@@ -243,6 +244,7 @@ def _diagnose(
     # Still before waiting for the scan (its workers have both cores; this thread would
     # otherwise sit idle in the wait): every check that does not read the bytecode summary.
     modules, contested = resolve_names(interpreter, sys_path)
+    project = read_project(project_root) if project_root is not None else None
     scripts_dir = interpreter.sysconfig_paths.get("scripts", "")
     before_scan = (
         *environment_findings(
@@ -262,16 +264,23 @@ def _diagnose(
             python=interpreter.executable,
             contested=contested,
         ),
-        *shadowing_findings(contested, interpreter, scan.distributions, records),
+        *shadowing_findings(
+            contested,
+            interpreter,
+            scan.distributions,
+            records,
+            project=project,
+            startup_modules=startup_modules(data),
+        ),
         *(
             project_findings(
-                read_project(project_root),
+                project,
                 scan.distributions,
                 python=interpreter.executable,
                 contested=contested,
                 managed=managed_environment(interpreter.prefix),
             )
-            if project_root is not None
+            if project is not None
             else ()
         ),
         *command_findings(

@@ -28,13 +28,20 @@ from pyenvdoctor.model import (
     ContestedName,
     Distribution,
     Finding,
+    NameProvider,
     Repair,
     RepairGroup,
     RepairKind,
     Severity,
 )
 
-__all__ = ["ProjectInfo", "project_findings", "read_project", "reinstall_editable"]
+__all__ = [
+    "ProjectInfo",
+    "project_findings",
+    "read_project",
+    "reinstall_editable",
+    "tree_wins_over",
+]
 
 #: Findings that ``pip install -e <root>`` resolves.
 _REINSTALL = (
@@ -173,22 +180,32 @@ def reinstall_editable(
     )
 
 
+def tree_wins_over(winner: NameProvider, dist: Distribution, project: ProjectInfo) -> bool:
+    """``winner`` (what ``import`` loads for one top-level name of ``dist``) is the current
+    project's working tree, not ``dist``'s copy: a regular module or package inside
+    ``project.root`` but outside ``dist.location`` (a ``.venv`` or ``.tox`` inside the project
+    holds the copy), and ``dist`` is that project (PEP 503 names). A namespace portion is not:
+    PEP 420 portions merge, so each submodule decides."""
+    return (
+        project.canonical_name is not None
+        and dist.canonical_name == project.canonical_name
+        and winner.kind != "namespace"
+        and _belongs_to(winner.path, project.root)
+        and not _belongs_to(winner.path, dist.location)
+    )
+
+
 def _tree_wins(dist: Distribution, project: ProjectInfo, contested: Sequence[ContestedName]) -> str:
     """The files of the project's tree that ``import`` loads instead of ``dist``'s copy: every
     top-level name of ``dist`` resolved (:func:`~pyenvdoctor.collect.modules.resolve_names`,
-    ``sys.path[0]`` being the working directory) to a file inside the project but outside
-    ``dist.location`` (a ``.venv`` or ``.tox`` inside the project is the copy). Empty when any
-    name loads the copy or is a namespace package, or ``dist`` names no top-level module."""
+    ``sys.path[0]`` being the working directory) to the tree (:func:`tree_wins_over`). Empty
+    when any name loads the copy or is a namespace package, or ``dist`` names no top-level
+    module."""
     winners = {c.name: c.winner for c in contested}
     found = []
     for name in dist.top_level:
         winner = winners.get(name)
-        if (
-            winner is None
-            or winner.kind == "namespace"  # PEP 420 portions merge: each submodule decides
-            or not _belongs_to(winner.path, project.root)
-            or _belongs_to(winner.path, dist.location)
-        ):
+        if winner is None or not tree_wins_over(winner, dist, project):
             return ""
         found.append(f"`import {name}` loads {winner.path} ({winner.location.value})")
     return "; ".join(found)

@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Sequence
 
 from pyenvdoctor.checks.bytecode import record_owners
+from pyenvdoctor.checks.project import ProjectInfo, tree_wins_over
 from pyenvdoctor.collect.records import Records
 from pyenvdoctor.model import (
     ContestedName,
@@ -70,19 +71,42 @@ def shadowing_findings(
     interpreter: Interpreter,
     distributions: Sequence[Distribution],
     records: Records | None = None,
+    *,
+    project: ProjectInfo | None = None,
+    startup_modules: frozenset[str] | None = None,
 ) -> list[Finding]:
     """One finding per name that resolves somewhere unexpected; user files are explained and
     never changed by ``--fix`` (only leftover bytecode-only directories are offered).
 
     :param records: the report's RECORD cache (a package and a module one wheel installs side
         by side are that distribution's quirk: info, not a warning); ``None``: a new one.
+    :param project: the current project (:func:`~pyenvdoctor.checks.project.read_project` of
+        the report's project root), ``None`` outside one: its own working tree winning over its
+        installed copy is information, as for ``project-installed-as-copy``.
+    :param startup_modules: the names in the target's ``sys.modules`` when its start-up ended
+        (:func:`~pyenvdoctor.collect.interpreter.startup_modules`), ``None`` when unknown. A
+        ``sys.path[0]`` file named like one of them never loads (:func:`_imported_at_startup`):
+        the contest is judged from the next provider, the one start-up imported.
     """
     stdlib_names = set(interpreter.stdlib_module_names or ())
     findings: list[Finding] = []
-    for c in contested:
-        w = c.winner
+    for contest in contested:
+        c, w = contest, contest.winner
         if c.name == "__pycache__":
             continue
+        if (
+            startup_modules is not None
+            and c.name in startup_modules
+            and w.location is LocationClass.SCRIPT_DIR
+            and c.others
+        ):
+            regular = [p for p in c.others if p.kind != "namespace"]
+            loaded = regular[0] if regular else c.others[0]
+            findings.append(_imported_at_startup(c.name, w, loaded, stdlib_names))
+            c = ContestedName(
+                name=c.name, winner=loaded, others=tuple(p for p in c.others if p is not loaded)
+            )
+            w = loaded
         stdlib_other = next((p for p in c.others if p.location in _STDLIB), None)
         site_other = next(
             (p for p in c.others if p.location in _SITE and p.kind != "namespace"), None
@@ -163,6 +187,9 @@ def shadowing_findings(
                 if user is not None:
                     findings.append(user)
             dist = _owner(c.name, distributions)
+            if dist is not None and project is not None and tree_wins_over(w, dist, project):
+                findings.append(_own_tree_first(c.name, w, site_other, dist, project))
+                continue
             what = f"the installed {dist.name} {dist.version}" if dist else f"{site_other.path}"
             findings.append(
                 Finding(
@@ -194,6 +221,60 @@ def shadowing_findings(
         if user is not None:
             findings.append(user)
     return findings
+
+
+def _imported_at_startup(
+    name: str, w: NameProvider, loaded: NameProvider, stdlib_names: set[str]
+) -> Finding:
+    """Information, not a shadow: ``name`` is in ``sys.modules`` when start-up ends (the
+    ``encodings`` codec machinery, on 3.8-3.10 also ``os``, ``io``, ``abc``, ``codecs``,
+    ``stat``, ``site``; whatever a ``.pth`` import line or ``sitecustomize`` imports), and
+    ``importlib._bootstrap._find_and_load`` returns ``sys.modules[name]`` before any finder is
+    asked. ``w``, in ``sys.path[0]``, cannot have been that module: CPython puts the script's
+    directory (or ``''``) on ``sys.path`` only after ``site`` ran (``Modules/main.c``,
+    ``pymain_run_python``), so start-up found ``loaded``, the next provider.
+
+    :param w: the ``sys.path[0]`` provider that would win a search; :param loaded: the one
+        start-up imported.
+    """
+    stdlib = name in stdlib_names or loaded.location in _STDLIB
+    return Finding(
+        code="stdlib-shadowed" if stdlib else "distribution-shadowed",
+        subject=w.path,
+        severity=Severity.INFO,
+        title=f"{w.path} never loads: {name} is already imported at start-up",
+        message=(
+            f"{name} is already imported at start-up (it is in sys.modules before your program "
+            f"runs); `import {name}` returns it, {loaded.path} ({loaded.location.value}), and "
+            f"the local file {w.path} never loads: sys.modules is consulted before sys.path. "
+            "Renaming it avoids confusion, but changes nothing that runs."
+        ),
+        evidence=(w.path, loaded.path),
+    )
+
+
+def _own_tree_first(
+    name: str, w: NameProvider, site_other: NameProvider, dist: Distribution, project: ProjectInfo
+) -> Finding:
+    """``distribution-shadowed`` as information: the winner ``w`` is the current project's own
+    working tree and the distribution it comes before is that project's installed copy
+    (:func:`~pyenvdoctor.checks.project.tree_wins_over`, the rule ``project-installed-as-copy``
+    uses). ``sys.path[0]`` is the script's directory or the working directory (CPython
+    ``Modules/main.c``), so running from the checkout loads the tree: nothing to rename."""
+    return Finding(
+        code="distribution-shadowed",
+        subject=w.path,
+        severity=Severity.INFO,
+        title=f"{w.path} is the working tree of {dist.name}, before its installed copy",
+        message=(
+            f"`import {name}` loads {w.path} ({w.location.value}, sys.path[{w.index}]), part "
+            f"of the current project {project.name} in {project.root}, instead of the installed "
+            f"{dist.name} {dist.version} in {site_other.path}, which is this project's own copy: "
+            "from here your edits run. Run from another directory, or through its entry "
+            "points, the installed copy runs instead (see project-installed-as-copy)."
+        ),
+        evidence=(w.path, site_other.path),
+    )
 
 
 def _package_shadows_module(package: str, module: str, records: Records | None) -> Finding:

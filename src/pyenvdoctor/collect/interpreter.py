@@ -42,6 +42,7 @@ __all__ = [
     "run_probe",
     "select_interpreter",
     "selection_of",
+    "startup_modules",
     "sys_path_indices",
     "validate_probe_answer",
 ]
@@ -229,6 +230,7 @@ _FACTS_SHAPE: dict[str, object] = {
         "builtin_module_names": _STRS,
         "frozen_module_names": _STRS,
         "stdlib_module_names": _Optional(_STRS),
+        "startup_modules": _Optional(_STRS),
     },
     "marker_environment": _MapOf(str),
     "pth_files": [
@@ -460,6 +462,29 @@ def build_interpreter(data: Mapping[str, Any], environ: Mapping[str, str]) -> In
         ),
         marker_environment=dict(sorted((data.get("marker_environment") or {}).items())),
     )
+
+
+#: Modules ``python -c`` itself imports before the command runs, which ``python script.py``
+#: does not: from 3.13 the command's source is registered with ``linecache`` so tracebacks show
+#: it (CPython ``Python/pythonrun.c``, ``_PyRun_SimpleStringFlagsWithName``). The probe starts
+#: with ``-c``; a program started from a file would still load a local ``linecache.py``.
+_DASH_C_IMPORTS: tuple[tuple[tuple[int, int], str], ...] = (((3, 13), "linecache"),)
+
+
+def startup_modules(data: Mapping[str, Any]) -> frozenset[str] | None:
+    """The names in the target's ``sys.modules`` when its start-up ended (``site``, ``.pth``
+    import lines, ``sitecustomize``), before any probe code ran (the probe's bootstrap records
+    them), as ``imports.startup_modules`` in the probe's answer; ``None`` when the probe did not
+    report them. ``import`` returns these without searching ``sys.path``
+    (``importlib._bootstrap._find_and_load`` looks in ``sys.modules`` first), which is how
+    ``pyenvdoctor which`` answers too. What only ``-c`` imports (:data:`_DASH_C_IMPORTS`) is
+    left out, so the names are those of ``python script.py`` as well."""
+    names = (data.get("imports") or {}).get("startup_modules")
+    if names is None:
+        return None
+    vi = tuple((data.get("interpreter") or {}).get("version_info") or (0, 0))[:2]
+    dash_c = {name for since, name in _DASH_C_IMPORTS if vi >= since}
+    return frozenset(n for n in names if isinstance(n, str) and n not in dash_c)
 
 
 def _norm(path: str) -> str:
