@@ -188,30 +188,9 @@ def test_own_flat_tree_before_its_installed_copy_is_info(tmp_path: Path) -> None
 
 # --- modules imported at start-up ------------------------------------------------------------
 
-#: The probe fact the report needs: the names the bootstrap recorded in ``sys.modules`` before
-#: any probe code ran (``_startup_modules``), in the answer's ``imports``. Until probe.py
-#: reports it, :func:`startup_probe` sends a copy with exactly this line added.
-STARTUP_FACT = '        "startup_modules": globals().get("_startup_modules"),\n'
-
-
-@pytest.fixture
-def startup_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make in-process reports send the probe with :data:`STARTUP_FACT` (unchanged when
-    probe.py already reports ``startup_modules``)."""
-    from pyenvdoctor import probe
-
-    source = Path(probe.__file__).read_text()
-    if '"startup_modules"' not in source:
-        anchor = '        "builtin_module_names": sorted(sys.builtin_module_names),\n'
-        assert anchor in source
-        source = source.replace(anchor, STARTUP_FACT + anchor, 1)
-        patched = tmp_path / "probe-with-startup-modules.py"
-        patched.write_text(source)
-        monkeypatch.setattr(probe, "__file__", str(patched))
-
 
 def in_process_report(python: Path | str, cwd: Path) -> list[Finding]:
-    """The report's findings, built in this process (so :func:`startup_probe` applies)."""
+    """The report's findings, built in this process."""
     from pyenvdoctor.report import build_report
 
     report = build_report(python=str(python), environ=clean_env(), working_directory=str(cwd))
@@ -252,7 +231,7 @@ STARTUP_CASES = [
 
 @pytest.mark.parametrize(("minor", "started", "shadowed"), STARTUP_CASES)
 def test_local_copy_of_a_module_imported_at_start_up_is_no_shadow(
-    minor: str, started: list[str], shadowed: list[str], tmp_path: Path, startup_probe: None
+    minor: str, started: list[str], shadowed: list[str], tmp_path: Path
 ) -> None:
     """``importlib._bootstrap._find_and_load`` returns ``sys.modules[name]`` before asking any
     finder, and CPython adds ``sys.path[0]`` only after start-up (``Modules/main.c``), so a
@@ -289,9 +268,7 @@ def test_local_copy_of_a_module_imported_at_start_up_is_no_shadow(
     }
 
 
-def test_modules_a_pth_imports_at_start_up_are_no_shadow(
-    tmp_path: Path, startup_probe: None
-) -> None:
+def test_modules_a_pth_imports_at_start_up_are_no_shadow(tmp_path: Path) -> None:
     """A ``.pth`` import line runs during ``site`` (``site.addpackage``), before ``sys.path[0]``
     exists: what it imports (here ``startdist``, which imports ``fractions``) is in
     ``sys.modules`` when the program starts, so local ``startdist.py`` and ``fractions.py``
@@ -317,11 +294,6 @@ def test_modules_a_pth_imports_at_start_up_are_no_shadow(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="probe.py does not yet report start-up sys.modules in the report's answer "
-    "(imports.startup_modules); remove this marker when it does",
-)
 def test_report_cli_local_encodings_is_no_shadow(tmp_path: Path) -> None:
     """The brief's repro through the CLI, with the probe as shipped: CPython prints ``OTHER``
     (``encodings`` is imported at start-up), so no warning may name ``encodings.py``."""

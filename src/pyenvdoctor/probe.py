@@ -274,6 +274,9 @@ def _imports() -> Dict[str, Any]:
         "meta_path": [_describe(f) for f in sys.meta_path],
         "path_hooks": [_describe(h) for h in sys.path_hooks],
         "stdlib_module_names": sorted(stdlib_names) if stdlib_names is not None else None,
+        # The names in sys.modules when start-up ended, before the probe ran (BOOTSTRAP):
+        # import returns these without searching sys.path (checks.shadowing, which).
+        "startup_modules": globals().get("_startup_modules"),
         "builtin_module_names": sorted(sys.builtin_module_names),
         "suffixes": {
             "source": list(machinery.SOURCE_SUFFIXES),
