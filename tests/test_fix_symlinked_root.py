@@ -15,7 +15,18 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import clean_env, cli, make_venv, planned_report, run, site_packages
+import pytest
+
+from conftest import (
+    clean_env,
+    cli,
+    make_venv,
+    planned_report,
+    pyenv_python,
+    report_json,
+    run,
+    site_packages,
+)
 from pyenvdoctor import fix
 
 IMPORT = "import oldpkg, sys; print(type(oldpkg.__path__).__name__)"
@@ -154,3 +165,28 @@ def test_a_symlinked_stale_pyc_is_removed_as_a_link(tmp_path: Path) -> None:
     assert Path(pyc).read_bytes() == target  # what the link pointed to is untouched
     assert run([sys.executable, "main.py"], cwd=work, env=env).stdout.strip() == "new"
     assert link.is_file() and not link.is_symlink()  # CPython wrote a regular pyc there
+
+
+def test_no_rm_is_printed_through_a_symlinked_pycache(tmp_path: Path) -> None:
+    """``pkg/__pycache__`` is a symlink to a directory outside the tree holding another
+    version's pycs (bytecode-foreign): the report prints no ``rm`` that would reach through
+    it (running it emptied the outside directory), as ``--fix`` skips those files."""
+    python = pyenv_python("3.12")
+    other = pyenv_python("3.10")
+    if python is None or other is None:
+        pytest.skip("needs pyenv's 3.12 and 3.10")
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    (work / "pkg").mkdir(parents=True)
+    outside.mkdir()
+    (work / "pkg" / "__init__.py").write_text("")
+    (work / "pkg" / "m.py").write_text("A = 1\n")
+    (work / "pkg" / "__pycache__").symlink_to(outside)
+    env = clean_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    run([str(other), "-c", "import pkg.m"], cwd=work, env=env)
+    written = sorted(p.name for p in outside.iterdir())
+    assert written == ["__init__.cpython-310.pyc", "m.cpython-310.pyc"]
+    data = report_json(python, env, work)
+    foreign = [f for f in data["findings"] if f["code"] == "bytecode-foreign"]
+    assert len(foreign) == 1 and foreign[0]["commands"] == []
+    assert sorted(p.name for p in outside.iterdir()) == written

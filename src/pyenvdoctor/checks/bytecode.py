@@ -182,6 +182,9 @@ def _command(
     listed = sorted(e for g in groups for e in g.paths)
     if not listed or len(listed) != files:
         return ()
+    roots = {r.rstrip(os.sep) for g in groups for r in g.roots}
+    if _behind_a_symlink(listed, roots):
+        return ()  # rm would reach through it, out of the tree (--fix skips such a file)
     if category in (
         BytecodeCategory.STALE_ACCEPTED,
         BytecodeCategory.SOURCELESS,
@@ -202,6 +205,23 @@ def _command(
         return (f"{python} -m compileall -q -f " + " ".join(shlex.quote(str(p)) for p in sources),)
     # EXTENSION_BESIDE_SOURCE, SHADOWED, IGNORED: explained, or repaired by --fix only.
     return ()
+
+
+def _behind_a_symlink(paths: Iterable[str], roots: set[str]) -> bool:
+    """Whether a directory between one of ``paths`` and the scan root it lies under is a
+    symlink (a symlinked ``__pycache__``): ``rm`` of the path would remove a file outside the
+    tree, which ``--fix`` never does (``fix._symlink_on_the_way``). Each directory is checked
+    once (``lstat``); the roots themselves may be reached through symlinks."""
+    seen: dict[str, bool] = {}
+
+    def linked(directory: str) -> bool:
+        if directory in roots or os.path.dirname(directory) == directory:
+            return False
+        if directory not in seen:
+            seen[directory] = os.path.islink(directory) or linked(os.path.dirname(directory))
+        return seen[directory]
+
+    return any(linked(os.path.dirname(p)) for p in paths)
 
 
 def _source_of(pyc: str) -> str | None:
