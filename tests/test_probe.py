@@ -202,6 +202,8 @@ def test_default_is_the_python3_on_path_with_shims_resolved(tmp_path: Path) -> N
 # traceback) before any code runs; sitecustomize is not searched there (site runs before '' is
 # put on sys.path), so it is a control.
 _TRAPS = ("subprocess", "json", "linecache", "traceback", "platform", "re", "ast")
+#: What setuptools' DistutilsMetaFinder imports as it answers `which distutils` / `which pip`.
+_FINDER_TRAPS = ("traceback", "pathlib", "tempfile", "setuptools")
 
 
 @pytest.mark.parametrize("minor", ["3.8", "3.11", "3.13", "debian"])
@@ -231,10 +233,16 @@ def test_nothing_in_the_users_directory_runs(minor: str, tmp_path: Path) -> None
     for name in ran:
         (tmp_path / name).unlink()
 
+    for name in _FINDER_TRAPS:
+        (work / f"{name}.py").write_text(
+            f"open({str(tmp_path / ('RAN_' + name))!r}, 'w').close()\n"
+        )
     data = report_json(python, env, work)
     which = cli(
         "which", "json", "--python", python, "--format", "json", "--no-redact", env=env, cwd=work
     )
+    for name in ("distutils", "distutils.core", "pip"):
+        cli("which", name, "--python", python, env=env, cwd=work, check=False)
     assert sorted(p.name for p in tmp_path.glob("RAN_*")) == []
     # What the probe reports is still the user's sys.path: '' first, meaning the directory.
     first = data["sys_path"][0]
@@ -267,3 +275,40 @@ def test_the_unresolved_prefix_is_the_models() -> None:
     from pyenvdoctor import model, probe
 
     assert probe.UNRESOLVED == model.UNRESOLVED_PREFIX
+
+
+@pytest.mark.parametrize("minor", ["3.10", "debian"])
+def test_nothing_in_a_pythonpath_directory_runs(minor: str, tmp_path: Path) -> None:
+    """``PYTHONPATH=src`` with modules that the probe, or setuptools' ``DistutilsMetaFinder``
+    asked by ``which distutils.core``, would import: none runs, and ``which`` still answers
+    as the interpreter does without them (the shim's ``setuptools/_distutils/core.py``)."""
+    python = DEBIAN_PYTHON if minor == "debian" else require_python(minor)
+    if not python.exists():
+        pytest.skip("no Debian python3")
+    (tmp_path / "src").mkdir()
+    for name in (*_TRAPS, *_FINDER_TRAPS):
+        if name == "linecache":
+            continue
+        (tmp_path / "src" / f"{name}.py").write_text(
+            f"open({str(tmp_path / ('RAN_' + name))!r}, 'w').close()\n"
+        )
+    oracle = run(
+        [str(python), "-c", "import distutils.core as c; print(c.__file__)"],
+        env=clean_env(),
+        cwd=tmp_path,
+    ).stdout.strip()
+    env = clean_env(PYTHONPATH="src")
+    report_json(python, env, tmp_path)
+    shown = cli(
+        "which",
+        "distutils.core",
+        "--python",
+        python,
+        "--format",
+        "json",
+        "--no-redact",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert sorted(p.name for p in tmp_path.glob("RAN_*")) == []
+    assert json.loads(shown.stdout)["levels"][-1]["origin"] == oracle

@@ -66,7 +66,10 @@ BOOTSTRAP = (
     "        os.environ.pop('PYTHONSAFEPATH', None)\n"
     "        if getattr(sys.flags, 'safe_path', False):\n"
     "            _p.insert(0, '')\n"
-    "    sys.path[:] = [p for p in _p if p and isinstance(p, str) and '\\0' not in p]\n"
+    "    import os\n"
+    "    _d = os.path.dirname(getattr(os, '__file__', None) or '')\n"
+    "    sys.path[:] = [p for p in _p if p and isinstance(p, str) and '\\0' not in p and (not _d"
+    " or p == _d or p.startswith(_d + os.sep) or os.path.dirname(p) == os.path.dirname(_d))]\n"
     "    _src = sys.stdin.read()\n"
     "    exec(compile(_src, '<pyenvdoctor-probe>', 'exec'), {'__name__': '__pyenvdoctor_probe__',"
     " '_startup_modules': _m, '_startup_path': _p, '_answer_fd': _fd, '_host_safe_path': _h})\n"
@@ -76,12 +79,15 @@ BOOTSTRAP = (
 #: removes from ``sys.argv`` again; ``-`` means stdout. Text a ``sitecustomize``, a ``.pth``
 #: line or an ``atexit`` hook prints on stdout then cannot mix with the answer (issue 16).
 #: The bootstrap records the names in ``sys.modules`` and ``sys.path`` before anything of the
-#: probe runs (``_startup_modules``, ``_startup_path``), and drops ``''`` from ``sys.path`` for
-#: as long as the probe imports anything: the probe runs in the *user's* working directory (so
-#: relative ``PYTHONPATH`` entries, which ``site.removeduppaths`` made absolute, and ``''`` mean
-#: what they mean for the user), and a ``./json.py`` or ``./subprocess.py`` there (``platform``
-#: imports it lazily) must not run. Only :func:`resolve` searches with ``''`` back on
-#: ``sys.path``, and it imports nothing.
+#: probe runs (``_startup_modules``, ``_startup_path``), and for as long as the probe imports
+#: anything keeps on ``sys.path`` only the standard library's directories (the one ``os`` came
+#: from, what lies below it such as ``lib-dynload``, and what lies beside it such as
+#: ``python3X.zip``): the probe runs in the *user's* working directory (so relative
+#: ``PYTHONPATH`` entries, which ``site.removeduppaths`` made absolute, and ``''`` mean what
+#: they mean for the user), and a ``./json.py`` or ``./subprocess.py`` there, or in a
+#: ``PYTHONPATH`` directory (``platform`` imports subprocess lazily), must not run. Only
+#: :func:`resolve` searches the whole path, and the finders it asks that are not the import
+#: system's own see it without the working directory.
 #:
 #: The second argument is ``P`` when the host set ``PYTHONSAFEPATH=1`` for the target (the
 #: user's environment did not set it), else ``-``. On 3.11+ ``-c`` then does not put ``''`` on
@@ -601,7 +607,7 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 if find_spec is None:
                     continue
                 try:
-                    spec = find_spec(sub, path)
+                    spec = _ask_finder(finder, find_spec, sub, path)
                 except Exception as exc:  # a broken finder is data
                     result["notes"].append(
                         "%s raised %s: %s" % (_describe(finder), type(exc).__name__, exc)
@@ -671,6 +677,31 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 stubs.append(sub)
             path = next_path
     return result
+
+
+def _ask_finder(finder: Any, find_spec: Any, sub: str, path: Any) -> Any:
+    """``finder.find_spec(sub, path)``. The import system's own finders (``PathFinder``,
+    ``BuiltinImporter``, ``FrozenImporter``) import nothing; another finder may import modules
+    as it answers (setuptools' ``DistutilsMetaFinder`` imports ``traceback``, ``pathlib``,
+    ``setuptools._distutils``), so it is asked with the working directory and the
+    ``PYTHONPATH`` directories off ``sys.path``: nothing of the user's own code runs (the
+    user's program would import a module of theirs there; that is not modelled)."""
+    module = getattr(finder, "__module__", None) or type(finder).__module__
+    if module in ("_frozen_importlib", "_frozen_importlib_external"):
+        return find_spec(sub, path)
+    saved = sys.path[:]
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = None
+    users = {here}
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        users.add(os.path.abspath(entry) if entry else here)
+    sys.path[:] = [p for p in saved if p and os.path.abspath(p) not in users]
+    try:
+        return find_spec(sub, path)
+    finally:
+        sys.path[:] = saved
 
 
 def _path_changes(
