@@ -375,3 +375,35 @@ def test_a_meta_path_finder_ahead_of_the_path_finder_wins(
         assert (last.origin, _tail(last.loader)) == tuple(spec) == ("runtime", "RuntimeFinder")
         out = json.loads(run([python, "-c", _IMPORT, name], cwd=work, env=env).stdout)
         assert out[2] == "runtime"
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["__path__.insert(0, EXTRA)", "__path__ = [EXTRA] + __path__", "__path__[:0] = [EXTRA]"],
+)
+def test_a_path_put_ahead_in_init_is_not_resolved(change: str, tmp_path: Path) -> None:
+    """A package's ``__init__`` puts a directory ahead of its own ``__path__``: the
+    interpreter loads ``plug.own`` from there, not the ``plug/own.py`` found without running
+    ``__init__``, so ``which`` says "not resolved" rather than naming the wrong file. Only
+    appending (``__path__.append``) leaves the first answer right (checked as well)."""
+    python = INTERPRETERS.get("3.12") or INTERPRETERS.get("debian")
+    if python is None:
+        pytest.skip("no interpreter")
+    work = tmp_path / "work"
+    for d in ("plug", "plug2", "extra"):
+        (work / d).mkdir(parents=True)
+    extra = "__import__('os').path.join(__import__('os').path.dirname(__file__), '..', 'extra')"
+    (work / "plug" / "__init__.py").write_text(change.replace("EXTRA", extra) + "\n")
+    (work / "plug2" / "__init__.py").write_text(f"__path__.append({extra})\n")
+    for d in ("plug", "plug2", "extra"):
+        (work / d / "own.py").write_text(f"A = {d!r}\n")
+    env = clean_env()
+    out = json.loads(run([python, "-c", _IMPORT, "plug.own"], cwd=work, env=env).stdout)
+    assert out[2] == "extra"
+    report = build_which("plug.own", python=str(python), environ=env, working_directory=str(work))
+    assert not report.found
+    assert report.unresolved is not None and "ahead" in report.unresolved
+    out = json.loads(run([python, "-c", _IMPORT, "plug2.own"], cwd=work, env=env).stdout)
+    report = build_which("plug2.own", python=str(python), environ=env, working_directory=str(work))
+    assert out[2] == "plug2"
+    assert report.found and report.levels[-1].origin == out[1]

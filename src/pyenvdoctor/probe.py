@@ -581,11 +581,13 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
     # (module, finder class or None): a parent whose import may make the next level appear
     # (a finder it adds to sys.meta_path, a __path__ it changes) that is not run here.
     unresolved = None  # type: Optional[Tuple[str, Optional[str]]]
+    next_ahead = False  # that parent's __init__ may put __path__ entries ahead of its own
     parts = name.split(".")
     for i in range(len(parts)):
         sub = ".".join(parts[: i + 1])
         level: Dict[str, Any] = {"name": sub, "finder": None, "spec": None, "candidates": []}
         parent_why, unresolved = unresolved, None  # only the direct parent's import counts
+        ahead, next_ahead = next_ahead, False
         result["levels"].append(level)
         module = sys.modules.get(sub) if sub in started else None
         module_spec = getattr(module, "__spec__", None) if module is not None else None
@@ -632,6 +634,17 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 info["index"] = index
                 level["candidates"].append(info)
         found = level["spec"]
+        if found is not None and parent_why and parent_why[1] is None and ahead:
+            # Found in the __path__ the parent starts with, but its __init__ inserts entries
+            # before it or replaces it: another file may win (only appending is safe).
+            result["notes"].append(
+                UNRESOLVED + "%s: %s is in the __path__ it starts with, but it puts other "
+                "entries ahead of those (or replaces them) when imported, and another %s may "
+                "win there" % (parent_why[0], sub, sub)
+            )
+            level["finder"] = None
+            level["spec"] = None
+            break
         if found is None:
             if i > 0:
                 parent_origin = result["levels"][i - 1]["spec"]["origin"] or ""
@@ -668,6 +681,7 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 next_path = _path_changes(result, sub, origin, next_path, path)
                 if any(n.endswith(_CHANGES_PATH) for n in result["notes"][notes_before:]):
                     unresolved = (sub, None)
+                    next_ahead = _may_put_entries_ahead(origin)
             if sub not in sys.modules:
                 # A bodiless stand-in, so PathFinder can build a nested _NamespacePath (its
                 # constructor reads sys.modules[parent].__path__); removed when done.
@@ -677,6 +691,22 @@ def _resolve(name: str, started: Any, stubs: List[str]) -> Dict[str, Any]:
                 stubs.append(sub)
             path = next_path
     return result
+
+
+def _may_put_entries_ahead(origin: str) -> bool:
+    """Whether a package's ``__init__`` may put ``__path__`` entries before those it starts
+    with, or replace them: anything but ``__path__.append(...)``, ``__path__.extend(...)`` and
+    ``__path__ += ...`` (which only add later entries, so a submodule found in the first ones
+    still wins: ``FileFinder``s are asked in ``__path__`` order)."""
+    import re
+
+    try:
+        with open(origin, "rb") as f:
+            text = f.read(65536)
+    except OSError:
+        return True
+    uses = re.findall(rb"__path__\s*(\.\s*\w+|\+=|\[|=(?!=))?", text)
+    return any(u.replace(b" ", b"") not in (b".append", b".extend", b"+=") for u in uses)
 
 
 def _ask_finder(finder: Any, find_spec: Any, sub: str, path: Any) -> Any:
