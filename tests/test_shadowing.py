@@ -304,3 +304,53 @@ def test_report_cli_local_encodings_is_no_shadow(tmp_path: Path) -> None:
     assert [
         f["severity"] for f in report["findings"] if f["subject"] == str(tmp_path / "encodings.py")
     ] == ["info"]
+
+
+def test_a_startup_module_from_pythonpath_naming_the_working_directory_is_a_shadow(
+    tmp_path: Path,
+) -> None:
+    """``PYTHONPATH`` names the working directory, and a ``.pth`` line imports ``startdist``
+    (which imports ``fractions``) at start-up: start-up finds the local ``fractions.py``
+    through that entry, so it *is* what runs (a warning) and no "never loads" note may say
+    otherwise. The oracle is the program's own output."""
+    py = make_venv(tmp_path / "venv")
+    wheel = make_wheel(
+        tmp_path, "startdist", "1.0", files={"startdist.py": "import fractions\nMARK = 0\n"}
+    )
+    pip_install(py, wheel)
+    (site_packages(py) / "startdist-hook.pth").write_text("import startdist\n")
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    (cwd / "fractions.py").write_text("MARK = 1\n")
+    env = clean_env(PYTHONPATH=str(cwd))
+    (cwd / "main.py").write_text("import fractions; print(getattr(fractions, 'MARK', 0))\n")
+    assert run([py, "main.py"], cwd=cwd, env=env).stdout.strip() == "1"
+    report = report_json(py, env, cwd)
+    about = [
+        f
+        for f in report["findings"]
+        if f["code"] in ("stdlib-shadowed", "distribution-shadowed")
+        and f["subject"] == str(cwd / "fractions.py")
+    ]
+    assert [f["severity"] for f in about] == ["warning"], about
+    assert not any("never loads" in f["title"] for f in report["findings"])
+
+
+def test_a_build_lib_copy_is_not_the_projects_working_tree(tmp_path: Path) -> None:
+    """``build/lib/flatpkg`` (an old setuptools build) on ``PYTHONPATH`` before the installed
+    copy: CPython loads the stale build copy, so the user's edits to ``flatpkg/`` do not run;
+    that is a warning, not the "current project's own tree" info."""
+    py = make_venv(tmp_path / "venv")
+    root = tmp_path / "proj"
+    tree = flat_project(root)
+    run([py, "-m", "pip", "install", "-q", root])
+    (root / "build" / "lib" / "flatpkg").mkdir(parents=True, exist_ok=True)  # pip made it
+    (root / "build" / "lib" / "flatpkg" / "__init__.py").write_text("OLD = 1\n")
+    (root / "sub").mkdir()
+    env = clean_env(PYTHONPATH="../build/lib")
+    loaded = imported(py, "flatpkg", root / "sub", env)
+    assert loaded == str(root / "build" / "lib" / "flatpkg" / "__init__.py")
+    assert loaded != str(tree / "__init__.py")
+    report = report_json(py, env, root / "sub")
+    shadowed = [f for f in report["findings"] if f["code"] == "distribution-shadowed"]
+    assert [f["severity"] for f in shadowed] == ["warning"], shadowed

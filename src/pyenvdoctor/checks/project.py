@@ -192,6 +192,12 @@ def tree_wins_over(winner: NameProvider, dist: Distribution, project: ProjectInf
         and winner.kind != "namespace"
         and _belongs_to(winner.path, project.root)
         and not _belongs_to(winner.path, dist.location)
+        # setuptools' build/lib* copies are no working tree: an edit there is not the user's
+        and not (
+            _belongs_to(winner.path, os.path.join(project.root, "build"))
+            and os.path.realpath(winner.path)
+            != os.path.realpath(os.path.join(project.root, "build"))
+        )
     )
 
 

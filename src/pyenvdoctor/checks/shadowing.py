@@ -102,11 +102,16 @@ def shadowing_findings(
         ):
             regular = [p for p in c.others if p.kind != "namespace"]
             loaded = regular[0] if regular else c.others[0]
-            findings.append(_imported_at_startup(c.name, w, loaded, stdlib_names))
-            c = ContestedName(
-                name=c.name, winner=loaded, others=tuple(p for p in c.others if p is not loaded)
-            )
-            w = loaded
+            # The same file through another entry (PYTHONPATH names the working directory):
+            # start-up imported the local file itself, which is then a shadow as usual.
+            if os.path.realpath(loaded.path) != os.path.realpath(w.path):
+                findings.append(_imported_at_startup(c.name, w, loaded, stdlib_names))
+                c = ContestedName(
+                    name=c.name,
+                    winner=loaded,
+                    others=tuple(p for p in c.others if p is not loaded),
+                )
+                w = loaded
         stdlib_other = next((p for p in c.others if p.location in _STDLIB), None)
         site_other = next(
             (p for p in c.others if p.location in _SITE and p.kind != "namespace"), None
