@@ -354,3 +354,35 @@ def test_a_build_lib_copy_is_not_the_projects_working_tree(tmp_path: Path) -> No
     report = report_json(py, env, root / "sub")
     shadowed = [f for f in report["findings"] if f["code"] == "distribution-shadowed"]
     assert [f["severity"] for f in shadowed] == ["warning"], shadowed
+
+
+@pytest.mark.parametrize("minor", ["3.11", "debian"])
+def test_a_local_distutils_behind_setuptools_shim_is_no_shadow(minor: str, tmp_path: Path) -> None:
+    """setuptools' ``distutils-precedence.pth`` puts ``DistutilsMetaFinder`` ahead of
+    ``PathFinder``: ``import distutils`` is ``setuptools._distutils`` whatever directory named
+    ``distutils`` the working directory holds (the oracle prints its file). Where the shim is
+    not installed (``SETUPTOOLS_USE_DISTUTILS=stdlib``) the local package wins and warns."""
+    if minor == "debian":
+        if not DEBIAN_PYTHON.exists():
+            pytest.skip("no Debian python3")
+        py: Path = DEBIAN_PYTHON
+    else:
+        py = make_venv(tmp_path / "venv", require_python(minor))  # ensurepip: setuptools 65
+    work = tmp_path / "work"
+    (work / "distutils").mkdir(parents=True)
+    (work / "distutils" / "__init__.py").write_text("")
+    for setting, severity in (("local", "info"), ("stdlib", "warning")):
+        env = clean_env(SETUPTOOLS_USE_DISTUTILS=setting)
+        loaded = imported(py, "distutils", work, env)
+        if setting == "local":
+            if "setuptools/_distutils" not in loaded:
+                pytest.skip(f"no setuptools distutils shim here ({loaded})")
+        else:
+            assert loaded == str(work / "distutils" / "__init__.py")
+        report = report_json(py, env, work)
+        about = [
+            f
+            for f in report["findings"]
+            if f["code"] == "stdlib-shadowed" and f["subject"] == str(work / "distutils")
+        ]
+        assert [f["severity"] for f in about] == [severity], about

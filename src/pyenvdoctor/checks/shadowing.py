@@ -94,6 +94,9 @@ def shadowing_findings(
         c, w = contest, contest.winner
         if c.name == "__pycache__":
             continue
+        if c.name == "distutils" and _distutils_shim_first(interpreter):
+            findings.append(_answered_by_the_shim(w))
+            continue
         if (
             startup_modules is not None
             and c.name in startup_modules
@@ -226,6 +229,39 @@ def shadowing_findings(
         if user is not None:
             findings.append(user)
     return findings
+
+
+#: setuptools' ``distutils-precedence.pth`` puts this finder first on ``sys.meta_path`` (unless
+#: ``SETUPTOOLS_USE_DISTUTILS=stdlib``): ``import distutils`` is ``setuptools._distutils``.
+_DISTUTILS_SHIM = "_distutils_hack.DistutilsMetaFinder"
+
+
+def _distutils_shim_first(interpreter: Interpreter) -> bool:
+    """setuptools' ``DistutilsMetaFinder`` is on the target's ``sys.meta_path`` ahead of
+    ``PathFinder`` (``importlib._bootstrap._find_spec`` asks the finders in order)."""
+    finders = list(interpreter.meta_path)
+    path_finder = next((i for i, f in enumerate(finders) if f.endswith("PathFinder")), None)
+    shim = next((i for i, f in enumerate(finders) if f == _DISTUTILS_SHIM), None)
+    return shim is not None and (path_finder is None or shim < path_finder)
+
+
+def _answered_by_the_shim(w: NameProvider) -> Finding:
+    """Information, not a shadow: ``import distutils`` is answered by setuptools' shim
+    (``_distutils_hack``: its ``find_spec`` returns ``setuptools._distutils`` for the
+    top-level name ``distutils``) before ``PathFinder`` would find ``w``."""
+    return Finding(
+        code="stdlib-shadowed",
+        subject=w.path,
+        severity=Severity.INFO,
+        title=f"{w.path} never loads: setuptools' distutils shim answers import distutils",
+        message=(
+            f"{_DISTUTILS_SHIM} (setuptools' distutils-precedence.pth) is ahead of PathFinder "
+            "on sys.meta_path and answers `import distutils` with setuptools._distutils, so "
+            f"{w.path} ({w.location.value}) never loads. Renaming it avoids confusion, but "
+            "changes nothing that runs."
+        ),
+        evidence=(w.path,),
+    )
 
 
 def _imported_at_startup(
