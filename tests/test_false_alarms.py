@@ -15,10 +15,8 @@ from conftest import make_venv, report_json, run
 pytestmark = pytest.mark.slow
 
 
-def test_mypyc_wheel_shipping_its_source_is_no_warning(tmp_path: Path) -> None:
-    # charset-normalizer's wheels are built with mypyc: md.cpython-*.so beside md.py, both in
-    # its RECORD. Import loads the extension, as the wheel intends.
-    venv_python = make_venv(tmp_path / "venv")
+def _install_charset_normalizer(venv_python: Path) -> None:
+    """pip-install charset-normalizer 3.4.1's mypyc wheel into the venv, or skip the test."""
     try:
         run(
             [
@@ -34,6 +32,13 @@ def test_mypyc_wheel_shipping_its_source_is_no_warning(tmp_path: Path) -> None:
         )
     except (AssertionError, subprocess.CalledProcessError) as exc:  # no network and no local wheel
         pytest.skip(f"charset-normalizer wheel not available: {str(exc)[:200]}")
+
+
+def test_mypyc_wheel_shipping_its_source_is_no_warning(tmp_path: Path) -> None:
+    # charset-normalizer's wheels are built with mypyc: md.cpython-*.so beside md.py, both in
+    # its RECORD. Import loads the extension, as the wheel intends.
+    venv_python = make_venv(tmp_path / "venv")
+    _install_charset_normalizer(venv_python)
     out = run([venv_python, "-c", "import charset_normalizer.md as m; print(m.__file__)"])
     assert out.stdout.strip().endswith(".so"), out.stdout  # the extension is what runs
     data = report_json(venv_python, None, tmp_path)
@@ -68,21 +73,7 @@ def test_mypyc_wheel_in_a_venv_reached_through_a_symlink_is_no_warning(tmp_path:
     (tmp_path / "lnk").symlink_to("real")
     (tmp_path / "empty").mkdir()
     venv_python = make_venv(tmp_path / "lnk" / "venv")
-    try:
-        run(
-            [
-                venv_python,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--only-binary",
-                ":all:",
-                "charset-normalizer==3.4.1",
-            ]
-        )
-    except (AssertionError, subprocess.CalledProcessError) as exc:  # no network and no local wheel
-        pytest.skip(f"charset-normalizer wheel not available: {str(exc)[:200]}")
+    _install_charset_normalizer(venv_python)
     site = Path(
         run([venv_python, "-c", "import charset_normalizer as c; print(c.__file__)"]).stdout.strip()
     ).parent

@@ -268,18 +268,25 @@ def test_local_copy_of_a_module_imported_at_start_up_is_no_shadow(
     }
 
 
-def test_modules_a_pth_imports_at_start_up_are_no_shadow(tmp_path: Path) -> None:
-    """A ``.pth`` import line runs during ``site`` (``site.addpackage``), before ``sys.path[0]``
-    exists: what it imports (here ``startdist``, which imports ``fractions``) is in
-    ``sys.modules`` when the program starts, so local ``startdist.py`` and ``fractions.py``
-    never load (CPython ``importlib._bootstrap._find_and_load``); ``statistics.py``, imported by
-    nothing at start-up, still shadows."""
+def _venv_importing_startdist_at_start_up(tmp_path: Path) -> Path:
+    """A venv whose ``startdist-hook.pth`` imports ``startdist`` (which imports ``fractions``)
+    at every start-up; its python."""
     py = make_venv(tmp_path / "venv")
     wheel = make_wheel(
         tmp_path, "startdist", "1.0", files={"startdist.py": "import fractions\nMARK = 0\n"}
     )
     pip_install(py, wheel)
     (site_packages(py) / "startdist-hook.pth").write_text("import startdist\n")
+    return py
+
+
+def test_modules_a_pth_imports_at_start_up_are_no_shadow(tmp_path: Path) -> None:
+    """A ``.pth`` import line runs during ``site`` (``site.addpackage``), before ``sys.path[0]``
+    exists: what it imports (here ``startdist``, which imports ``fractions``) is in
+    ``sys.modules`` when the program starts, so local ``startdist.py`` and ``fractions.py``
+    never load (CPython ``importlib._bootstrap._find_and_load``); ``statistics.py``, imported by
+    nothing at start-up, still shadows."""
+    py = _venv_importing_startdist_at_start_up(tmp_path)
     cwd = tmp_path / "work"
     cwd.mkdir()
     names = ["startdist", "fractions", "statistics"]
@@ -313,12 +320,7 @@ def test_a_startup_module_from_pythonpath_naming_the_working_directory_is_a_shad
     (which imports ``fractions``) at start-up: start-up finds the local ``fractions.py``
     through that entry, so it *is* what runs (a warning) and no "never loads" note may say
     otherwise. The oracle is the program's own output."""
-    py = make_venv(tmp_path / "venv")
-    wheel = make_wheel(
-        tmp_path, "startdist", "1.0", files={"startdist.py": "import fractions\nMARK = 0\n"}
-    )
-    pip_install(py, wheel)
-    (site_packages(py) / "startdist-hook.pth").write_text("import startdist\n")
+    py = _venv_importing_startdist_at_start_up(tmp_path)
     cwd = tmp_path / "work"
     cwd.mkdir()
     (cwd / "fractions.py").write_text("MARK = 1\n")
